@@ -1,0 +1,239 @@
+"""Parse an answer's ``[n]`` markers and verify every sentence against the passages it cites.
+
+For each sentence of a draft answer:
+
+1. its markers are parsed; markers that point at no passage are dropped;
+2. the sentences (and adjacent sentence pairs) of the cited passages, or of all
+   passages when the sentence cites none, are candidate support;
+3. each candidate is scored ``support = 0.5 * lexical + 0.5 * cosine`` where
+   *lexical* is the share of the claim's content words (stemmed, stopwords
+   removed) found in the candidate and *cosine* is the embedding similarity;
+   a number in the claim that the candidate lacks halves the score;
+4. the best candidate's article span becomes the citation, and the sentence is
+   kept if ``support >= min_support`` (``QA_ANSWER_MIN_SUPPORT``); otherwise it
+   is dropped from the answer (and reported with ``supported: false``).
+
+An answer with no supported sentence becomes an explicit "the articles don't
+say" with ``answered: false``.  Citations are renumbered 1..m in order of use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qa.chunking import sentence_spans
+from qa.embedding import Embedder
+from qa.text import MARKER, content_stems, strip_markers
+from qa.types import Citation, Passage
+
+NOT_FOUND = "The articles don't say."
+_NUMBER = re.compile(r"\d[\d,.]*")
+_REFUSAL = re.compile(
+    r"^\W*(i\s+don'?t\s+know|i\s+do\s+not\s+know|the\s+(articles|passages)\s+do(n'?t|\s+not)\s+(say|answer|contain|mention)"
+    r"|not\s+(stated|mentioned)\s+in\s+the\s+(articles|passages)|there\s+is\s+no\s+information)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence (or two adjacent ones) of a passage, as an article span."""
+
+    passage: int  # 1-based passage number
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class CheckedSentence:
+    """One sentence of a draft answer and the result of checking it."""
+
+    text: str
+    markers: list[int]
+    supported: bool
+    support: float
+    evidence: Candidate | None
+
+
+@dataclass
+class Verified:
+    """A verified answer: text with renumbered markers, its citations, and each sentence's check."""
+
+    answer: str
+    answered: bool
+    citations: list[Citation]
+    sentences: list[CheckedSentence] = field(default_factory=list)
+
+    @property
+    def unsupported(self) -> list[str]:
+        return [s.text for s in self.sentences if not s.supported]
+
+
+def candidates(passages: Sequence[Passage], numbers: Sequence[int] | None = None, pairs: bool = True) -> list[Candidate]:
+    """Sentences (and adjacent pairs) of the given 1-based passage numbers, deduplicated by span."""
+    seen: set[tuple[str, int, int]] = set()
+    out: list[Candidate] = []
+    for n in numbers or range(1, len(passages) + 1):
+        p = passages[n - 1]
+        spans = [(p.start + s, p.start + e) for s, e in sentence_spans(p.text)]
+        units = list(spans)
+        if pairs:
+            units += [(a[0], b[1]) for a, b in itertools.pairwise(spans)]
+        for start, end in units:
+            key = (p.doc_id, start, end)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Candidate(n, p.doc_id, start, end, p.text[start - p.start : end - p.start]))
+    return out
+
+
+def split_claims(answer: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with their marker numbers; leading markers belong to the sentence before."""
+    claims: list[tuple[str, list[int]]] = []
+    for start, end in sentence_spans(answer):
+        piece = answer[start:end]
+        lead = re.match(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", piece)
+        if lead and claims:
+            claims[-1][1].extend(_numbers(lead.group(0)))
+            piece = piece[lead.end() :]
+        numbers = _numbers(piece)
+        text = strip_markers(piece)
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+        if text:
+            claims.append((text, numbers))
+    return claims
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for group in MARKER.findall(text) for n in re.split(r"\s*,\s*", group)]
+
+
+def is_refusal(text: str) -> bool:
+    """True if a reply declines to answer (e.g. "I don't know")."""
+    return bool(_REFUSAL.match(strip_markers(text)))
+
+
+class EmbeddingCache:
+    """Embeds short texts through an LRU cache: passages' sentences recur from question to question."""
+
+    def __init__(self, embedder: Embedder, size: int = 20000) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = self.embedder.embed(missing, batch_size=32)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = vector
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            out = []
+            for t in texts:
+                self._cache.move_to_end(t)
+                out.append(self._cache[t])
+        return np.vstack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+
+
+def lexical_support(claim_stems: set[str], candidate_text: str) -> float:
+    """Share of the claim's content stems that appear in the candidate."""
+    if not claim_stems:
+        return 0.0
+    return len(claim_stems & set(content_stems(candidate_text))) / len(claim_stems)
+
+
+def _numbers_missing(claim: str, candidate: str) -> bool:
+    wanted = {n.rstrip(".,") for n in _NUMBER.findall(claim)}
+    if not wanted:
+        return False
+    have = {n.rstrip(".,") for n in _NUMBER.findall(candidate)}
+    return not wanted <= have
+
+
+class Verifier:
+    """Checks draft answers against passages; see the module docstring."""
+
+    def __init__(self, embeddings: EmbeddingCache, min_support: float = 0.45) -> None:
+        self.embeddings = embeddings
+        self.min_support = min_support
+
+    def score(self, claims: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray:
+        """``(len(claims), len(cands))`` support scores."""
+        if not claims or not cands:
+            return np.zeros((len(claims), len(cands)), dtype=np.float32)
+        vectors = self.embeddings.embed([*claims, *(c.text for c in cands)])
+        cosine = np.clip(vectors[: len(claims)] @ vectors[len(claims) :].T, 0.0, 1.0)
+        scores = np.zeros_like(cosine)
+        for i, claim in enumerate(claims):
+            stems = set(content_stems(claim))
+            for j, cand in enumerate(cands):
+                value = 0.5 * lexical_support(stems, cand.text) + 0.5 * float(cosine[i, j])
+                if _numbers_missing(claim, cand.text):
+                    value *= 0.5
+                scores[i, j] = value
+        return scores
+
+    def verify(self, draft: str, passages: Sequence[Passage]) -> Verified:
+        """Check every sentence of ``draft`` against ``passages``; see the module docstring."""
+        if not draft.strip() or is_refusal(draft) or not passages:
+            return Verified(NOT_FOUND, False, [])
+        checked: list[CheckedSentence] = []
+        for text, markers in split_claims(draft):
+            valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(passages)]
+            cands = candidates(passages, valid or None)
+            scores = self.score([text], cands)[0] if cands else np.zeros(0)
+            if not len(scores):
+                checked.append(CheckedSentence(text, valid, False, 0.0, None))
+                continue
+            best = int(np.argmax(scores))
+            support = float(scores[best])
+            checked.append(CheckedSentence(text, valid, support >= self.min_support, round(support, 4), cands[best]))
+        return self._assemble(checked, passages)
+
+    def _assemble(self, checked: list[CheckedSentence], passages: Sequence[Passage]) -> Verified:
+        numbers: dict[tuple[str, int, int], int] = {}
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for sentence in checked:
+            if not sentence.supported or sentence.evidence is None:
+                continue
+            ev = sentence.evidence
+            key = (ev.doc_id, ev.start, ev.end)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                p = passages[ev.passage - 1]
+                citations.append(
+                    Citation(
+                        n=numbers[key],
+                        doc_id=ev.doc_id,
+                        title=p.title,
+                        start=ev.start,
+                        end=ev.end,
+                        text=ev.text,
+                        score=sentence.support,
+                        source=p.source,
+                        published_at=p.published_at,
+                    )
+                )
+            text = sentence.text
+            tail = text[-1] if text[-1] in ".!?" else ""
+            body = text[:-1] if tail else text
+            parts.append(f"{body} [{numbers[key]}]{tail or '.'}")
+        if not parts:
+            return Verified(NOT_FOUND, False, [], checked)
+        return Verified(" ".join(parts), True, citations, checked)

@@ -1,0 +1,275 @@
+"""Answer backends: a protocol, a registry keyed by name, and the two built-in backends.
+
+* ``extractive`` (the offline default): picks the sentences of the retrieved
+  passages that best answer the question and quotes them verbatim, so it is
+  grounded by construction and needs no key, no network and no LLM.
+* ``litellm:<model>``: any litellm model string (``litellm:openai/gpt-4o-mini``,
+  ``litellm:ollama/llama3.1``, ``litellm:anthropic/claude-...``, or an
+  OpenAI-compatible server via ``QA_LLM_API_BASE``).  litellm is imported here
+  only, lazily, and its exceptions become :class:`~qa.errors.BackendError`.
+
+Every backend's draft goes through :mod:`qa.citations` verification afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa.citations import Candidate, EmbeddingCache, candidates
+from qa.errors import BackendError, UnknownBackend
+from qa.prompts import format_passages, load_prompt
+from qa.text import content_stems
+from qa.types import Passage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of a conversation."""
+
+    role: str  # "user" or "assistant"
+    content: str
+
+
+class Backend(Protocol):
+    """Drafts an answer with ``[n]`` markers that refer to 1-based passage numbers.
+
+    ``draft`` returns the whole reply; ``stream`` yields it in pieces as it is
+    produced; ``condense`` turns a follow-up plus the conversation into a
+    standalone question.  Replies are verified by the pipeline, never trusted.
+    """
+
+    name: str
+
+    def draft(self, question: str, passages: Sequence[Passage]) -> str: ...
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]: ...
+
+    def condense(self, history: Sequence[Turn], question: str) -> str: ...
+
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|why|what else)\b|\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there)\b",
+    re.IGNORECASE,
+)
+
+
+def heuristic_condense(history: Sequence[Turn], question: str) -> str:
+    """Without an LLM: a follow-up that leans on the conversation gets the last question as context."""
+    earlier = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
+    if not earlier:
+        return question
+    if _FOLLOW_UP.search(question) or len(content_stems(question)) < 3:
+        return f"{question.strip()} ({earlier[-1]})"
+    return question
+
+
+class ExtractiveBackend:
+    """Quotes the passage sentences that best answer the question (offline, grounded by construction).
+
+    A sentence's relevance is ``0.6 * cosine(question, sentence) + 0.4 * lexical``
+    where *lexical* is the share of the question's content words in the sentence
+    or its article's title.  Below ``min_relevance`` nothing is quoted and the
+    answer is declined.
+    """
+
+    name = "extractive"
+
+    def __init__(self, embeddings: EmbeddingCache, *, min_relevance: float = 0.4, max_sentences: int = 2) -> None:
+        self.embeddings = embeddings
+        self.min_relevance = min_relevance
+        self.max_sentences = max_sentences
+
+    def rank(self, question: str, passages: Sequence[Passage]) -> tuple[list[Candidate], list[tuple[float, int]]]:
+        """The passages' sentences, and ``(relevance, index)`` for each of them, best first."""
+        cands = candidates(passages, pairs=False)
+        if not cands:
+            return cands, []
+        vectors = self.embeddings.embed([question, *(c.text for c in cands)])
+        cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        wanted = set(content_stems(question))
+        ranked = []
+        for i, cand in enumerate(cands):
+            title = passages[cand.passage - 1].title
+            have = set(content_stems(cand.text))
+            lexical = len(wanted & have) / len(wanted) if wanted else 0.0
+            in_title = len(wanted & set(content_stems(title))) / len(wanted) if wanted else 0.0
+            lexical = max(lexical, 0.5 * lexical + 0.5 * min(1.0, lexical + in_title))
+            ranked.append((0.6 * float(cosine[i]) + 0.4 * lexical, i))
+        ranked.sort(reverse=True)
+        return cands, ranked
+
+    def draft(self, question: str, passages: Sequence[Passage]) -> str:
+        cands, ranked = self.rank(question, passages)
+        if not ranked or ranked[0][0] < self.min_relevance:
+            return ""
+        best_score = ranked[0][0]
+        chosen = [cands[ranked[0][1]]]
+        for score, i in ranked[1:]:
+            if len(chosen) >= self.max_sentences or score < 0.9 * best_score:
+                break
+            cand = cands[i]
+            if any(c.doc_id == cand.doc_id and c.start < cand.end and cand.start < c.end for c in chosen):
+                continue
+            if any(c.text == cand.text for c in chosen):
+                continue
+            chosen.append(cand)
+        # Keep the article's order when both come from one document; reads more naturally.
+        chosen.sort(key=lambda c: (c.passage, c.start))
+        return " ".join(f"{c.text} [{c.passage}]" for c in chosen)
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        text = self.draft(question, passages)
+        for match in re.finditer(r"\S+\s*", text):
+            yield match.group(0)
+
+    def condense(self, history: Sequence[Turn], question: str) -> str:
+        return heuristic_condense(history, question)
+
+
+def _import_litellm() -> Any:
+    # litellm fetches a model price list at import unless told not to.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+class LiteLLMBackend:
+    """Any litellm model: the prompts from ``prompts/``, passages numbered and framed as data."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        prompts_dir: Path,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_tokens: int = 400,
+        temperature: float = 0.0,
+    ) -> None:
+        if not model:
+            raise UnknownBackend("litellm backend needs a model: litellm:<provider>/<model>, e.g. litellm:openai/gpt-4o-mini")
+        self.model = model
+        self.name = f"litellm:{model}"
+        self.prompts_dir = prompts_dir
+        self.api_base = api_base
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        # Fail at start-up, not on the first question, if a template is broken.
+        for name in ("system", "answer", "condense"):
+            load_prompt(prompts_dir, name)
+
+    def messages(self, question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
+        """The chat messages sent for one question (exposed for tests and debugging)."""
+        system = load_prompt(self.prompts_dir, "system").render()
+        user = load_prompt(self.prompts_dir, "answer").render(passages=format_passages(list(passages)), question=question)
+        return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
+
+    def _call(self, messages: list[dict[str, str]], *, stream: bool, max_tokens: int | None = None) -> Any:
+        litellm = _import_litellm()
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "timeout": self.timeout_s,
+            "max_tokens": max_tokens or self.max_tokens,
+            "temperature": self.temperature,
+            "stream": stream,
+            "num_retries": 0,
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        elif self.api_base:
+            # OpenAI-compatible local servers need some key; they ignore its value.
+            kwargs["api_key"] = "sk-local"
+        try:
+            return litellm.completion(**kwargs)
+        except Exception as exc:
+            raise _backend_error(self.model, exc) from exc
+
+    def draft(self, question: str, passages: Sequence[Passage]) -> str:
+        if not passages:
+            return ""
+        response = self._call(self.messages(question, passages), stream=False)
+        try:
+            return response.choices[0].message.content or ""
+        except (AttributeError, IndexError) as exc:
+            raise BackendError(f"{self.model} returned no message") from exc
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        if not passages:
+            return
+        response = self._call(self.messages(question, passages), stream=True)
+        try:
+            for chunk in response:
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    yield delta
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise _backend_error(self.model, exc) from exc
+
+    def condense(self, history: Sequence[Turn], question: str) -> str:
+        if not any(t.role == "user" for t in history):
+            return question
+        lines = "\n".join(f"{t.role}: {t.content.strip()}" for t in history[-6:])
+        prompt = load_prompt(self.prompts_dir, "condense").render(history=lines, question=question)
+        response = self._call([{"role": "user", "content": prompt}], stream=False, max_tokens=80)
+        text = (response.choices[0].message.content or "").strip().splitlines()
+        standalone = text[0].strip().strip('"') if text else ""
+        # A tiny model may ramble or refuse; the heuristic is a safe floor.
+        if not standalone or len(standalone) > 4 * len(question) + 200:
+            return heuristic_condense(history, question)
+        return standalone
+
+
+def _backend_error(model: str, exc: Exception) -> BackendError:
+    """One border for provider errors: keep the provider's reason, drop the traceback."""
+    reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    reason = re.sub(r"\s+", " ", str(reason)).strip()
+    kind = type(exc).__name__
+    return BackendError(f"LLM backend {model} failed ({kind}): {reason[:500]}")
+
+
+BUILTIN_BACKENDS = ("extractive", "litellm:<model>")
+
+
+def get_backend(name: str, *, settings: Any, embeddings: EmbeddingCache) -> Backend:
+    """The backend called ``name``: ``extractive`` or ``litellm:<model string>``.
+
+    Raises ``UnknownBackend`` listing the valid names.
+    """
+    if name == "extractive":
+        return ExtractiveBackend(
+            embeddings, min_relevance=settings.extractive_min_relevance, max_sentences=settings.answer_max_sentences
+        )
+    if name.startswith("litellm:"):
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return LiteLLMBackend(
+            name.removeprefix("litellm:"),
+            prompts_dir=Path(settings.prompts_dir),
+            api_base=settings.llm_api_base,
+            api_key=key,
+            timeout_s=settings.llm_timeout_s,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+        )
+    raise UnknownBackend(f"unknown backend {name!r}; valid backends: {', '.join(BUILTIN_BACKENDS)}")

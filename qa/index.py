@@ -1,0 +1,594 @@
+"""The FAISS index and the SQLite chunk store on disk: atomic writes, consistent reads.
+
+Layout of the index directory::
+
+    store.sqlite          documents, chunks (with their vectors), meta (model, dimension, generation)
+    vectors.<gen>.faiss   FAISS inner-product index over chunk ids, for generation <gen>
+
+SQLite is the record: every write is one transaction, so a process killed
+mid-ingest leaves the previous state.  The FAISS file is derived from it and
+written aside, then renamed; if it is missing or stale after a crash, it is
+rebuilt from the stored vectors (no re-embedding).  Chunk ids are never reused,
+so a reader holding an older snapshot can never be handed another document's
+chunk: ids it finds that were deleted meanwhile are simply dropped.
+
+Readers take an immutable :class:`Snapshot`; writers build the next one and
+swap it in.  Writers are serialized by a lock within the process and an
+``fcntl`` lock on the directory across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.chunking import chunk_article, embedding_text
+from qa.embedding import Embedder
+from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
+from qa.types import Article, Chunk
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+STORE_NAME = "store.sqlite"
+BUILD_HINT = "qa ingest seeds/  (or any articles: qa ingest PATH...)"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    published_at TEXT,
+    url TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_embed_hash ON chunks(embed_hash);
+CREATE INDEX IF NOT EXISTS documents_published ON documents(published_at);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What retrieval needs of a chunk without touching SQLite."""
+
+    doc_id: str
+    source: str
+    published_at: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of one generation: the FAISS index and the chunk metadata.
+
+    ``ids`` lists the live chunk ids (FAISS order); ``bm25`` is filled lazily by
+    the retriever and cached on the snapshot.
+    """
+
+    generation: int
+    faiss_index: faiss.Index
+    ids: np.ndarray
+    chunks: dict[int, ChunkMeta]
+    cache: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class IngestReport:
+    """What a write did: articles added, updated, unchanged, and chunks embedded or reused."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.chunks_embedded += other.chunks_embedded
+        self.chunks_reused += other.chunks_reused
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as stored, with its chunk count."""
+
+    id: str
+    title: str
+    source: str
+    published_at: str | None
+    url: str
+    text: str
+    chunk_count: int
+    added_at: float
+    updated_at: float
+
+    def article(self) -> Article:
+        return Article(self.id, self.text, self.title, self.source, self.published_at, self.url)
+
+
+def _sha(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def index_exists(index_dir: Path) -> bool:
+    """True if ``index_dir`` holds a chunk store."""
+    return (index_dir / STORE_NAME).is_file()
+
+
+class ChunkIndex:
+    """Documents, chunks and vectors in ``index_dir``; safe for concurrent readers and writers.
+
+    Parameters
+    ----------
+    index_dir:
+        Directory of the index; created by :meth:`create` if missing.
+    embedder:
+        Embeds chunk texts on writes. Its ``name`` and ``dimension`` are recorded
+        and checked: opening an index built with another model raises ``ModelMismatch``.
+    chunk_words, overlap_sentences:
+        Chunking parameters for new and changed documents.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        *,
+        chunk_words: int = 120,
+        overlap_sentences: int = 1,
+        create: bool = False,
+    ) -> None:
+        self.dir = Path(index_dir)
+        self.embedder = embedder
+        self.chunk_words = chunk_words
+        self.overlap_sentences = overlap_sentences
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._last_check = 0.0
+        if not index_exists(self.dir):
+            if not create:
+                raise IndexNotBuilt(f"no index in {self.dir}: build it with `{BUILD_HINT}`")
+            self.dir.mkdir(parents=True, exist_ok=True)
+        self._init_store()
+        self._snapshot = self._load_snapshot()
+
+    # -- connections -----------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.dir / STORE_NAME, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[None]:
+        """Serialize writers: a thread lock here, a file lock for other processes."""
+        with self._write_lock, open(self.dir / ".write.lock", "a+") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                self.refresh(force=True)
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _init_store(self) -> None:
+        dimension = self.embedder.dimension
+        with self._transaction() as conn:
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                conn.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [
+                        ("schema", SCHEMA_VERSION),
+                        ("model", self.embedder.name),
+                        ("dimension", str(dimension)),
+                        ("generation", "0"),
+                    ],
+                )
+                return
+        if meta.get("model") != self.embedder.name or int(meta.get("dimension", -1)) != dimension:
+            raise ModelMismatch(
+                f"the index in {self.dir} was built with embedding model {meta.get('model')!r} "
+                f"({meta.get('dimension')} dimensions), but qa is configured with {self.embedder.name!r} "
+                f"({dimension}); set QA_EMBEDDING_MODEL={meta.get('model')} or rebuild the index in a new directory"
+            )
+
+    # -- snapshots -------------------------------------------------------------------
+
+    def _generation(self) -> int:
+        row = self._conn().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0])
+
+    def _faiss_path(self, generation: int) -> Path:
+        return self.dir / f"vectors.{generation}.faiss"
+
+    def _load_snapshot(self) -> Snapshot:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one consistent read of generation + chunks
+        try:
+            generation = self._generation()
+            rows = conn.execute(
+                "SELECT c.id, c.doc_id, d.source, d.published_at FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "ORDER BY c.id"
+            ).fetchall()
+            chunks = {int(r[0]): ChunkMeta(r[1], r[2], r[3]) for r in rows}
+            ids = np.fromiter(chunks.keys(), dtype=np.int64, count=len(chunks))
+            path = self._faiss_path(generation)
+            index: faiss.Index | None = None
+            if path.exists():
+                try:
+                    index = faiss.read_index(str(path))
+                    stored = faiss.vector_to_array(index.id_map) if index.ntotal else np.zeros(0, np.int64)
+                    if index.d != self.embedder.dimension or not np.array_equal(np.sort(stored), ids):
+                        log.warning("FAISS file %s does not match the store; rebuilding it", path.name)
+                        index = None
+                except RuntimeError:
+                    log.warning("FAISS file %s is unreadable; rebuilding it from the store", path.name)
+                    index = None
+            if index is None:
+                index = self._build_faiss(conn, ids)
+        finally:
+            conn.execute("COMMIT")
+        if not path.exists():
+            self._save_faiss(index, generation)
+        return Snapshot(generation, index, ids, chunks)
+
+    def _build_faiss(self, conn: sqlite3.Connection, ids: np.ndarray) -> faiss.Index:
+        dim = self.embedder.dimension
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if len(ids):
+            rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+            vectors = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]).reshape(-1, dim)
+            index.add_with_ids(vectors, np.array([r[0] for r in rows], dtype=np.int64))
+        return index
+
+    def _save_faiss(self, index: faiss.Index, generation: int) -> None:
+        """Write aside, fsync, rename: a reader or a crash never sees half a file."""
+        target = self._faiss_path(generation)
+        fd, tmp = tempfile.mkstemp(prefix=".vectors.", suffix=".tmp", dir=self.dir)
+        os.close(fd)
+        try:
+            faiss.write_index(index, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(self.dir, os.O_RDONLY)
+            os.fsync(dir_fd)
+            os.close(dir_fd)
+        for old in self.dir.glob("vectors.*.faiss"):
+            if old != target:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, reloaded if another process wrote since (checked at most every 0.5 s)."""
+        self.refresh()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def refresh(self, force: bool = False) -> None:
+        """Pick up writes made by another process (e.g. ``qa ingest`` beside a running server)."""
+        now = time.monotonic()
+        if not force and now - self._last_check < 0.5:
+            return
+        self._last_check = now
+        current = self._snapshot
+        if current is not None and self._generation() == current.generation:
+            return
+        with self._snapshot_lock:
+            if self._snapshot is None or self._generation() != self._snapshot.generation:
+                self._snapshot = self._load_snapshot()
+
+    # -- writes ----------------------------------------------------------------------
+
+    def _doc_hash(self, article: Article) -> str:
+        return _sha(
+            article.text,
+            article.title,
+            str(self.chunk_words),
+            str(self.overlap_sentences),
+            self.embedder.name,
+        )
+
+    def upsert(
+        self,
+        articles: Sequence[Article],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Add or replace ``articles`` in one atomic write.
+
+        Unchanged articles do no embedding work; a changed article's chunks are
+        replaced, and chunks whose text is unchanged keep their stored vectors.
+        ``progress`` is called with the number of chunks embedded as work proceeds.
+        """
+        report = IngestReport()
+        if not articles:
+            return report
+        # The last version of an id in one batch wins.
+        latest = {a.id: a for a in articles}
+        with self._writer():
+            conn = self._conn()
+            existing = {
+                r[0]: (r[1], r[2], r[3], r[4], r[5])
+                for r in _select_in(
+                    conn,
+                    "SELECT id, content_hash, source, published_at, url, title FROM documents",
+                    "id",
+                    list(latest),
+                )
+            }
+            to_chunk: list[tuple[Article, str]] = []
+            meta_only: list[Article] = []
+            for article in latest.values():
+                content_hash = self._doc_hash(article)
+                old = existing.get(article.id)
+                if old is not None and old[0] == content_hash:
+                    if (article.source, article.published_at, article.url) == tuple(old[1:4]):
+                        report.unchanged.append(article.id)
+                    else:
+                        meta_only.append(article)
+                        report.updated.append(article.id)
+                    continue
+                to_chunk.append((article, content_hash))
+                (report.updated if old is not None else report.added).append(article.id)
+
+            planned: list[tuple[Article, str, list[Chunk], list[str]]] = []
+            needed: dict[str, str] = {}
+            for article, content_hash in to_chunk:
+                chunks = chunk_article(article, self.chunk_words, self.overlap_sentences)
+                texts = [embedding_text(article.title, c.text) for c in chunks]
+                hashes = [_sha(self.embedder.name, t) for t in texts]
+                planned.append((article, content_hash, chunks, hashes))
+                needed.update(zip(hashes, texts, strict=True))
+            vectors = self._reuse_vectors(conn, list(needed))
+            report.chunks_reused = sum(1 for _, _, _, hs in planned for h in hs if h in vectors)
+            missing = [h for h in needed if h not in vectors]
+            if missing:
+                fresh = self.embedder.embed([needed[h] for h in missing], progress=progress)
+                vectors.update({h: fresh[i].tobytes() for i, h in enumerate(missing)})
+            report.chunks_embedded = len(missing)
+
+            now = time.time()
+            with self._transaction() as conn:
+                for article in meta_only:
+                    conn.execute(
+                        "UPDATE documents SET source=?, published_at=?, url=?, updated_at=? WHERE id=?",
+                        (article.source, article.published_at, article.url, now, article.id),
+                    )
+                for article, content_hash, chunks, hashes in planned:
+                    conn.execute("DELETE FROM chunks WHERE doc_id=?", (article.id,))
+                    conn.execute(
+                        "INSERT INTO documents(id, title, source, published_at, url, text, content_hash, added_at, "
+                        "updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET title=excluded.title, "
+                        "source=excluded.source, published_at=excluded.published_at, url=excluded.url, "
+                        "text=excluded.text, content_hash=excluded.content_hash, updated_at=excluded.updated_at",
+                        (
+                            article.id,
+                            article.title,
+                            article.source,
+                            article.published_at,
+                            article.url,
+                            article.text,
+                            content_hash,
+                            now,
+                            now,
+                        ),
+                    )
+                    conn.executemany(
+                        "INSERT INTO chunks(doc_id, ordinal, start, end, text, embed_hash, vector) VALUES (?,?,?,?,?,?,?)",
+                        [
+                            (c.doc_id, c.ordinal, c.start, c.end, c.text, h, vectors[h])
+                            for c, h in zip(chunks, hashes, strict=True)
+                        ],
+                    )
+                if planned or meta_only:
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+            if planned or meta_only:
+                self._publish()
+        return report
+
+    def _reuse_vectors(self, conn: sqlite3.Connection, hashes: list[str]) -> dict[str, bytes]:
+        return {
+            r[0]: r[1]
+            for r in _select_in(conn, "SELECT embed_hash, vector FROM chunks", "embed_hash", hashes)
+        }
+
+    def delete(self, doc_ids: Iterable[str]) -> list[str]:
+        """Delete documents and their chunks; returns the ids that existed."""
+        ids = list(dict.fromkeys(doc_ids))
+        with self._writer():
+            with self._transaction() as conn:
+                found = [r[0] for r in _select_in(conn, "SELECT id FROM documents", "id", ids)]
+                if found:
+                    for doc_id in found:
+                        conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+                        conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+            if found:
+                self._publish()
+        return found
+
+    def _publish(self) -> None:
+        """Build and save the new generation's FAISS index, then swap the snapshot in."""
+        with self._snapshot_lock:
+            self._snapshot = self._load_snapshot()
+
+    # -- reads -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, object]:
+        conn = self._conn()
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return {
+            "documents": int(documents),
+            "chunks": int(chunks),
+            "model": meta.get("model"),
+            "dimension": int(meta.get("dimension", 0)),
+            "generation": int(meta.get("generation", 0)),
+        }
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+        """Live chunks with their document's metadata, by chunk id (deleted ids are absent)."""
+        sql = (
+            "SELECT c.id, c.doc_id, c.start, c.end, c.text, d.title, d.source, d.published_at "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        )
+        return {int(r["id"]): r for r in _select_in(self._conn(), sql, "c.id", [int(i) for i in chunk_ids])}
+
+    def all_chunk_texts(self, snapshot: Snapshot) -> tuple[np.ndarray, list[str]]:
+        """Ids and embedding texts of every chunk in ``snapshot`` (for the BM25 index)."""
+        rows = self.chunk_rows(snapshot.ids.tolist())
+        ids = np.array([i for i in snapshot.ids.tolist() if i in rows], dtype=np.int64)
+        return ids, [embedding_text(rows[int(i)]["title"], rows[int(i)]["text"]) for i in ids]
+
+    def get_document(self, doc_id: str) -> StoredDocument:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) AS chunk_count "
+                "FROM documents d WHERE d.id=?",
+                (doc_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return _stored(row)
+
+    def list_documents(
+        self, *, offset: int = 0, limit: int = 50, source: str | None = None
+    ) -> tuple[int, list[StoredDocument]]:
+        """A page of documents ordered by id, and the total count."""
+        where, args = ("WHERE d.source = ?", [source]) if source else ("", [])
+        conn = self._conn()
+        total = conn.execute(f"SELECT COUNT(*) FROM documents d {where}", args).fetchone()[0]
+        rows = conn.execute(
+            "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) AS chunk_count "
+            f"FROM documents d {where} ORDER BY d.id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return int(total), [_stored(r) for r in rows]
+
+    def check_consistency(self) -> list[str]:
+        """Every vector maps to exactly one live chunk and back; returns the problems found."""
+        snap = self.snapshot()
+        conn = self._conn()
+        problems: list[str] = []
+        db_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+        faiss_ids = faiss.vector_to_array(snap.faiss_index.id_map).tolist() if snap.faiss_index.ntotal else []
+        if len(faiss_ids) != len(set(faiss_ids)):
+            problems.append("duplicate ids in the FAISS index")
+        if set(faiss_ids) != db_ids:
+            problems.append(f"FAISS ids and stored chunks differ: {len(set(faiss_ids) ^ db_ids)} ids")
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM chunks c LEFT JOIN documents d ON d.id=c.doc_id WHERE d.id IS NULL"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} chunks of missing documents")
+        bad_spans = 0
+        for row in conn.execute(
+            "SELECT c.start, c.end, c.text, d.text FROM chunks c JOIN documents d ON d.id=c.doc_id"
+        ):
+            if row[3][row[0] : row[1]] != row[2]:
+                bad_spans += 1
+        if bad_spans:
+            problems.append(f"{bad_spans} chunks whose span does not match their document")
+        return problems
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _stored(row: sqlite3.Row) -> StoredDocument:
+    return StoredDocument(
+        row["id"],
+        row["title"],
+        row["source"],
+        row["published_at"],
+        row["url"],
+        row["text"],
+        int(row["chunk_count"]),
+        float(row["added_at"]),
+        float(row["updated_at"]),
+    )
+
+
+def _select_in(
+    conn: sqlite3.Connection, sql: str, column: str, values: Sequence[object]
+) -> list[sqlite3.Row]:
+    """``sql WHERE column IN (...)`` in batches under SQLite's variable limit."""
+    out: list[sqlite3.Row] = []
+    for i in range(0, len(values), 500):
+        part = values[i : i + 500]
+        marks = ",".join("?" * len(part))
+        joiner = " AND " if " WHERE " in sql.upper() else " WHERE "
+        out.extend(conn.execute(f"{sql}{joiner}{column} IN ({marks})", list(part)).fetchall())
+    return out

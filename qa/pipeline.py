@@ -1,0 +1,313 @@
+"""The only module that knows the order of the stages.
+
+``load_articles -> chunk_article -> Embedder.embed -> ChunkIndex.upsert`` on the
+way in; ``Retriever.search -> Backend.draft -> Verifier.verify -> Answer`` on
+the way out.  Models and the index load on first use (or in ``warm_up``) and
+are shared by every request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.citations import EmbeddingCache, Verified, Verifier
+from qa.config import Settings
+from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.errors import BadQuestion, IndexNotBuilt, UnknownBackend
+from qa.generation import Backend, Turn, get_backend
+from qa.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
+from qa.ingest import Problem, load_articles
+from qa.retrieval import Filters, Mode, Retriever
+from qa.types import Answer, Article, Passage
+
+INGEST_BATCH = 64
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did, and what it skipped."""
+
+    report: IngestReport
+    problems: list[Problem]
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)
+
+
+class Pipeline:
+    """Wires the stages together for the CLI, the HTTP API and the eval harness."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model, settings.embed_batch_size
+        )
+        self.embeddings = EmbeddingCache(self.embedder)
+        self.verifier = Verifier(self.embeddings, settings.answer_min_support)
+        self._index: ChunkIndex | None = None
+        self._retriever: Retriever | None = None
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.Lock()
+
+    # -- components --------------------------------------------------------------------
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index_dir
+
+    def _open_index(self, create: bool) -> ChunkIndex:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    if not create and not index_exists(self.index_dir):
+                        raise IndexNotBuilt(f"no index in {self.index_dir}: build it with `{BUILD_HINT}`")
+                    self._index = ChunkIndex(
+                        self.index_dir,
+                        self.embedder,
+                        chunk_words=self.settings.chunk_words,
+                        overlap_sentences=self.settings.chunk_overlap_sentences,
+                        create=create,
+                    )
+        return self._index
+
+    @property
+    def index(self) -> ChunkIndex:
+        """The index, opened on first use; ``IndexNotBuilt`` if there is none."""
+        return self._open_index(create=False)
+
+    def writable_index(self) -> ChunkIndex:
+        """The index, created if missing (for writes)."""
+        return self._open_index(create=True)
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(
+                self.index,
+                self.embedder,
+                mode=self.settings.retrieval_mode,
+                rrf_k=self.settings.rrf_k,
+                recency_half_life_days=self.settings.recency_half_life_days,
+            )
+        return self._retriever
+
+    def backend(self, name: str | None = None) -> Backend:
+        """The named backend (default: ``settings.backend``), created once and cached."""
+        name = name or self.settings.backend
+        allowed = {"extractive", self.settings.backend, *self.settings.backends_allowed}
+        if name not in allowed:
+            raise UnknownBackend(f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}")
+        if name not in self._backends:
+            self._backends[name] = get_backend(name, settings=self.settings, embeddings=self.embeddings)
+        return self._backends[name]
+
+    def warm_up(self) -> None:
+        """Load the model, the index (if built), the BM25 index and the default backend now."""
+        self.embeddings.embed(["warm up"])
+        self.backend()
+        if index_exists(self.index_dir):
+            self.retriever.warm_up()
+
+    def health(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "status": "ok",
+            "index_loaded": False,
+            "documents": 0,
+            "chunks": 0,
+            "model": self.settings.embedding_model,
+            "backend": self.settings.backend,
+            "retrieval": self.settings.retrieval_mode,
+        }
+        if index_exists(self.index_dir):
+            stats = self.index.stats()
+            info.update(index_loaded=True, documents=stats["documents"], chunks=stats["chunks"])
+        else:
+            info["status"] = "no_index"
+            info["hint"] = f"build the index with `{BUILD_HINT}`"
+        return info
+
+    # -- questions ---------------------------------------------------------------------
+
+    def check_question(self, question: str) -> str:
+        """The question stripped, or ``BadQuestion`` if empty or too long."""
+        if not isinstance(question, str) or not question.strip():
+            raise BadQuestion("question is empty")
+        question = question.strip()
+        if len(question) > self.settings.max_question_chars:
+            raise BadQuestion(
+                f"question is {len(question)} characters; the limit is {self.settings.max_question_chars} "
+                "(QA_MAX_QUESTION_CHARS)"
+            )
+        return question
+
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+        as_of: str | None = None,
+    ) -> list[Passage]:
+        """The ``k`` best passages for a question (``k`` defaults to ``settings.top_k``)."""
+        question = self.check_question(question)
+        if as_of:
+            filters = Filters(**{**(filters.__dict__ if filters else {}), "as_of": as_of})
+        index = self.index
+        if index.snapshot().size == 0:
+            raise IndexNotBuilt(f"the index in {self.index_dir} holds no articles yet: add some with `{BUILD_HINT}`")
+        return self.retriever.search(question, k or self.settings.top_k, filters=filters, mode=mode)
+
+    def _prepare(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] | None,
+        backend: str | None,
+    ) -> tuple[str, Backend, dict[str, float]]:
+        question = self.check_question(question)
+        chosen = self.backend(backend)
+        timings: dict[str, float] = {}
+        if history:
+            start = time.perf_counter()
+            question = chosen.condense(list(history), question)
+            timings["condense_ms"] = _ms(start)
+        return question, chosen, timings
+
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        backend: str | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Turn] | None = None,
+        as_of: str | None = None,
+    ) -> Answer:
+        """Answer a question with verified citations; ``answered`` is False when the articles don't say."""
+        total = time.perf_counter()
+        standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
+        start = time.perf_counter()
+        passages = self.search(standalone, top_k, filters=filters, as_of=as_of)
+        timings["retrieve_ms"] = _ms(start)
+        start = time.perf_counter()
+        draft = chosen.draft(standalone, passages)
+        timings["generate_ms"] = _ms(start)
+        return self._finish(draft, passages, chosen, timings, total, standalone)
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        backend: str | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Turn] | None = None,
+        as_of: str | None = None,
+    ) -> Iterator[tuple[str, Any]]:
+        """Yield ``("token", text)`` as the backend produces it, then ``("final", Answer)``.
+
+        Validation, retrieval and the first backend call happen before the first
+        yield, so errors there surface as ordinary exceptions.
+        """
+        total = time.perf_counter()
+        standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
+        start = time.perf_counter()
+        passages = self.search(standalone, top_k, filters=filters, as_of=as_of)
+        timings["retrieve_ms"] = _ms(start)
+        start = time.perf_counter()
+        pieces = chosen.stream(standalone, passages)
+        first = next(pieces, None)
+
+        def events() -> Iterator[tuple[str, Any]]:
+            parts: list[str] = []
+            if first is not None:
+                parts.append(first)
+                yield "token", first
+            for piece in pieces:
+                parts.append(piece)
+                yield "token", piece
+            timings["generate_ms"] = _ms(start)
+            yield "final", self._finish("".join(parts), passages, chosen, timings, total, standalone)
+
+        return events()
+
+    def _finish(
+        self,
+        draft: str,
+        passages: list[Passage],
+        backend: Backend,
+        timings: dict[str, float],
+        total: float,
+        standalone: str,
+    ) -> Answer:
+        start = time.perf_counter()
+        verified: Verified = self.verifier.verify(draft, passages)
+        timings["verify_ms"] = _ms(start)
+        timings["total_ms"] = _ms(total)
+        answer = Answer(
+            answer=verified.answer,
+            answered=verified.answered,
+            citations=verified.citations,
+            backend=backend.name,
+            passages=passages,
+            timings_ms=timings,
+            standalone_question=standalone,
+            unsupported=verified.unsupported,
+        )
+        return answer
+
+    # -- writes ------------------------------------------------------------------------
+
+    def add_articles(self, articles: Sequence[Article], progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Add or replace articles (one atomic write)."""
+        return self.writable_index().upsert(articles, progress=progress)
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        on_problem: Callable[[Problem], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestResult:
+        """Ingest files and directories in atomic batches of articles.
+
+        ``progress(articles_done, chunks_embedded)`` is called after each article
+        batch and as chunks are embedded.
+        """
+        index = self.writable_index()
+        result = IngestResult(IngestReport(), [])
+        batch: list[Article] = []
+        done = 0
+
+        def flush() -> None:
+            nonlocal done
+            if not batch:
+                return
+            report = index.upsert(batch, progress=(lambda n: progress(0, n)) if progress else None)
+            result.report.merge(report)
+            done += len(batch)
+            if progress:
+                progress(len(batch), 0)
+            batch.clear()
+
+        for item in load_articles(paths):
+            if isinstance(item, Problem):
+                result.problems.append(item)
+                if on_problem:
+                    on_problem(item)
+                continue
+            batch.append(item)
+            if len(batch) >= INGEST_BATCH:
+                flush()
+        flush()
+        return result
+
+    def delete(self, doc_ids: Sequence[str]) -> list[str]:
+        return self.writable_index().delete(doc_ids)

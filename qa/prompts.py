@@ -1,0 +1,76 @@
+"""Prompt templates from ``prompts/``: declared variables, validated on load and on render.
+
+A template file starts with a header line ``#! variables: a b c`` naming the
+variables it uses as ``$a``; the body is a :class:`string.Template`.  Loading
+fails if the body uses an undeclared variable or misses a declared one;
+rendering fails if a declared variable is not given.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from qa.errors import QAError
+from qa.types import Passage
+
+_HEADER = re.compile(r"^#!\s*variables:(?P<names>[^\n]*)\n")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    variables: frozenset[str]
+    template: string.Template
+
+    def render(self, **values: str) -> str:
+        missing = self.variables - values.keys()
+        if missing:
+            raise QAError(f"prompt {self.name!r} needs {', '.join(sorted(missing))}")
+        extra = values.keys() - self.variables
+        if extra:
+            raise QAError(f"prompt {self.name!r} does not use {', '.join(sorted(extra))}")
+        return self.template.substitute(values)
+
+
+def parse_template(name: str, text: str) -> PromptTemplate:
+    """Validate and parse one template's text."""
+    match = _HEADER.match(text)
+    if not match:
+        raise QAError(f"prompt {name!r} must start with a line '#! variables: name ...'")
+    declared = frozenset(match.group("names").split())
+    body = text[match.end() :]
+    template = string.Template(body)
+    if not template.is_valid():
+        raise QAError(f"prompt {name!r} has an invalid $placeholder (write $$ for a literal dollar)")
+    used = frozenset(template.get_identifiers())
+    if used != declared:
+        raise QAError(
+            f"prompt {name!r} declares {sorted(declared)} but uses {sorted(used)}: the header and body must agree"
+        )
+    return PromptTemplate(name, declared, template)
+
+
+@lru_cache(maxsize=32)
+def load_prompt(prompts_dir: Path, name: str) -> PromptTemplate:
+    """``prompts_dir/name.txt``, parsed and validated (cached per directory and name)."""
+    path = Path(prompts_dir) / f"{name}.txt"
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise QAError(f"prompt template {path} cannot be read: {exc.strerror or exc}") from exc
+    return parse_template(name, text)
+
+
+def format_passages(passages: list[Passage]) -> str:
+    """Number the passages and frame each as quoted data, not instructions."""
+    blocks = []
+    for n, p in enumerate(passages, 1):
+        date = f", {p.published_at}" if p.published_at else ""
+        source = f", {p.source}" if p.source else ""
+        body = p.text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+        blocks.append(f"[{n}] {p.title}{source}{date}\n<<<\n{body}\n>>>")
+    return "\n\n".join(blocks)

@@ -1,0 +1,44 @@
+"""Small text helpers shared by answer selection, citation checks and evals."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[A-Za-z0-9À-ÿ]+(?:['’][A-Za-z]+)?")
+MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before being below
+    between both but by can could did didn't do does doesn't doing don't down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is isn't it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over own same
+    she should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was wasn't we were weren't what when where which while who whom why
+    will with would you your yours yourself yourselves also said says say according recently new one
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # -> Stemmer.Stemmer
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens (apostrophes kept inside words)."""
+    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+def content_stems(text: str) -> list[str]:
+    """Stemmed tokens without stopwords: what two texts must share to be about the same thing."""
+    words = [t for t in tokens(text) if t not in STOPWORDS]
+    return _stemmer().stemWords([w.removesuffix("'s") for w in words])
+
+
+def strip_markers(text: str) -> str:
+    """The text without ``[n]`` citation markers."""
+    return MARKER.sub("", text).strip()

@@ -1,0 +1,82 @@
+"""The small dataclasses that flow between the pipeline stages.
+
+``Article -> Chunk -> Passage -> Citation -> Answer``: every span is a pair of
+character offsets into ``Article.text``, so ``article.text[start:end]`` is
+always the quoted text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as ingested: the unit that is added, replaced and deleted."""
+
+    id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    published_at: str | None = None  # ISO date, YYYY-MM-DD
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of one article; ``text == article.text[start:end]``."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    ordinal: int  # position of the chunk within its article
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score and the metadata of its article."""
+
+    chunk_id: int
+    doc_id: str
+    title: str
+    source: str
+    published_at: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited span: ``n`` is the marker number used in the answer text.
+
+    ``start``/``end`` and ``text`` are the supporting sentence's span within the
+    article (not the whole passage).
+    """
+
+    n: int
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    source: str = ""
+    published_at: str | None = None
+    supported: bool = True
+
+
+@dataclass
+class Answer:
+    """The pipeline's result: the answer text with ``[n]`` markers and its citations."""
+
+    answer: str
+    answered: bool
+    citations: list[Citation]
+    backend: str
+    passages: list[Passage] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    standalone_question: str = ""  # the question as retrieved for (condensed from a conversation)
+    unsupported: list[str] = field(default_factory=list)  # draft sentences dropped by verification
