@@ -78,6 +78,8 @@ class SentenceTransformerEmbedder:
                 if self._model is None:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                     from sentence_transformers import SentenceTransformer
 
                     self._model = SentenceTransformer(str(resolve_model_path(self.name)), device="cpu")

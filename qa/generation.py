@@ -26,7 +26,7 @@ import numpy as np
 from qa.citations import Candidate, EmbeddingCache, candidates
 from qa.errors import BackendError, UnknownBackend
 from qa.prompts import format_passages, load_prompt
-from qa.text import content_stems
+from qa.text import content_stems, strip_markers
 from qa.types import Passage
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,36 @@ _FOLLOW_UP = re.compile(
 )
 
 
+_CONTEXT_OPEN, _CONTEXT_CLOSE = " (context: ", ")"
+
+
 def heuristic_condense(history: Sequence[Turn], question: str) -> str:
-    """Without an LLM: a follow-up that leans on the conversation gets the last question as context."""
+    """Without an LLM: a follow-up that leans on the conversation gets the last question as context.
+
+    "And what did Ukraine say?" after "What conditions did Russia set?" becomes
+    "And what did Ukraine say? (context: What conditions did Russia set?)":
+    retrieval sees both; :func:`split_context` lets sentence ranking weigh them.
+    """
     earlier = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
     if not earlier:
         return question
     if _FOLLOW_UP.search(question) or len(content_stems(question)) < 3:
-        return f"{question.strip()} ({earlier[-1]})"
+        context = split_context(earlier[-1])[0]
+        last = history[-1]
+        if last.role == "assistant" and last.content.strip():
+            # The previous answer is what "it"/"they" usually point at.
+            said = " ".join(strip_markers(last.content).split())
+            context = f"{context} {said[:400]}"
+        return f"{question.strip()}{_CONTEXT_OPEN}{context}{_CONTEXT_CLOSE}"
     return question
+
+
+def split_context(question: str) -> tuple[str, str]:
+    """``(follow-up, context)`` of a question made by :func:`heuristic_condense`; context may be empty."""
+    head, sep, tail = question.partition(_CONTEXT_OPEN)
+    if sep and tail.endswith(_CONTEXT_CLOSE):
+        return head, tail[: -len(_CONTEXT_CLOSE)]
+    return question, ""
 
 
 class ExtractiveBackend:
@@ -94,19 +116,32 @@ class ExtractiveBackend:
         cands = candidates(passages, pairs=False)
         if not cands:
             return cands, []
+        follow_up, context = split_context(question)
+        relevance = self._relevance(follow_up, cands, passages)
+        if context:
+            # A follow-up's own words decide; the conversation breaks ties towards its topic,
+            # and a sentence the conversation already quoted is not news to the reader.
+            relevance = 0.7 * relevance + 0.3 * self._relevance(context, cands, passages)
+            said = " ".join(context.split())
+            for i, cand in enumerate(cands):
+                if " ".join(cand.text.split()).rstrip(".") in said:
+                    relevance[i] *= 0.5
+        ranked = sorted(((float(r), i) for i, r in enumerate(relevance)), reverse=True)
+        return cands, ranked
+
+    def _relevance(self, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]) -> np.ndarray:
         vectors = self.embeddings.embed([question, *(c.text for c in cands)])
         cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
         wanted = set(content_stems(question))
-        ranked = []
+        scores = np.zeros(len(cands), dtype=np.float64)
         for i, cand in enumerate(cands):
             title = passages[cand.passage - 1].title
             have = set(content_stems(cand.text))
             lexical = len(wanted & have) / len(wanted) if wanted else 0.0
             in_title = len(wanted & set(content_stems(title))) / len(wanted) if wanted else 0.0
             lexical = max(lexical, 0.5 * lexical + 0.5 * min(1.0, lexical + in_title))
-            ranked.append((0.6 * float(cosine[i]) + 0.4 * lexical, i))
-        ranked.sort(reverse=True)
-        return cands, ranked
+            scores[i] = 0.6 * float(cosine[i]) + 0.4 * lexical
+        return scores
 
     def draft(self, question: str, passages: Sequence[Passage]) -> str:
         cands, ranked = self.rank(question, passages)

@@ -22,6 +22,7 @@ from qa.index import ChunkIndex, Snapshot
 from qa.types import Passage
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _CANDIDATES = 50

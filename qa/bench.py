@@ -1,0 +1,251 @@
+"""``qa bench``: ingest throughput against raw ``model.encode``, and HTTP latency of /search and /ask.
+
+1. The corpus is chunked; the raw embedding throughput is measured with
+   ``SentenceTransformer.encode`` on exactly those chunk texts and batch size.
+2. The same corpus is ingested through the pipeline into a fresh index; the
+   ratio of the two chunks/s figures is qa's overhead (1.0 = none).
+3. A real ``qa serve`` process on 127.0.0.1 answers every question of the set
+   once on ``/search`` and once on ``/ask``, sequentially; p50/p95 are reported.
+
+Figures are printed and written as JSON and an HTML page with plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q
+    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from qa.chunking import chunk_article, embedding_text
+    from qa.ingest import Problem, load_articles
+    from qa.pipeline import Pipeline
+
+    articles = [a for a in load_articles([corpus]) if not isinstance(a, Problem)]
+    if limit:
+        articles = articles[:limit]
+    texts = [
+        embedding_text(a.title, c.text)
+        for a in articles
+        for c in chunk_article(a, settings.chunk_words, settings.chunk_overlap_sentences)
+    ]
+    index_dir = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    pipeline = Pipeline(settings.model_copy(update={"index_dir": index_dir}))
+    model = pipeline.embedder._get_model()  # type: ignore[attr-defined]
+    model.encode(texts[:32], batch_size=settings.embed_batch_size)  # warm up
+    print(f"raw encode of {len(texts)} chunks (batch {settings.embed_batch_size})...", file=sys.stderr)
+    start = time.perf_counter()
+    for i in tqdm(range(0, len(texts), 256), desc="raw encode", file=sys.stderr, mininterval=2.0):
+        model.encode(texts[i : i + 256], batch_size=settings.embed_batch_size, normalize_embeddings=True)
+    raw_s = time.perf_counter() - start
+
+    jsonl = index_dir / "bench-corpus.jsonl"
+    with jsonl.open("w") as handle:
+        for a in articles:
+            handle.write(json.dumps(a.__dict__) + "\n")
+    start = time.perf_counter()
+    with tqdm(total=len(texts), desc="qa ingest", unit=" chunks", file=sys.stderr, mininterval=2.0) as bar:
+        result = pipeline.ingest([jsonl], progress=lambda _a, c: bar.update(c))
+    ingest_s = time.perf_counter() - start
+    jsonl.unlink()
+    chunks = result.report.chunks_embedded
+    return {
+        "articles": len(articles),
+        "chunks": chunks,
+        "raw_encode_s": round(raw_s, 2),
+        "raw_chunks_per_s": round(len(texts) / raw_s, 2),
+        "ingest_s": round(ingest_s, 2),
+        "ingest_chunks_per_s": round(chunks / ingest_s, 2),
+        "ratio_ingest_to_raw": round((chunks / ingest_s) / (len(texts) / raw_s), 3),
+        "index_dir": str(index_dir),
+    }
+
+
+def measure_http(index_dir: Path, questions: list[dict[str, Any]], backend: str | None) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    port = _free_port()
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_PORT": str(port), "QA_HOST": "127.0.0.1"}
+    if backend:
+        env["QA_BACKEND"] = backend
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=base, timeout=60) as client:
+            while True:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"server did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
+                    )
+                time.sleep(0.25)
+            search_ms: list[float] = []
+            ask_ms: list[float] = []
+            errors = 0
+            for q in tqdm(questions, desc="http", unit="q", file=sys.stderr, mininterval=2.0):
+                start = time.perf_counter()
+                r = client.get("/search", params={"q": q["question"], "k": 5})
+                search_ms.append((time.perf_counter() - start) * 1000)
+                errors += r.status_code != 200
+                body: dict[str, Any] = {"question": q["question"]}
+                if q.get("question_date"):
+                    body["as_of"] = q["question_date"]
+                start = time.perf_counter()
+                r = client.post("/ask", json=body)
+                ask_ms.append((time.perf_counter() - start) * 1000)
+                errors += r.status_code != 200
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return {
+        "questions": len(questions),
+        "errors": errors,
+        "search_p50_ms": round(statistics.median(search_ms), 2),
+        "search_p95_ms": round(_pct(search_ms, 0.95), 2),
+        "ask_p50_ms": round(statistics.median(ask_ms), 2),
+        "ask_p95_ms": round(_pct(ask_ms, 0.95), 2),
+        "search_ms": [round(v, 2) for v in search_ms],
+        "ask_ms": [round(v, 2) for v in ask_ms],
+    }
+
+
+def _html(results: dict[str, Any]) -> str:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    ing = results["ingest"]
+    ax1.bar(
+        ["raw model.encode", "qa ingest"],
+        [ing["raw_chunks_per_s"], ing["ingest_chunks_per_s"]],
+        color=["#888", "#2a6"],
+    )
+    ax1.set_ylabel("chunks / s")
+    ax1.set_title(f"Ingest throughput (ratio {ing['ratio_ingest_to_raw']:.2f})")
+    http = results["http"]
+    ax2.hist([http["search_ms"], http["ask_ms"]], bins=30, label=["/search", "/ask"], color=["#36c", "#c63"])
+    ax2.set_xlabel("latency (ms)")
+    ax2.set_title("HTTP latency, 127.0.0.1, sequential")
+    ax2.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    img = base64.b64encode(buf.getvalue()).decode()
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{v}</td></tr>"
+        for section in ("ingest", "http")
+        for k, v in results[section].items()
+        if not isinstance(v, list)
+    )
+    return (
+        "<!doctype html><meta charset=utf-8><title>qa benchmark</title>"
+        "<style>body{font:14px system-ui;margin:2em;max-width:1100px}td{padding:2px 12px;border-bottom:1px solid #ddd}</style>"
+        f"<h1>qa benchmark</h1><p>{results['meta']['date']} &middot; {results['meta']['machine']}</p>"
+        f"<img alt='throughput and latency plots' src='data:image/png;base64,{img}' style='max-width:100%'>"
+        f"<table>{rows}</table>"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from qa.cli import _settings
+
+    settings = _settings(args)
+    corpus = Path(args.corpus)
+    qa_path = Path(args.questions) if args.questions else corpus.parent / "qa.jsonl"
+    if not corpus.exists():
+        print(f"qa: corpus {corpus} not found (pass --corpus)", file=sys.stderr)
+        return 1
+    questions = (
+        [json.loads(line) for line in qa_path.read_text("utf-8").splitlines() if line.strip()]
+        if qa_path.exists()
+        else []
+    )
+    if args.limit_questions:
+        questions = questions[: args.limit_questions]
+    ingest = measure_ingest(corpus, settings, args.limit_articles)
+    http = measure_http(Path(ingest["index_dir"]), questions, args.backend) if questions else {}
+    results = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "machine": f"{os.cpu_count()} CPUs, {sys.platform}",
+            "corpus": str(corpus),
+            "embedding_model": settings.embedding_model,
+            "batch_size": settings.embed_batch_size,
+            "chunk_words": settings.chunk_words,
+            "backend": args.backend or settings.backend,
+        },
+        "ingest": ingest,
+        "http": http,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2))
+    if http:
+        (out / "bench.html").write_text(_html(results))
+    print(f"ingest: {ingest['articles']} articles, {ingest['chunks']} chunks in {ingest['ingest_s']} s")
+    print(
+        f"  raw model.encode: {ingest['raw_chunks_per_s']} chunks/s; qa ingest: {ingest['ingest_chunks_per_s']} chunks/s"
+    )
+    print(f"  ratio qa ingest / raw encode: {ingest['ratio_ingest_to_raw']}")
+    if http:
+        print(f"http ({http['questions']} questions, {http['errors']} errors):")
+        print(f"  /search p50 {http['search_p50_ms']} ms, p95 {http['search_p95_ms']} ms")
+        print(f"  /ask    p50 {http['ask_p50_ms']} ms, p95 {http['ask_p95_ms']} ms")
+    print(f"written: {out / 'bench.json'}" + (f", {out / 'bench.html'}" if http else ""))
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("bench", help="benchmark ingest throughput and HTTP latency")
+    p.add_argument(
+        "--corpus", default="../shared/datasets/realtimeqa_news/corpus.jsonl", help="articles (.jsonl)"
+    )
+    p.add_argument("--questions", help="questions (.jsonl; default qa.jsonl beside the corpus)")
+    p.add_argument("--limit-articles", type=int, help="only the first N articles")
+    p.add_argument("--limit-questions", type=int, help="only the first N questions")
+    p.add_argument("--backend", help="backend for /ask (default QA_BACKEND)")
+    p.add_argument("--out", default="bench/out", help="output directory (default bench/out)")
+    p.set_defaults(func=run)

@@ -1,0 +1,308 @@
+"""qa ingest | search | ask | serve | eval | bench | documents | check | llm-server.
+
+Exit status: 0 success; 1 an error (the message says what and how to fix it);
+2 bad usage; 3 ingest finished but skipped some input (each skip is reported
+with its file and line); 4 the eval regressed against its baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from qa.config import Settings
+from qa.errors import QAError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_REGRESSION = 1, 2, 3, 4
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in (
+        "index_dir",
+        "backend",
+        "top_k",
+        "retrieval_mode",
+        "host",
+        "port",
+        "llm_api_base",
+        "embedding_model",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _pipeline(settings: Settings) -> Any:
+    from qa.pipeline import Pipeline  # torch loads here: keep `qa --help` fast
+
+    return Pipeline(settings)
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from qa.retrieval import Filters
+
+    return Filters(
+        sources=tuple(args.source or ()),
+        published_after=args.after,
+        published_before=args.before,
+        as_of=args.as_of,
+    )
+
+
+def _date(value: str) -> str:
+    from qa.ingest import normalize_date
+
+    try:
+        result = normalize_date(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if result is None:
+        raise argparse.ArgumentTypeError("a date such as 2022-06-16 is required")
+    return result
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    settings = _settings(args)
+    pipeline = _pipeline(settings)
+    bar = tqdm(desc="ingest", unit=" articles", file=sys.stderr, disable=args.quiet or None)
+    chunks_bar = tqdm(desc="embed", unit=" chunks", file=sys.stderr, disable=args.quiet or None)
+
+    def on_problem(problem: Any) -> None:
+        tqdm.write(f"skipped {problem}", file=sys.stderr)
+
+    def progress(articles: int, chunks: int) -> None:
+        bar.update(articles)
+        chunks_bar.update(chunks)
+
+    result = pipeline.ingest(args.paths, on_problem=on_problem, progress=progress)
+    bar.close()
+    chunks_bar.close()
+    r = result.report
+    stats = pipeline.index.stats()
+    print(
+        f"{len(r.added)} added, {len(r.updated)} updated, {len(r.unchanged)} unchanged; "
+        f"{r.chunks_embedded} chunks embedded, {r.chunks_reused} reused; "
+        f"index {settings.index_dir}: {stats['documents']} documents, {stats['chunks']} chunks"
+    )
+    if result.problems:
+        print(f"{len(result.problems)} input(s) skipped (listed above)", file=sys.stderr)
+        return EXIT_SKIPPED
+    if not (r.added or r.updated or r.unchanged):
+        print("nothing to ingest: no .txt, .md, .html or .jsonl files found", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(_settings(args))
+    passages = pipeline.search(args.question, args.k, filters=_filters(args), mode=args.mode)
+    if args.json:
+        print(json.dumps([p.__dict__ for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    if not passages:
+        print("no passages match")
+    for rank, p in enumerate(passages, 1):
+        date = f" {p.published_at}" if p.published_at else ""
+        print(f"{rank}. [{p.score:.4f}] {p.title} ({p.doc_id}{date}) chars {p.start}-{p.end}")
+        print("   " + " ".join(p.text.split())[:400])
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(_settings(args))
+    answer = pipeline.ask(args.question, top_k=args.k, backend=args.backend, filters=_filters(args))
+    if args.json:
+        from qa.schemas import AnswerPublic
+
+        print(AnswerPublic.of(answer).model_dump_json(indent=2))
+        return 0
+    print(answer.answer)
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title} ({c.doc_id}) chars {c.start}-{c.end}")
+        print("    " + " ".join(c.text.split()))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from qa.api import create_app
+    from qa.index import index_exists
+
+    settings = _settings(args)
+    if args.seed:
+        pipeline = _pipeline(settings)
+        empty = not index_exists(settings.index_dir) or pipeline.index.stats()["documents"] == 0
+        if empty:
+            print(f"index {settings.index_dir} is empty: ingesting {settings.seeds_dir}", file=sys.stderr)
+            result = pipeline.ingest([settings.seeds_dir])
+            for problem in result.problems:
+                print(f"skipped {problem}", file=sys.stderr)
+    else:
+        pipeline = None
+    app = create_app(settings, pipeline)
+    print(f"qa serving on http://{settings.host}:{settings.port} (docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(_settings(args))
+    if args.action == "list":
+        total, docs = pipeline.index.list_documents(offset=args.offset, limit=args.limit)
+        for d in docs:
+            print(f"{d.id}\t{d.published_at or '-'}\t{d.source or '-'}\t{d.chunk_count} chunks\t{d.title}")
+        print(f"{len(docs)} of {total} documents", file=sys.stderr)
+    elif args.action == "show":
+        d = pipeline.index.get_document(args.id)
+        print(json.dumps({k: v for k, v in d.__dict__.items()}, ensure_ascii=False, indent=2))
+    else:
+        deleted = pipeline.delete(args.ids)
+        missing = sorted(set(args.ids) - set(deleted))
+        print(f"deleted {len(deleted)} document(s)")
+        if missing:
+            print(f"not found: {', '.join(missing)}", file=sys.stderr)
+            return EXIT_ERROR
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(_settings(args))
+    problems = pipeline.index.check_consistency()
+    stats = pipeline.index.stats()
+    for problem in problems:
+        print(f"problem: {problem}")
+    print(
+        f"{stats['documents']} documents, {stats['chunks']} chunks, generation {stats['generation']}: "
+        + ("consistent" if not problems else "INCONSISTENT")
+    )
+    return EXIT_ERROR if problems else 0
+
+
+def cmd_llm_server(args: argparse.Namespace) -> int:
+    from qa.local_llm import main as llm_main
+
+    return llm_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Cited answers over news articles.")
+    parser.add_argument("--index-dir", type=Path, help="index directory (QA_INDEX_DIR, default index/)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Also accepted after the command (`qa ingest seeds/ --index-dir X`); SUPPRESS keeps the global value.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", type=Path, default=argparse.SUPPRESS, help="index directory (QA_INDEX_DIR)")
+    add_parser = sub.add_parser
+
+    def sub_parser(*a: Any, **kw: Any) -> argparse.ArgumentParser:
+        return add_parser(*a, parents=[common], **kw)
+
+    sub.add_parser = sub_parser  # type: ignore[method-assign]
+
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--source", action="append", help="only this source (repeatable)")
+        p.add_argument("--after", type=_date, help="only articles published on or after this date")
+        p.add_argument("--before", type=_date, help="only articles published on or before this date")
+        p.add_argument("--as-of", type=_date, help="answer as of this date (later articles excluded)")
+
+    p = sub.add_parser("ingest", help="add or update articles from files and directories")
+    p.add_argument("paths", nargs="+", help=".txt, .md, .html, .jsonl files or directories")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="top-k passages for a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode (QA_RETRIEVAL_MODE)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    filters(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (QA_TOP_K)")
+    p.add_argument("--backend", help="extractive or litellm:<model> (QA_BACKEND)")
+    p.add_argument("--llm-api-base", help="base URL for the litellm backend (QA_LLM_API_BASE)")
+    p.add_argument("--json", action="store_true", help="print the answer as the API's JSON")
+    filters(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="run the HTTP API (FastAPI on uvicorn)")
+    p.add_argument("--host", help="bind address (QA_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (QA_PORT, default 8000)")
+    p.add_argument("--backend", help="default backend (QA_BACKEND)")
+    p.add_argument("--llm-api-base", help="base URL for the litellm backend (QA_LLM_API_BASE)")
+    p.add_argument("--seed", action="store_true", help="ingest the seed articles first if the index is empty")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("documents", help="list, show or delete stored documents")
+    dsub = p.add_subparsers(dest="action", required=True)
+    d = dsub.add_parser("list")
+    d.add_argument("--offset", type=int, default=0)
+    d.add_argument("--limit", type=int, default=50)
+    d = dsub.add_parser("show")
+    d.add_argument("id")
+    d = dsub.add_parser("delete")
+    d.add_argument("ids", nargs="+")
+    p.set_defaults(func=cmd_documents)
+
+    p = sub.add_parser("check", help="verify that the FAISS index and the chunk store agree")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("llm-server", help="serve the offline SmolLM2 model on 127.0.0.1 (OpenAI-compatible)")
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="options of python -m qa.local_llm (--port, --alias)"
+    )
+    p.set_defaults(func=cmd_llm_server)
+
+    from qa import bench, evals_cli
+
+    evals_cli.add_parser(sub)
+    bench.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            print(f"qa: invalid setting {field} (QA_{field.upper()}): {err['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+    except QAError as exc:
+        print(f"qa: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

