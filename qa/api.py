@@ -10,6 +10,7 @@ with a generic 500 that never carries a traceback.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -27,19 +28,29 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.config import Settings, get_settings
-from qa.errors import QAError
+from qa.errors import BadDocument, NotFound, QAError
 from qa.generation import Turn
+from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
 from qa.pipeline import Pipeline
 from qa.retrieval import Filters
 from qa.schemas import (
     AnswerPublic,
+    ArticleIn,
     AskRequest,
     ChatRequest,
+    DeletedPublic,
+    DocumentPage,
+    DocumentPublic,
+    DocumentsIn,
+    DocumentSummary,
     ErrorPublic,
     HealthPublic,
+    IngestPublic,
     PassagePublic,
     SearchPublic,
+    SkippedPublic,
 )
+from qa.types import Article
 
 log = logging.getLogger("qa.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -221,8 +232,121 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         question, history = _split_chat(body)
         return await stream(question, body, history)
 
+    # -- documents -------------------------------------------------------------------
+
+    def _ingested(report: Any, skipped: list[Any] | None = None) -> IngestPublic:
+        return IngestPublic(
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            chunks_embedded=report.chunks_embedded,
+            chunks_reused=report.chunks_reused,
+            skipped=[SkippedPublic(where=p.where, reason=p.reason) for p in skipped or []],
+        )
+
+    @app.post(
+        "/documents",
+        response_model=IngestPublic,
+        status_code=201,
+        summary="Add or replace articles (one, or a batch as {documents: [...]}); unchanged text is not re-embedded",
+    )
+    async def add_documents(body: ArticleIn | DocumentsIn) -> IngestPublic:
+        items = body.documents if isinstance(body, DocumentsIn) else [body]
+        articles = [_article(item) for item in items]
+        report = await run_in_threadpool(pipe().add_articles, articles)
+        return _ingested(report)
+
+    @app.post(
+        "/documents/upload",
+        response_model=IngestPublic,
+        status_code=201,
+        summary="Upload a .txt, .md, .html or .jsonl file of articles",
+    )
+    async def upload_documents(
+        file: UploadFile = File(..., description="a .txt, .md, .html or .jsonl file"),
+    ) -> IngestPublic:
+        data = await file.read()
+        articles, skipped = await run_in_threadpool(parse_upload, file.filename or "upload.txt", data)
+        if not articles:
+            reasons = "; ".join(str(p) for p in skipped[:5]) or "no articles found"
+            raise BadDocument(f"nothing ingested from {file.filename!r}: {reasons}")
+        report = await run_in_threadpool(pipe().add_articles, articles)
+        return _ingested(report, skipped)
+
+    @app.get("/documents", response_model=DocumentPage, summary="List documents (paginated)")
+    async def list_documents(
+        offset: int = Query(0, ge=0, le=10_000_000),
+        limit: int = Query(50, ge=1, le=500),
+        source: str | None = Query(None, max_length=200),
+    ) -> DocumentPage:
+        total, docs = await run_in_threadpool(
+            pipe().index.list_documents, offset=offset, limit=limit, source=source
+        )
+        return DocumentPage(total=total, offset=offset, limit=limit, documents=[_summary(d) for d in docs])
+
+    @app.get("/documents/{doc_id}", response_model=DocumentPublic, summary="One document with its text")
+    async def get_document(doc_id: str) -> DocumentPublic:
+        d = await run_in_threadpool(pipe().index.get_document, doc_id)
+        return DocumentPublic(**_summary(d).model_dump(), text=d.text)
+
+    @app.delete(
+        "/documents/{doc_id}", response_model=DeletedPublic, summary="Delete a document and its chunks"
+    )
+    async def delete_document(doc_id: str) -> DeletedPublic:
+        deleted = await run_in_threadpool(pipe().delete, [doc_id])
+        if not deleted:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return DeletedPublic(deleted=doc_id)
+
     app.state.pipeline = pipe
     return app
+
+
+def _article(item: ArticleIn) -> Article:
+    doc_id = (
+        item.id
+        or "doc-" + hashlib.sha1((item.url or item.text).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    )
+    data = item.model_dump()
+    data.update(id=doc_id, published_at=item.published_at.isoformat() if item.published_at else None)
+    return article_from_dict(data)
+
+
+def _summary(d: Any) -> DocumentSummary:
+    return DocumentSummary(
+        id=d.id,
+        title=d.title,
+        source=d.source,
+        published_at=d.published_at,
+        url=d.url,
+        chunk_count=d.chunk_count,
+        chars=len(d.text),
+        added_at=d.added_at,
+        updated_at=d.updated_at,
+    )
+
+
+def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Problem]]:
+    """Articles from an uploaded file's bytes; bad JSONL lines become Problems."""
+    name = Path(filename).name or "upload.txt"
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise BadDocument(f"unsupported file type {suffix or '(none)'!r}: upload .txt, .md, .html or .jsonl")
+    if not data.strip():
+        raise BadDocument(f"{name}: file is empty")
+    if b"\x00" in data[:8192]:
+        raise BadDocument(f"{name}: file looks binary (contains NUL bytes)")
+    if suffix in JSONL_SUFFIXES:
+        articles: list[Article] = []
+        problems: list[Problem] = []
+        for item in iter_jsonl(name, data.splitlines()):
+            (problems if isinstance(item, Problem) else articles).append(item)  # type: ignore[arg-type]
+        return articles, problems
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadDocument(f"{name}: not valid UTF-8 (byte {exc.start}); convert the file to UTF-8") from exc
+    return [parse_text(name, text, suffix)], []
 
 
 def _split_chat(body: ChatRequest) -> tuple[str, list[Turn]]:

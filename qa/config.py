@@ -96,7 +96,26 @@ class Settings(BaseSettings):
         description="Origins allowed by CORS, comma-separated; empty means same origin only; `*` allows any.",
     )
 
-    @field_validator("cors_origins", "backends_allowed", mode="before")
+
+    # Access control, limits, logs
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="API keys that may write (POST/DELETE /documents), comma-separated; none configured = writes refused.",
+    )
+    require_key_for_reads: bool = Field(
+        False, description="Also require one of QA_API_KEYS on /ask, /search, /chat and GET /documents."
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Requests per minute per API key or client address on /ask, /search, /chat; 0 = no limit."
+    )
+    rate_limit_burst: int = Field(30, ge=1, description="Requests a client may make at once before the rate limit applies.")
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes); larger ones get a 413."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_json: bool = Field(True, description="Structured JSON log lines (with request ids); false for plain text.")
+
+    @field_validator("cors_origins", "backends_allowed", "api_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

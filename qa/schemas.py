@@ -163,3 +163,65 @@ class HealthPublic(BaseModel):
 class ErrorPublic(BaseModel):
     detail: str = Field(..., description="What was wrong, in words.")
     error: str = Field(..., description="A stable error code, e.g. bad_question, index_not_built.")
+
+
+class ArticleIn(BaseModel):
+    """One article to add or replace; ``id`` defaults to a hash of the URL (or of the text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+    title: str = Field("", max_length=1000)
+    source: str = Field("", max_length=200)
+    published_at: date | None = None
+    url: str = Field("", max_length=4000)
+    text: str = Field(..., min_length=1, description="The article text; citations quote it verbatim.")
+
+
+class DocumentsIn(BaseModel):
+    """A batch of articles, written atomically (all or none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[ArticleIn] = Field(..., min_length=1, max_length=1000)
+
+
+class SkippedPublic(BaseModel):
+    where: str
+    reason: str
+
+
+class IngestPublic(BaseModel):
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    chunks_embedded: int
+    chunks_reused: int
+    skipped: list[SkippedPublic] = Field(default_factory=list)
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    source: str
+    published_at: str | None
+    url: str
+    chunk_count: int
+    chars: int
+    added_at: float
+    updated_at: float
+
+
+class DocumentPublic(DocumentSummary):
+    text: str
+
+
+class DocumentPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    documents: list[DocumentSummary]
+
+
+class DeletedPublic(BaseModel):
+    deleted: str
