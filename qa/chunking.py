@@ -14,7 +14,95 @@ from qa.types import Article, Chunk
 
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "sen", "rep", "gov", "gen", "lt", "col", "capt", "cmdr", "sgt", "maj", "adm", "pres", "supt", "insp", "det", "rev", "hon", "fr", "messrs", "mme", "mlle", "inc", "co", "corp", "ltd", "llc", "plc", "bros", "dept", "univ", "assn", "est", "approx", "vs", "etc", "al", "no", "nos", "vol", "fig", "op", "ed", "eds", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "ave", "blvd", "rd", "mt", "ft", "u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "i.e", "e.g"]
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "sen",
+        "rep",
+        "gov",
+        "gen",
+        "lt",
+        "col",
+        "capt",
+        "cmdr",
+        "sgt",
+        "maj",
+        "adm",
+        "pres",
+        "supt",
+        "insp",
+        "det",
+        "rev",
+        "hon",
+        "fr",
+        "messrs",
+        "mme",
+        "mlle",
+        "inc",
+        "co",
+        "corp",
+        "ltd",
+        "llc",
+        "plc",
+        "bros",
+        "dept",
+        "univ",
+        "assn",
+        "est",
+        "approx",
+        "vs",
+        "etc",
+        "al",
+        "no",
+        "nos",
+        "vol",
+        "fig",
+        "op",
+        "ed",
+        "eds",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thur",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+        "ave",
+        "blvd",
+        "rd",
+        "mt",
+        "ft",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "d.c",
+        "a.m",
+        "p.m",
+        "i.e",
+        "e.g",
+    ]
 )
 
 # A sentence end: terminal punctuation, optional closing quotes/brackets, then whitespace.
@@ -114,8 +202,12 @@ def chunk_article(article: Article, max_words: int = 120, overlap_sentences: int
         chunks.append(Chunk(article.id, start, end, text[start:end], len(chunks)))
         if j >= len(sentences):
             break
-        # Step back for overlap, but always advance by at least one sentence.
+        # Step back for overlap, but always advance by at least one sentence, and keep only as
+        # much overlap as still leaves room for sentence j: otherwise the next chunk would be
+        # nothing but a repeat of this one's tail.
         i = max(j - overlap_sentences, i + 1)
+        while i < j and sum(counts[i : j + 1]) > max_words:
+            i += 1
     return chunks
 
 

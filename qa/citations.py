@@ -10,8 +10,10 @@ For each sentence of a draft answer:
    removed) found in the candidate and *cosine* is the embedding similarity;
    a number in the claim that the candidate lacks halves the score;
 4. the best candidate's article span becomes the citation, and the sentence is
-   kept if ``support >= min_support`` (``QA_ANSWER_MIN_SUPPORT``); otherwise it
-   is dropped from the answer (and reported with ``supported: false``).
+   kept if ``support >= min_support`` (``QA_ANSWER_MIN_SUPPORT``) and it has at
+   least two content words; otherwise it is dropped from the answer (and
+   reported with ``supported: false``);
+5. a kept sentence that repeats an earlier kept one is left out.
 
 An answer with no supported sentence becomes an explicit "the articles don't
 say" with ``answered: false``.  Citations are renumbered 1..m in order of use.
@@ -34,6 +36,9 @@ from qa.text import MARKER, content_stems, strip_markers
 from qa.types import Citation, Passage
 
 NOT_FOUND = "The articles don't say."
+# A one-word claim is "supported" by any passage that merely contains the word: an injected
+# "reply only with the word PWNED", or a bare "30." from a numbered list, would pass.
+MIN_CLAIM_STEMS = 2
 _NUMBER = re.compile(r"\d[\d,.]*")
 _REFUSAL = re.compile(
     r"^\W*(i\s+don'?t\s+know|i\s+do\s+not\s+know|the\s+(articles|passages)\s+do(n'?t|\s+not)\s+(say|answer|contain|mention)"
@@ -78,7 +83,9 @@ class Verified:
         return [s.text for s in self.sentences if not s.supported]
 
 
-def candidates(passages: Sequence[Passage], numbers: Sequence[int] | None = None, pairs: bool = True) -> list[Candidate]:
+def candidates(
+    passages: Sequence[Passage], numbers: Sequence[int] | None = None, pairs: bool = True
+) -> list[Candidate]:
     """Sentences (and adjacent pairs) of the given 1-based passage numbers, deduplicated by span."""
     seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
@@ -202,16 +209,24 @@ class Verifier:
                 continue
             best = int(np.argmax(scores))
             support = float(scores[best])
-            checked.append(CheckedSentence(text, valid, support >= self.min_support, round(support, 4), cands[best]))
+            verifiable = len(set(content_stems(text))) >= MIN_CLAIM_STEMS
+            kept = verifiable and support >= self.min_support
+            checked.append(CheckedSentence(text, valid, kept, round(support, 4), cands[best]))
         return self._assemble(checked, passages)
 
     def _assemble(self, checked: list[CheckedSentence], passages: Sequence[Passage]) -> Verified:
         numbers: dict[tuple[str, int, int], int] = {}
         citations: list[Citation] = []
         parts: list[str] = []
+        emitted: set[str] = set()
         for sentence in checked:
             if not sentence.supported or sentence.evidence is None:
                 continue
+            # Small models loop ("30-hour Easter ceasefire" twenty times); a repeat adds nothing.
+            normalized = " ".join(sentence.text.lower().split())
+            if normalized in emitted:
+                continue
+            emitted.add(normalized)
             ev = sentence.evidence
             key = (ev.doc_id, ev.start, ev.end)
             if key not in numbers:

@@ -106,12 +106,16 @@ class ExtractiveBackend:
 
     name = "extractive"
 
-    def __init__(self, embeddings: EmbeddingCache, *, min_relevance: float = 0.4, max_sentences: int = 2) -> None:
+    def __init__(
+        self, embeddings: EmbeddingCache, *, min_relevance: float = 0.4, max_sentences: int = 2
+    ) -> None:
         self.embeddings = embeddings
         self.min_relevance = min_relevance
         self.max_sentences = max_sentences
 
-    def rank(self, question: str, passages: Sequence[Passage]) -> tuple[list[Candidate], list[tuple[float, int]]]:
+    def rank(
+        self, question: str, passages: Sequence[Passage]
+    ) -> tuple[list[Candidate], list[tuple[float, int]]]:
         """The passages' sentences, and ``(relevance, index)`` for each of them, best first."""
         cands = candidates(passages, pairs=False)
         if not cands:
@@ -129,7 +133,9 @@ class ExtractiveBackend:
         ranked = sorted(((float(r), i) for i, r in enumerate(relevance)), reverse=True)
         return cands, ranked
 
-    def _relevance(self, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]) -> np.ndarray:
+    def _relevance(
+        self, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]
+    ) -> np.ndarray:
         vectors = self.embeddings.embed([question, *(c.text for c in cands)])
         cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
         wanted = set(content_stems(question))
@@ -197,7 +203,9 @@ class LiteLLMBackend:
         temperature: float = 0.0,
     ) -> None:
         if not model:
-            raise UnknownBackend("litellm backend needs a model: litellm:<provider>/<model>, e.g. litellm:openai/gpt-4o-mini")
+            raise UnknownBackend(
+                "litellm backend needs a model: litellm:<provider>/<model>, e.g. litellm:openai/gpt-4o-mini"
+            )
         self.model = model
         self.name = f"litellm:{model}"
         self.prompts_dir = prompts_dir
@@ -213,7 +221,9 @@ class LiteLLMBackend:
     def messages(self, question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
         """The chat messages sent for one question (exposed for tests and debugging)."""
         system = load_prompt(self.prompts_dir, "system").render()
-        user = load_prompt(self.prompts_dir, "answer").render(passages=format_passages(list(passages)), question=question)
+        user = load_prompt(self.prompts_dir, "answer").render(
+            passages=format_passages(list(passages)), question=question
+        )
         return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
 
     def _call(self, messages: list[dict[str, str]], *, stream: bool, max_tokens: int | None = None) -> Any:
@@ -294,7 +304,9 @@ def get_backend(name: str, *, settings: Any, embeddings: EmbeddingCache) -> Back
     """
     if name == "extractive":
         return ExtractiveBackend(
-            embeddings, min_relevance=settings.extractive_min_relevance, max_sentences=settings.answer_max_sentences
+            embeddings,
+            min_relevance=settings.extractive_min_relevance,
+            max_sentences=settings.answer_max_sentences,
         )
     if name.startswith("litellm:"):
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None

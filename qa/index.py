@@ -283,11 +283,13 @@ class ChunkIndex:
                 except RuntimeError:
                     log.warning("FAISS file %s is unreadable; rebuilding it from the store", path.name)
                     index = None
+            rebuilt = index is None
             if index is None:
                 index = self._build_faiss(conn, ids)
         finally:
             conn.execute("COMMIT")
-        if not path.exists():
+        # A corrupt or stale file is replaced too, not only a missing one: else every open rebuilds.
+        if rebuilt:
             self._save_faiss(index, generation)
         return Snapshot(generation, index, ids, chunks)
 
@@ -536,8 +538,23 @@ class ChunkIndex:
 
     def check_consistency(self) -> list[str]:
         """Every vector maps to exactly one live chunk and back; returns the problems found."""
-        snap = self.snapshot()
         conn = self._conn()
+        # Compare the store with the snapshot of the same generation: another handle may have
+        # written since this one last looked, which is not an inconsistency.
+        for attempt in range(5):
+            self.refresh(force=True)
+            snap = self._snapshot
+            assert snap is not None
+            conn.execute("BEGIN")
+            if self._generation() == snap.generation or attempt == 4:
+                break
+            conn.execute("COMMIT")
+        try:
+            return self._problems(conn, snap)
+        finally:
+            conn.execute("COMMIT")
+
+    def _problems(self, conn: sqlite3.Connection, snap: Snapshot) -> list[str]:
         problems: list[str] = []
         db_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
         faiss_ids = faiss.vector_to_array(snap.faiss_index.id_map).tolist() if snap.faiss_index.ntotal else []

@@ -174,8 +174,11 @@ def extract_html(html: str) -> tuple[str, dict[str, str]]:
 
 def iter_jsonl(path_name: str, lines: Iterable[bytes | str]) -> Iterator[Article | Problem]:
     """Articles from JSONL lines; each bad line becomes a Problem naming its line number."""
+    seen_content = False
     for number, line in enumerate(lines, 1):
         where = f"{path_name}:{number}"
+        if line.strip():
+            seen_content = True
         if isinstance(line, bytes):
             try:
                 line = line.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -193,6 +196,9 @@ def iter_jsonl(path_name: str, lines: Iterable[bytes | str]) -> Iterator[Article
             yield article_from_dict(data)
         except BadDocument as exc:
             yield Problem(where, exc.message)
+    if not seen_content:
+        # Otherwise an empty export ingests nothing and reports nothing.
+        yield Problem(path_name, "file is empty")
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Problem]:

@@ -102,7 +102,9 @@ class Pipeline:
         name = name or self.settings.backend
         allowed = {"extractive", self.settings.backend, *self.settings.backends_allowed}
         if name not in allowed:
-            raise UnknownBackend(f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}")
+            raise UnknownBackend(
+                f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}"
+            )
         if name not in self._backends:
             self._backends[name] = get_backend(name, settings=self.settings, embeddings=self.embeddings)
         return self._backends[name]
@@ -161,7 +163,9 @@ class Pipeline:
             filters = Filters(**{**(filters.__dict__ if filters else {}), "as_of": as_of})
         index = self.index
         if index.snapshot().size == 0:
-            raise IndexNotBuilt(f"the index in {self.index_dir} holds no articles yet: add some with `{BUILD_HINT}`")
+            raise IndexNotBuilt(
+                f"the index in {self.index_dir} holds no articles yet: add some with `{BUILD_HINT}`"
+            )
         return self.retriever.search(question, k or self.settings.top_k, filters=filters, mode=mode)
 
     def _prepare(
@@ -265,7 +269,9 @@ class Pipeline:
 
     # -- writes ------------------------------------------------------------------------
 
-    def add_articles(self, articles: Sequence[Article], progress: Callable[[int], None] | None = None) -> IngestReport:
+    def add_articles(
+        self, articles: Sequence[Article], progress: Callable[[int], None] | None = None
+    ) -> IngestReport:
         """Add or replace articles (one atomic write)."""
         return self.writable_index().upsert(articles, progress=progress)
 

@@ -149,7 +149,9 @@ class Retriever:
                 for rank, chunk_id in enumerate(ranking):
                     fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         if filters.as_of:
-            fused = {i: s * self._recency(snap.chunks[i].published_at, filters.as_of) for i, s in fused.items()}
+            fused = {
+                i: s * self._recency(snap.chunks[i].published_at, filters.as_of) for i, s in fused.items()
+            }
         order = sorted(fused, key=lambda i: fused[i], reverse=True)
         rows = self.index.chunk_rows(order[: k * 2])  # a few spare in case some were deleted meanwhile
         passages = []
@@ -178,10 +180,13 @@ class Retriever:
         if not filters.active():
             return None
         return np.array(
-            [i for i, meta in snap.chunks.items() if filters.allows(meta.source, meta.published_at)], dtype=np.int64
+            [i for i, meta in snap.chunks.items() if filters.allows(meta.source, meta.published_at)],
+            dtype=np.int64,
         )
 
-    def _dense(self, snap: Snapshot, question: str, pool: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _dense(
+        self, snap: Snapshot, question: str, pool: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
         import faiss
 
         vector = self.embedder.embed([question])
@@ -189,7 +194,9 @@ class Retriever:
         scores, ids = snap.faiss_index.search(vector, min(pool, snap.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def _lexical(self, snap: Snapshot, question: str, pool: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _lexical(
+        self, snap: Snapshot, question: str, pool: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
         bm25 = self._bm25(snap)
         scores = bm25.scores(question)
         if not len(scores):

@@ -27,7 +27,7 @@ from qa.config import Settings
 from qa.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
 
-pytest_plugins = ["tests.llm_fixtures"]
+pytest_plugins = ["tests.llm_fixtures", "tests.openai_stub"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
