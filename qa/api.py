@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -28,9 +28,10 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.config import Settings, get_settings
-from qa.errors import BadDocument, NotFound, QAError
+from qa.errors import BadDocument, NotFound, QAError, Unauthorized
 from qa.generation import Turn
 from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
+from qa.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
 from qa.pipeline import Pipeline
 from qa.retrieval import Filters
 from qa.schemas import (
@@ -50,6 +51,7 @@ from qa.schemas import (
     SearchPublic,
     SkippedPublic,
 )
+from qa.security import WWW_AUTHENTICATE, Access, BodyLimit, RateLimiter
 from qa.types import Article
 
 log = logging.getLogger("qa.api")
@@ -97,6 +99,16 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
 
+    access = Access(settings.api_keys)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, keys=access.keys)
+    metrics = Metrics(lambda: pipe().index.stats() if "pipeline" in state else None)
+    app.state.metrics = metrics
+    writes = [Depends(access.write)]
+    reads = [Depends(access.read)] if settings.require_key_for_reads else []
+    questions = [*reads, Depends(limiter.dependency)]
+
+    # Added first, so it runs inside CORS: a 413 still carries the CORS headers a browser needs.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -105,6 +117,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             allow_headers=["content-type", "x-api-key", "authorization", "x-request-id"],
             expose_headers=["retry-after", "x-request-id"],
         )
+    # Outermost of ours: every response, 413s and CORS preflights included, gets an id and a metric.
+    app.add_middleware(RequestContext, metrics=metrics)
 
     def pipe() -> Pipeline:
         return state["pipeline"]
@@ -112,6 +126,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
         if exc.status >= 500:
             log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.status, exc.message)
         return _error(exc.status, exc.message, exc.code, headers)
@@ -153,7 +169,14 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def health() -> HealthPublic:
         return HealthPublic(**await run_in_threadpool(pipe().health))
 
-    @app.get("/search", response_model=SearchPublic, summary="Top-k passages for a query")
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        # Rendering reads the index stats (SQLite): keep it off the event loop.
+        return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(
+        "/search", response_model=SearchPublic, summary="Top-k passages for a query", dependencies=questions
+    )
     async def search(
         q: str = Query(..., description="The query."),
         k: int = Query(5, ge=1, le=50, description="How many passages."),
@@ -176,14 +199,25 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             query=q.strip(), results=[PassagePublic.of(p) for p in passages], timings_ms={"total_ms": took}
         )
 
-    @app.post("/ask", response_model=AnswerPublic, summary="Answer a question with cited passages")
+    @app.post(
+        "/ask",
+        response_model=AnswerPublic,
+        summary="Answer a question with cited passages",
+        dependencies=questions,
+    )
     async def ask(body: AskRequest) -> AnswerPublic:
         answer = await run_in_threadpool(
             pipe().ask, body.question, top_k=body.top_k, backend=body.backend, filters=body.filters()
         )
+        metrics.record_answer(answer)
         return AnswerPublic.of(answer)
 
-    @app.post("/chat", response_model=AnswerPublic, summary="Answer the last message of a conversation")
+    @app.post(
+        "/chat",
+        response_model=AnswerPublic,
+        summary="Answer the last message of a conversation",
+        dependencies=questions,
+    )
     async def chat(body: ChatRequest) -> AnswerPublic:
         question, history = _split_chat(body)
         answer = await run_in_threadpool(
@@ -194,6 +228,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             filters=body.filters(),
             history=history,
         )
+        metrics.record_answer(answer)
         return AnswerPublic.of(answer)
 
     async def stream(question: str, body: AskRequest | ChatRequest, history: list[Turn] | None) -> Response:
@@ -208,7 +243,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             history=history,
         )
         return StreamingResponse(
-            _sse_events(events),
+            _sse_events(metrics.count_final(events)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -218,6 +253,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         summary="Answer as Server-Sent Events: token events, then a final event with the verified answer",
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}},
+        dependencies=questions,
     )
     async def ask_stream(body: AskRequest) -> Response:
         return await stream(body.question, body, None)
@@ -227,6 +263,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         summary="Chat as Server-Sent Events (see /ask/stream)",
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}},
+        dependencies=questions,
     )
     async def chat_stream(body: ChatRequest) -> Response:
         question, history = _split_chat(body)
@@ -235,6 +272,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     # -- documents -------------------------------------------------------------------
 
     def _ingested(report: Any, skipped: list[Any] | None = None) -> IngestPublic:
+        metrics.record_ingest(report, len(skipped or []))
         return IngestPublic(
             added=report.added,
             updated=report.updated,
@@ -249,6 +287,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         response_model=IngestPublic,
         status_code=201,
         summary="Add or replace articles (one, or a batch as {documents: [...]}); unchanged text is not re-embedded",
+        dependencies=writes,
     )
     async def add_documents(body: ArticleIn | DocumentsIn) -> IngestPublic:
         items = body.documents if isinstance(body, DocumentsIn) else [body]
@@ -261,6 +300,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         response_model=IngestPublic,
         status_code=201,
         summary="Upload a .txt, .md, .html or .jsonl file of articles",
+        dependencies=writes,
     )
     async def upload_documents(
         file: UploadFile = File(..., description="a .txt, .md, .html or .jsonl file"),
@@ -269,11 +309,14 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         articles, skipped = await run_in_threadpool(parse_upload, file.filename or "upload.txt", data)
         if not articles:
             reasons = "; ".join(str(p) for p in skipped[:5]) or "no articles found"
+            metrics.record_ingest(None, len(skipped))
             raise BadDocument(f"nothing ingested from {file.filename!r}: {reasons}")
         report = await run_in_threadpool(pipe().add_articles, articles)
         return _ingested(report, skipped)
 
-    @app.get("/documents", response_model=DocumentPage, summary="List documents (paginated)")
+    @app.get(
+        "/documents", response_model=DocumentPage, summary="List documents (paginated)", dependencies=reads
+    )
     async def list_documents(
         offset: int = Query(0, ge=0, le=10_000_000),
         limit: int = Query(50, ge=1, le=500),
@@ -284,13 +327,21 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         )
         return DocumentPage(total=total, offset=offset, limit=limit, documents=[_summary(d) for d in docs])
 
-    @app.get("/documents/{doc_id}", response_model=DocumentPublic, summary="One document with its text")
+    @app.get(
+        "/documents/{doc_id}",
+        response_model=DocumentPublic,
+        summary="One document with its text",
+        dependencies=reads,
+    )
     async def get_document(doc_id: str) -> DocumentPublic:
         d = await run_in_threadpool(pipe().index.get_document, doc_id)
         return DocumentPublic(**_summary(d).model_dump(), text=d.text)
 
     @app.delete(
-        "/documents/{doc_id}", response_model=DeletedPublic, summary="Delete a document and its chunks"
+        "/documents/{doc_id}",
+        response_model=DeletedPublic,
+        summary="Delete a document and its chunks",
+        dependencies=writes,
     )
     async def delete_document(doc_id: str) -> DeletedPublic:
         deleted = await run_in_threadpool(pipe().delete, [doc_id])

@@ -142,21 +142,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from qa.api import create_app
     from qa.index import index_exists
+    from qa.observability import configure_logging
 
     settings = _settings(args)
+    # Before anything logs, so every line (seeding, model loading, uvicorn) has one format.
+    level = configure_logging(
+        args.log_level or settings.log_level,
+        settings.log_json,
+        secrets=[k.get_secret_value() for k in settings.api_keys],
+    )
+    log = logging.getLogger("qa.serve")
     if args.seed:
         pipeline = _pipeline(settings)
         empty = not index_exists(settings.index_dir) or pipeline.index.stats()["documents"] == 0
         if empty:
-            print(f"index {settings.index_dir} is empty: ingesting {settings.seeds_dir}", file=sys.stderr)
+            log.info("index %s is empty: ingesting %s", settings.index_dir, settings.seeds_dir)
             result = pipeline.ingest([settings.seeds_dir])
             for problem in result.problems:
-                print(f"skipped {problem}", file=sys.stderr)
+                log.warning("skipped %s", problem)
     else:
         pipeline = None
     app = create_app(settings, pipeline)
-    print(f"qa serving on http://{settings.host}:{settings.port} (docs at /docs)", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    log.info("qa serving on http://%s:%s (docs at /docs)", settings.host, settings.port)
+    # Our access line (qa.access) replaces uvicorn's; log_config=None keeps our handlers in place.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=level, access_log=False, log_config=None
+    )
     return 0
 
 
@@ -206,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Also accepted after the command (`qa ingest seeds/ --index-dir X`); SUPPRESS keeps the global value.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index-dir", type=Path, default=argparse.SUPPRESS, help="index directory (QA_INDEX_DIR)")
+    common.add_argument(
+        "--index-dir", type=Path, default=argparse.SUPPRESS, help="index directory (QA_INDEX_DIR)"
+    )
     add_parser = sub.add_parser
 
     def sub_parser(*a: Any, **kw: Any) -> argparse.ArgumentParser:
@@ -248,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", help="default backend (QA_BACKEND)")
     p.add_argument("--llm-api-base", help="base URL for the litellm backend (QA_LLM_API_BASE)")
     p.add_argument("--seed", action="store_true", help="ingest the seed articles first if the index is empty")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (QA_LOG_LEVEL, default info)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("documents", help="list, show or delete stored documents")

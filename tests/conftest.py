@@ -91,6 +91,8 @@ class Server:
             "QA_INDEX_DIR": str(index_dir),
             "QA_PORT": str(self.port),
             "QA_HOST": "127.0.0.1",
+            # Tests send bursts of requests; the rate limiter has tests of its own.
+            "QA_RATE_LIMIT_PER_MINUTE": "0",
             **(env or {}),
         }
         self._log_handle = self.log.open("wb")

@@ -17,7 +17,11 @@ README = (ROOT / "README.md").read_text("utf-8")
 def test_readme_starts_with_the_two_commands() -> None:
     blocks = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", README, re.DOTALL)
     assert blocks, "README has no command block"
-    first = [line for line in blocks[0].splitlines() if line.strip() and not line.startswith("#")]
+    first = [
+        line.split("#")[0].strip()
+        for line in blocks[0].splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert first == ["make serve", "make test"]
     # It must come before anything else of substance.
     assert README.index("make serve") < README.index("## ")

@@ -1,0 +1,335 @@
+"""Access control, rate limiting and request-body limits for the HTTP API.
+
+* :class:`KeyChecker` compares a presented API key with every configured key in
+  constant time.
+* :class:`Access` provides the FastAPI dependencies ``write`` and ``read``:
+  ``write`` guards POST/DELETE /documents (403 when no key is configured, 401
+  for a missing or wrong key); ``read`` guards the question and document routes
+  when ``require_key_for_reads`` is on.  Both declare the ``X-API-Key`` and
+  ``Authorization: Bearer`` schemes so /docs offers an "Authorize" button.
+* :class:`RateLimiter` is a thread-safe, memory-bounded token bucket per API key
+  or client address; its ``dependency`` raises ``RateLimited`` (429).
+* :class:`BodyLimit` is a pure ASGI middleware answering 413 for bodies over
+  ``max_body_bytes``, by ``Content-Length`` up front or by counting the bytes of
+  a chunked body as they arrive.
+
+Every refusal is one of the :mod:`qa.errors` classes, so the app's single
+``QAError`` handler shapes the JSON.  Keys are never logged: log lines name the
+client address and the route, nothing from the request's headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.errors import Forbidden, PayloadTooLarge, RateLimited, Unauthorized
+
+log = logging.getLogger("qa.security")
+
+API_KEY_HEADER = "X-API-Key"
+# Sent with every 401 (RFC 9110 requires a challenge); Bearer is the standard scheme we accept.
+WWW_AUTHENTICATE = 'Bearer realm="qa"'
+
+api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="ApiKey",
+    description="One of the keys in QA_API_KEYS.",
+    auto_error=False,
+)
+bearer_scheme = HTTPBearer(
+    scheme_name="Bearer",
+    description="One of the keys in QA_API_KEYS, as `Authorization: Bearer KEY`.",
+    auto_error=False,
+)
+
+HeaderKey = Annotated[str | None, Security(api_key_scheme)]
+BearerKey = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
+
+
+def _digest(value: str) -> bytes:
+    # Comparing fixed-length digests keeps compare_digest from leaking the key's length.
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+class KeyChecker:
+    """Constant-time membership test of a presented key against the configured keys."""
+
+    def __init__(self, keys: Sequence[SecretStr]) -> None:
+        self._digests = [_digest(k.get_secret_value()) for k in keys if k.get_secret_value()]
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._digests)
+
+    def matches(self, candidate: str | None) -> bool:
+        """True when ``candidate`` equals one of the keys; every key is compared, no early exit."""
+        if not candidate:
+            return False
+        presented = _digest(candidate)
+        found = False
+        for key in self._digests:
+            # Non-short-circuiting OR: the time taken doesn't reveal which key (if any) matched.
+            found |= hmac.compare_digest(presented, key)
+        return found
+
+
+def presented_key(request: Request) -> str | None:
+    """The key a request carries in ``X-API-Key`` or ``Authorization: Bearer``, if any."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return key.strip()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class Access:
+    """The API-key dependencies of one app, built from its settings."""
+
+    def __init__(self, keys: Sequence[SecretStr]) -> None:
+        self.keys = KeyChecker(keys)
+
+    def _check(self, request: Request, key: str | None) -> None:
+        if key is None:
+            log.warning("refused %s %s: no API key", request.method, request.url.path)
+            raise Unauthorized(
+                f"an API key is required: send it as `{API_KEY_HEADER}: KEY` or `Authorization: Bearer KEY`"
+            )
+        if not self.keys.matches(key):
+            log.warning("refused %s %s: wrong API key", request.method, request.url.path)
+            raise Unauthorized("the API key is not valid")
+
+    @staticmethod
+    def _key(header_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
+        if header_key and header_key.strip():
+            return header_key.strip()
+        if bearer is not None and bearer.credentials.strip():
+            return bearer.credentials.strip()
+        return None
+
+    async def write(
+        self,
+        request: Request,
+        header_key: HeaderKey = None,
+        bearer: BearerKey = None,
+    ) -> None:
+        """Dependency of the write routes: 403 with no key configured, 401 without a valid key."""
+        if not self.keys.configured:
+            raise Forbidden(
+                "writes are disabled because no API key is configured: "
+                "set QA_API_KEYS (comma-separated keys) and restart the server to enable them"
+            )
+        self._check(request, self._key(header_key, bearer))
+
+    async def read(
+        self,
+        request: Request,
+        header_key: HeaderKey = None,
+        bearer: BearerKey = None,
+    ) -> None:
+        """Dependency of the read routes when QA_REQUIRE_KEY_FOR_READS is on."""
+        if not self.keys.configured:
+            # Reads are protected but nobody could hold a key: say how to fix the configuration.
+            raise Forbidden("QA_REQUIRE_KEY_FOR_READS is on but no API key is configured: set QA_API_KEYS")
+        self._check(request, self._key(header_key, bearer))
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets per client: ``burst`` capacity, refilled at ``per_minute`` tokens a minute.
+
+    Clients are named by a valid API key (``keys``) or else by address.
+    ``max_clients`` bounds memory: buckets that have refilled completely carry no
+    state worth keeping and are swept; past the bound the least recently used go.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        burst: int,
+        *,
+        keys: KeyChecker | None = None,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = per_minute / 60.0  # tokens per second
+        self.capacity = float(max(burst, 1))
+        self.keys = keys
+        self.max_clients = max_clients
+        self._clock = clock
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def acquire(self, client: str) -> float:
+        """Take one token for ``client``: 0.0 if allowed, else the seconds until one is available."""
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                bucket = self._buckets[client] = _Bucket(self.capacity, now)
+            else:
+                self._buckets.move_to_end(client)
+                bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+                bucket.updated = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return 0.0
+            return (1.0 - bucket.tokens) / self.rate
+
+    def _sweep(self, now: float) -> None:
+        full_after = self.capacity / self.rate  # seconds for an empty bucket to refill
+        if now >= self._next_sweep:
+            self._next_sweep = now + min(full_after, 60.0)
+            # Oldest first (LRU order): stop at the first bucket that may still be short of tokens.
+            while self._buckets:
+                client, bucket = next(iter(self._buckets.items()))
+                if now - bucket.updated < full_after:
+                    break
+                del self._buckets[client]
+        while len(self._buckets) >= self.max_clients:
+            self._buckets.popitem(last=False)
+
+    async def dependency(self, request: Request) -> None:
+        """Dependency of the question routes: one token per request, else 429 with Retry-After."""
+        if not self.enabled:
+            return
+        client = self._client_of(request)
+        wait = self.acquire(client)
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
+            where = "key" if client.startswith("key:") else (request.client.host if request.client else "?")
+            log.info(
+                "rate limited %s %s (%s); retry after %ss",
+                request.method,
+                request.url.path,
+                where,
+                retry_after,
+            )
+            raise RateLimited(
+                f"rate limit exceeded ({int(self.rate * 60)} requests a minute, bursts of "
+                f"{int(self.capacity)}); retry after {retry_after} s",
+                retry_after,
+            )
+
+    def _client_of(self, request: Request) -> str:
+        key = presented_key(request)
+        # Only a valid key names a bucket: otherwise a client could dodge the limit with a new
+        # made-up key on every request.  The digest keeps keys themselves out of memory dumps.
+        if key is not None and self.keys is not None and self.keys.matches(key):
+            return "key:" + _digest(key).hex()[:32]
+        return "addr:" + (request.client.host if request.client else "unknown")
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 JSON for request bodies larger than ``max_bytes``.
+
+    A ``Content-Length`` over the limit is refused before the app runs.  Bodies
+    without one (chunked) are counted as they arrive; once over the limit the
+    app's ``receive`` raises, whatever response the app then tries to send is
+    dropped, and the 413 is sent instead.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"request body too large: the limit is {self.max_bytes} bytes (QA_MAX_BODY_BYTES)"
+        )
+
+    async def _send_413(self, send: Send) -> None:
+        exc = self._too_large()
+        body = json.dumps({"detail": exc.message, "error": exc.code}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": exc.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    # The unread rest of the body makes the connection unusable for another request.
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    break  # the server rejects malformed lengths itself; count the bytes instead
+                if declared > self.max_bytes:
+                    log.info("refused %s %s: body of %d bytes", scope["method"], scope["path"], declared)
+                    await self._send_413(send)
+                    return
+                break
+
+        received = 0
+        tripped = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, tripped
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    tripped = True
+                    raise self._too_large()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if tripped and not started:
+                return  # the app's answer to the aborted read (often a 400) is replaced by the 413
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not tripped or started:
+                raise
+        if tripped and not started:
+            log.info("refused %s %s: body over %d bytes", scope["method"], scope["path"], self.max_bytes)
+            await self._send_413(send)
