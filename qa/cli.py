@@ -270,12 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("documents", help="list, show or delete stored documents")
     dsub = p.add_subparsers(dest="action", required=True)
-    d = dsub.add_parser("list")
+    d = dsub.add_parser("list", parents=[common])
     d.add_argument("--offset", type=int, default=0)
     d.add_argument("--limit", type=int, default=50)
-    d = dsub.add_parser("show")
+    d = dsub.add_parser("show", parents=[common])
     d.add_argument("id")
-    d = dsub.add_parser("delete")
+    d = dsub.add_parser("delete", parents=[common])
     d.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_documents)
 

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="dense, bm25 or hybrid (RRF)."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (10 measured best on the news set).")
     recency_half_life_days: float = Field(
         30.0, gt=0, description="With an as-of date, how fast older articles lose rank (days)."
     )

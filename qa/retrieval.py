@@ -1,10 +1,11 @@
 """Question -> scored Passages: dense (FAISS), BM25 (bm25s), or both fused with RRF.
 
 Filters (source, published_at range) and an as-of date apply to every mode.
-With an as-of date, articles published after it are excluded and the fused
-score is scaled by a recency factor ``0.5 + 0.5 * 2**(-age_days / half_life)``,
-so an article from the as-of week outranks an otherwise equal one from a year
-before, but a strong older match still beats a weak recent one.
+With an as-of date, articles published after it are excluded and each ranking's
+scores (cosine, BM25) are scaled by a recency factor
+``0.5 + 0.5 * 2**(-age_days / half_life)`` before fusion, so an article from the
+as-of week outranks an otherwise equal one from a year before, but a strong
+older match still beats a weak recent one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from qa.index import ChunkIndex, Snapshot
 from qa.types import Passage
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _CANDIDATES = 50
@@ -58,6 +58,8 @@ class _BM25:
         import bm25s
         import Stemmer
 
+        # bm25s sets its own logger to DEBUG at import; its index-building chatter is noise here.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25s = bm25s
         self.stemmer = Stemmer.Stemmer("english")
         self.ids = ids
@@ -127,31 +129,25 @@ class Retriever:
         if allowed is not None and not len(allowed):
             return []
         pool = max(_CANDIDATES, 4 * k)
-        ranked: list[list[int]] = []
-        dense_scores: dict[int, float] = {}
+        lists: list[dict[int, float]] = []
         if mode in ("dense", "hybrid"):
-            dense = self._dense(snap, question, pool, allowed)
-            dense_scores = dict(dense)
-            ranked.append([i for i, _ in dense])
-        lexical_scores: dict[int, float] = {}
+            lists.append(dict(self._dense(snap, question, pool, allowed)))
         if mode in ("bm25", "hybrid"):
-            lexical = self._lexical(snap, question, pool, allowed)
-            lexical_scores = dict(lexical)
-            ranked.append([i for i, _ in lexical])
-
-        if mode == "dense":
-            fused = dense_scores
-        elif mode == "bm25":
-            fused = lexical_scores
+            lists.append(dict(self._lexical(snap, question, pool, allowed)))
+        if filters.as_of:
+            # Recency scales each ranking's own scores before fusion: applied after RRF, whose
+            # scores differ by a few percent between ranks, it would drown relevance.
+            lists = [
+                {i: s * self._recency(snap.chunks[i].published_at, filters.as_of) for i, s in scores.items()}
+                for scores in lists
+            ]
+        if len(lists) == 1:
+            fused = lists[0]
         else:
             fused = {}
-            for ranking in ranked:
-                for rank, chunk_id in enumerate(ranking):
+            for scores in lists:
+                for rank, chunk_id in enumerate(sorted(scores, key=lambda i: scores[i], reverse=True)):
                     fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        if filters.as_of:
-            fused = {
-                i: s * self._recency(snap.chunks[i].published_at, filters.as_of) for i, s in fused.items()
-            }
         order = sorted(fused, key=lambda i: fused[i], reverse=True)
         rows = self.index.chunk_rows(order[: k * 2])  # a few spare in case some were deleted meanwhile
         passages = []
