@@ -175,7 +175,7 @@ def _numbers_missing(claim: str, candidate: str) -> bool:
 class Verifier:
     """Checks draft answers against passages; see the module docstring."""
 
-    def __init__(self, embeddings: EmbeddingCache, min_support: float = 0.45) -> None:
+    def __init__(self, embeddings: EmbeddingCache, min_support: float = 0.65) -> None:
         self.embeddings = embeddings
         self.min_support = min_support
 

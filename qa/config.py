@@ -71,10 +71,10 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(400, ge=16, description="Most tokens the LLM may generate per answer.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
     answer_min_support: float = Field(
-        0.45,
+        0.65,
         ge=0,
         le=1,
-        description="Least support score a sentence needs to be kept in an answer (see README).",
+        description="Least support (0..1) an answer sentence needs to be kept; chosen on evals/verifier_claims.jsonl.",
     )
     extractive_min_relevance: float = Field(
         0.4, ge=0, le=1, description="Least relevance a sentence needs for the extractive backend to quote it."
