@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from qa.config import PROJECT_ROOT, Settings
@@ -9,15 +10,10 @@ from qa.config import PROJECT_ROOT, Settings
 
 def _default(name: str) -> str:
     field = Settings.model_fields[name]
-    if field.default_factory is not None:
-        value = field.default_factory()
-    else:
-        value = field.default
+    value = field.default_factory() if field.default_factory is not None else field.default
     if isinstance(value, Path):
-        try:
+        with contextlib.suppress(ValueError):
             value = value.relative_to(PROJECT_ROOT)
-        except ValueError:
-            pass
         return f"`{value}`"
     if value is None or value == []:
         return "(none)"
