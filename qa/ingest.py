@@ -41,6 +41,14 @@ class Problem:
         return f"{self.where}: {self.reason}"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True if ``text`` holds a lone surrogate, which no UTF-8 encoder or tokenizer accepts."""
+    return bool(_SURROGATE.search(text))
+
+
 def slug_id(name: str) -> str:
     """A document id from a file name: letters, digits and ``._-`` only."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
@@ -81,6 +89,8 @@ def article_from_dict(data: Any, default_id: str | None = None) -> Article:
     text = text.replace("\r\n", "\n").replace("\x00", "")
     if not text.strip():
         raise BadDocument("field 'text' is empty")
+    if has_lone_surrogate(text):
+        raise BadDocument("field 'text' contains an unpaired UTF-16 surrogate (invalid Unicode)")
     doc_id = data.get("id", default_id)
     if doc_id is None or doc_id == "":
         raise BadDocument("field 'id' is required")
@@ -191,6 +201,9 @@ def iter_jsonl(path_name: str, lines: Iterable[bytes | str]) -> Iterator[Article
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             yield Problem(where, f"malformed JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            yield Problem(where, "JSON nested too deeply")
             continue
         try:
             yield article_from_dict(data)

@@ -21,7 +21,7 @@ from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import BadQuestion, IndexNotBuilt, UnknownBackend
 from qa.generation import Backend, Turn, get_backend
 from qa.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
-from qa.ingest import Problem, load_articles
+from qa.ingest import Problem, has_lone_surrogate, load_articles
 from qa.retrieval import Filters, Mode, Retriever
 from qa.types import Answer, Article, Passage
 
@@ -141,6 +141,8 @@ class Pipeline:
         if not isinstance(question, str) or not question.strip():
             raise BadQuestion("question is empty")
         question = question.strip()
+        if has_lone_surrogate(question):
+            raise BadQuestion("question contains an unpaired UTF-16 surrogate (invalid Unicode)")
         if len(question) > self.settings.max_question_chars:
             raise BadQuestion(
                 f"question is {len(question)} characters; the limit is {self.settings.max_question_chars} "

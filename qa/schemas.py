@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qa.ingest import has_lone_surrogate
 from qa.retrieval import Filters
 from qa.types import Answer, Citation, Passage
 
@@ -47,6 +48,13 @@ class MessageIn(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str = Field(..., max_length=20000)
+
+    @field_validator("content")
+    @classmethod
+    def _valid_unicode(cls, value: str) -> str:
+        if has_lone_surrogate(value):
+            raise ValueError("contains an unpaired UTF-16 surrogate (invalid Unicode)")
+        return value
 
 
 class ChatRequest(FilterFields):
