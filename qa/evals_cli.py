@@ -56,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     name = corpus.parent.name if corpus.name == "corpus.jsonl" else corpus.stem
     index_dir = Path(args.eval_index_dir or Path(settings.index_dir) / f"eval-{name}")
-    settings = settings.model_copy(update={"index_dir": index_dir})
+    update: dict[str, Any] = {"index_dir": index_dir}
+    if args.mode:
+        update["retrieval_mode"] = args.mode  # the mode answers retrieve with too, not just the metrics
+    settings = settings.model_copy(update=update)
     pipeline = Pipeline(settings)
     print(f"indexing {corpus} into {index_dir} (unchanged articles are skipped)", file=sys.stderr)
     from tqdm import tqdm
