@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     update: dict[str, Any] = {"index_dir": index_dir}
     if args.mode:
         update["retrieval_mode"] = args.mode  # the mode answers retrieve with too, not just the metrics
+    if args.backend:
+        update["backend"] = args.backend
     settings = settings.model_copy(update=update)
     pipeline = Pipeline(settings)
     print(f"indexing {corpus} into {index_dir} (unchanged articles are skipped)", file=sys.stderr)
