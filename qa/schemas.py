@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Literal
 
@@ -84,18 +85,7 @@ class CitationPublic(BaseModel):
 
     @classmethod
     def of(cls, c: Citation) -> CitationPublic:
-        return cls(
-            n=c.n,
-            doc_id=c.doc_id,
-            title=c.title,
-            source=c.source,
-            published_at=c.published_at,
-            start=c.start,
-            end=c.end,
-            text=c.text,
-            score=c.score,
-            supported=c.supported,
-        )
+        return cls.model_validate(asdict(c))
 
 
 class AnswerPublic(BaseModel):
@@ -139,16 +129,7 @@ class PassagePublic(BaseModel):
 
     @classmethod
     def of(cls, p: Passage) -> PassagePublic:
-        return cls(
-            doc_id=p.doc_id,
-            title=p.title,
-            source=p.source,
-            published_at=p.published_at,
-            start=p.start,
-            end=p.end,
-            text=p.text,
-            score=p.score,
-        )
+        return cls.model_validate(asdict(p))  # chunk_id is internal: ignored
 
 
 class SearchPublic(BaseModel):
