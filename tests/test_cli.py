@@ -150,3 +150,33 @@ def test_bad_setting_is_a_usage_error_naming_the_variable(seed_index: Path) -> N
     assert proc.returncode == 2
     assert "QA_TOP_K" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.llm
+def test_llm_server_command_passes_its_options_through(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    log = tmp_path / "llm.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qa.cli", "llm-server", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            # The banner is printed once it serves and Ctrl-C is handled.
+            while "Ctrl-C" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).status_code == 200
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, log.read_text()
+    assert f"QA_LLM_API_BASE=http://127.0.0.1:{port}/v1" in log.read_text()
