@@ -95,7 +95,14 @@ def measure_http(index_dir: Path, questions: list[dict[str, Any]], backend: str 
     from tqdm import tqdm
 
     port = _free_port()
-    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_PORT": str(port), "QA_HOST": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "QA_INDEX_DIR": str(index_dir),
+        "QA_PORT": str(port),
+        "QA_HOST": "127.0.0.1",
+        "QA_RATE_LIMIT_PER_MINUTE": "0",  # measuring latency, not the limiter
+        "QA_LOG_LEVEL": "warning",
+    }
     if backend:
         env["QA_BACKEND"] = backend
     server = subprocess.Popen(
