@@ -12,6 +12,10 @@ from collections.abc import Iterator
 
 from qa.types import Article, Chunk
 
+# Part of every document's content hash: bump it when chunk boundaries change, so a
+# re-ingest re-chunks stored articles (vectors of unchanged chunk texts are reused).
+CHUNKER_VERSION = "2"
+
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
     [

@@ -35,7 +35,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.chunking import chunk_article, embedding_text
+from qa.chunking import CHUNKER_VERSION, chunk_article, embedding_text
 from qa.embedding import Embedder
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
 from qa.types import Article, Chunk
@@ -350,6 +350,7 @@ class ChunkIndex:
         return _sha(
             article.text,
             article.title,
+            CHUNKER_VERSION,
             str(self.chunk_words),
             str(self.overlap_sentences),
             self.embedder.name,
