@@ -25,7 +25,7 @@ import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,8 +133,15 @@ def is_refusal(text: str) -> bool:
 class EmbeddingCache:
     """Embeds short texts through an LRU cache: passages' sentences recur from question to question."""
 
-    def __init__(self, embedder: Embedder, size: int = 20000) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        size: int = 20000,
+        lookup: Callable[[Sequence[str]], dict[str, np.ndarray]] | None = None,
+    ) -> None:
         self.embedder = embedder
+        # Vectors stored at ingest (the index's sentence vectors): fetched before embedding.
+        self.lookup = lookup
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -142,19 +149,37 @@ class EmbeddingCache:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        found: dict[str, np.ndarray] = {}
+        if missing and self.lookup is not None:
+            found = self.lookup(missing)
+            missing = [t for t in missing if t not in found]
         if missing:
-            vectors = self.embedder.embed(missing, batch_size=32)
-            with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[text] = vector
-                while len(self._cache) > self.size:
-                    self._cache.popitem(last=False)
+            found.update(zip(missing, self.embedder.embed(missing, batch_size=32), strict=True))
         with self._lock:
             out = []
             for t in texts:
-                self._cache.move_to_end(t)
-                out.append(self._cache[t])
+                vector = found.get(t)
+                if vector is None:
+                    vector = self._cache[t]
+                    self._cache.move_to_end(t)
+                out.append(vector)
+            for text, vector in found.items():
+                self._cache[text] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
         return np.vstack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split()).rstrip(".!?…")
+
+
+def _verbatim(claim: str, cands: Sequence[Candidate]) -> Candidate | None:
+    """The candidate sentence the claim quotes verbatim (whitespace and final stop aside), if any."""
+    wanted = _squash(claim)
+    if len(content_stems(wanted)) < MIN_CLAIM_STEMS:
+        return None
+    return next((c for c in cands if _squash(c.text) == wanted), None)
 
 
 def lexical_support(claim_stems: set[str], candidate_text: str) -> float:
@@ -203,6 +228,11 @@ class Verifier:
         for text, markers in split_claims(draft):
             valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(passages)]
             cands = candidates(passages, valid or None)
+            exact = _verbatim(text, cands)
+            if exact is not None:
+                # A verbatim quote (the extractive backend's, or an LLM's) supports itself.
+                checked.append(CheckedSentence(text, valid, True, 1.0, exact))
+                continue
             scores = self.score([text], cands)[0] if cands else np.zeros(0)
             if not len(scores):
                 checked.append(CheckedSentence(text, valid, False, 0.0, None))

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(
         1, ge=0, le=10, description="Sentences repeated between neighbouring chunks."
     )
+    sentence_vectors: bool = Field(
+        True,
+        description="Embed and store every sentence at ingest, so answers look sentence vectors up instead of embedding them.",
+    )
 
     # Retrieval
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")

@@ -2,7 +2,8 @@
 
 Layout of the index directory::
 
-    store.sqlite          documents, chunks (with their vectors), meta (model, dimension, generation)
+    store.sqlite          documents, chunks (with their vectors), each chunk's sentence vectors,
+                          meta (model, dimension, generation)
     vectors.<gen>.faiss   FAISS inner-product index over chunk ids, for generation <gen>
 
 SQLite is the record: every write is one transaction, so a process killed
@@ -35,7 +36,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.chunking import CHUNKER_VERSION, chunk_article, embedding_text
+from qa.chunking import CHUNKER_VERSION, chunk_article, embedding_text, sentence_spans
 from qa.embedding import Embedder
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
 from qa.types import Article, Chunk
@@ -72,6 +73,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_embed_hash ON chunks(embed_hash);
 CREATE INDEX IF NOT EXISTS documents_published ON documents(published_at);
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_hash ON sentences(hash);
+CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_id);
 """
 
 
@@ -164,6 +172,9 @@ class ChunkIndex:
         and checked: opening an index built with another model raises ``ModelMismatch``.
     chunk_words, overlap_sentences:
         Chunking parameters for new and changed documents.
+    sentence_vectors:
+        Also embed and store each chunk's sentences at ingest, so answering (which
+        ranks and verifies sentences) looks them up instead of embedding them.
     """
 
     def __init__(
@@ -173,12 +184,14 @@ class ChunkIndex:
         *,
         chunk_words: int = 120,
         overlap_sentences: int = 1,
+        sentence_vectors: bool = True,
         create: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
         self.embedder = embedder
         self.chunk_words = chunk_words
         self.overlap_sentences = overlap_sentences
+        self.sentence_vectors_enabled = sentence_vectors
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
@@ -414,6 +427,7 @@ class ChunkIndex:
                 fresh = self.embedder.embed([needed[h] for h in missing], progress=progress)
                 vectors.update({h: fresh[i].tobytes() for i, h in enumerate(missing)})
             report.chunks_embedded = len(missing)
+            sentences = self._sentence_plan(conn, planned) if self.sentence_vectors_enabled else None
 
             now = time.time()
             with self._transaction() as conn:
@@ -441,18 +455,59 @@ class ChunkIndex:
                             now,
                         ),
                     )
-                    conn.executemany(
-                        "INSERT INTO chunks(doc_id, ordinal, start, end, text, embed_hash, vector) VALUES (?,?,?,?,?,?,?)",
-                        [
-                            (c.doc_id, c.ordinal, c.start, c.end, c.text, h, vectors[h])
-                            for c, h in zip(chunks, hashes, strict=True)
-                        ],
-                    )
+                    for c, h in zip(chunks, hashes, strict=True):
+                        cursor = conn.execute(
+                            "INSERT INTO chunks(doc_id, ordinal, start, end, text, embed_hash, vector) "
+                            "VALUES (?,?,?,?,?,?,?)",
+                            (c.doc_id, c.ordinal, c.start, c.end, c.text, h, vectors[h]),
+                        )
+                        if sentences is not None:
+                            chunk_id = cursor.lastrowid
+                            conn.executemany(
+                                "INSERT INTO sentences(chunk_id, hash, vector) VALUES (?,?,?)",
+                                [
+                                    (chunk_id, sh, sentences[1][sh])
+                                    for sh in sentences[0][(c.doc_id, c.ordinal)]
+                                ],
+                            )
                 if planned or meta_only:
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
             if planned or meta_only:
                 self._publish()
         return report
+
+    def _sentence_hash(self, text: str) -> str:
+        return _sha("sentence", self.embedder.name, text)
+
+    def _sentence_plan(
+        self, conn: sqlite3.Connection, planned: list[tuple[Article, str, list[Chunk], list[str]]]
+    ) -> tuple[dict[tuple[str, int], list[str]], dict[str, bytes]]:
+        """Each new chunk's sentence hashes, and a vector for every hash (stored ones reused)."""
+        per_chunk: dict[tuple[str, int], list[str]] = {}
+        texts: dict[str, str] = {}
+        for _article, _hash, chunks, _hashes in planned:
+            for c in chunks:
+                hashes = []
+                for start, end in sentence_spans(c.text):
+                    sentence = c.text[start:end]
+                    h = self._sentence_hash(sentence)
+                    texts[h] = sentence
+                    hashes.append(h)
+                per_chunk[(c.doc_id, c.ordinal)] = list(dict.fromkeys(hashes))
+        vectors = {
+            r[0]: r[1] for r in _select_in(conn, "SELECT hash, vector FROM sentences", "hash", list(texts))
+        }
+        missing = [h for h in texts if h not in vectors]
+        if missing:
+            fresh = self.embedder.embed([texts[h] for h in missing], batch_size=64)
+            vectors.update({h: fresh[i].tobytes() for i, h in enumerate(missing)})
+        return per_chunk, vectors
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the given sentence texts (those that were embedded at ingest)."""
+        wanted = {self._sentence_hash(t): t for t in texts}
+        rows = _select_in(self._conn(), "SELECT hash, vector FROM sentences", "hash", list(wanted))
+        return {wanted[r[0]]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def _reuse_vectors(self, conn: sqlite3.Connection, hashes: list[str]) -> dict[str, bytes]:
         return {

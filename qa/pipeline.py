@@ -48,7 +48,7 @@ class Pipeline:
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, settings.embed_batch_size
         )
-        self.embeddings = EmbeddingCache(self.embedder)
+        self.embeddings = EmbeddingCache(self.embedder, lookup=self._stored_sentence_vectors)
         self.verifier = Verifier(self.embeddings, settings.answer_min_support)
         self._index: ChunkIndex | None = None
         self._retriever: Retriever | None = None
@@ -72,9 +72,14 @@ class Pipeline:
                         self.embedder,
                         chunk_words=self.settings.chunk_words,
                         overlap_sentences=self.settings.chunk_overlap_sentences,
+                        sentence_vectors=self.settings.sentence_vectors,
                         create=create,
                     )
         return self._index
+
+    def _stored_sentence_vectors(self, texts: Sequence[str]) -> dict[str, Any]:
+        # Only an index that is already open: a lookup must never create or wait for one.
+        return self._index.sentence_vectors(texts) if self._index is not None else {}
 
     @property
     def index(self) -> ChunkIndex:
