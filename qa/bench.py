@@ -55,22 +55,16 @@ def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, 
     articles = [a for a in load_articles([corpus]) if not isinstance(a, Problem)]
     if limit:
         articles = articles[:limit]
-    texts = [
-        embedding_text(a.title, c.text)
+    chunked = [
+        (a, c)
         for a in articles
         for c in chunk_article(a, settings.chunk_words, settings.chunk_overlap_sentences)
     ]
+    texts = [embedding_text(a.title, c.text) for a, c in chunked]
     # The sentences ingest embeds too (once per distinct text), for the same-work baseline.
     sentences: list[str] = []
     if settings.sentence_vectors:
-        sentences = list(
-            dict.fromkeys(
-                c.text[s:e]
-                for a in articles
-                for c in chunk_article(a, settings.chunk_words, settings.chunk_overlap_sentences)
-                for s, e in sentence_spans(c.text)
-            )
-        )
+        sentences = list(dict.fromkeys(c.text[s:e] for _, c in chunked for s, e in sentence_spans(c.text)))
     index_dir = Path(tempfile.mkdtemp(prefix="qa-bench-"))
     pipeline = Pipeline(settings.model_copy(update={"index_dir": index_dir}))
     model = pipeline.embedder._get_model()  # type: ignore[attr-defined]
