@@ -32,6 +32,8 @@ import numpy as np
 
 from qa.chunking import sentence_spans
 from qa.embedding import Embedder
+from qa.entailment import ENTAILED, NOT_STATED, Judgement, judge
+from qa.nlp import Annotator
 from qa.text import MARKER, content_stems, strip_markers
 from qa.types import Citation, Passage
 
@@ -56,6 +58,8 @@ class Candidate:
     start: int
     end: int
     text: str
+    before: str = ""  # the sentence before it in the passage (where "he" or "the deal" is named)
+    pair: bool = False  # two adjacent sentences
 
 
 @dataclass
@@ -67,6 +71,11 @@ class CheckedSentence:
     supported: bool
     support: float
     evidence: Candidate | None
+    judgement: Judgement | None = None
+
+    @property
+    def label(self) -> str:
+        return self.judgement.label if self.judgement else (ENTAILED if self.supported else NOT_STATED)
 
 
 @dataclass
@@ -92,15 +101,21 @@ def candidates(
     for n in numbers or range(1, len(passages) + 1):
         p = passages[n - 1]
         spans = [(p.start + s, p.start + e) for s, e in sentence_spans(p.text)]
-        units = list(spans)
+        units = [(a, b, spans[k - 1] if k else None) for k, (a, b) in enumerate(spans)]
         if pairs:
-            units += [(a[0], b[1]) for a, b in itertools.pairwise(spans)]
-        for start, end in units:
+            units += [(a[0], b[1], None) for a, b in itertools.pairwise(spans)]
+        for start, end, prev in units:
             key = (p.doc_id, start, end)
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Candidate(n, p.doc_id, start, end, p.text[start - p.start : end - p.start]))
+            before = p.text[prev[0] - p.start : prev[1] - p.start] if prev else ""
+            text = p.text[start - p.start : end - p.start]
+            out.append(
+                Candidate(
+                    n, p.doc_id, start, end, text, before, pair=prev is None and (start, end) not in spans
+                )
+            )
     return out
 
 
@@ -200,9 +215,20 @@ def _numbers_missing(claim: str, candidate: str) -> bool:
 class Verifier:
     """Checks draft answers against passages; see the module docstring."""
 
-    def __init__(self, embeddings: EmbeddingCache, min_support: float = 0.65) -> None:
+    # Candidates (by support score) each claim is judged against.
+    JUDGED = 3
+
+    def __init__(
+        self,
+        embeddings: EmbeddingCache,
+        min_support: float = 0.65,
+        annotator: Annotator | None = None,
+        substitution_min: float = 0.8,
+    ) -> None:
         self.embeddings = embeddings
         self.min_support = min_support
+        self.annotator = annotator or Annotator()
+        self.substitution_min = substitution_min
 
     def score(self, claims: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray:
         """``(len(claims), len(cands))`` support scores."""
@@ -214,11 +240,54 @@ class Verifier:
         for i, claim in enumerate(claims):
             stems = set(content_stems(claim))
             for j, cand in enumerate(cands):
-                value = 0.5 * lexical_support(stems, cand.text) + 0.5 * float(cosine[i, j])
-                if _numbers_missing(claim, cand.text):
-                    value *= 0.5
-                scores[i, j] = value
+                # Numbers are checked by the entailment checks (with units and qualifiers).
+                scores[i, j] = 0.5 * lexical_support(stems, cand.text) + 0.5 * float(cosine[i, j])
         return scores
+
+    def similarity(self, a: str, b: str) -> float:
+        vectors = self.embeddings.embed([a, b])
+        return float(vectors[0] @ vectors[1])
+
+    def check(self, claim: str, cands: Sequence[Candidate], passages: Sequence[Passage]) -> CheckedSentence:
+        """Judge one claim against its best candidates; the first that entails it is its evidence."""
+        exact = _verbatim(claim, cands)
+        if exact is not None:
+            # A verbatim quote (the extractive backend's, or an LLM's) is its own evidence.
+            judgement = Judgement(ENTAILED, {"verbatim": True}, ["quotes the article verbatim"])
+            return CheckedSentence(claim, [], True, 1.0, exact, judgement)
+        scores = self.score([claim], cands)[0] if cands else np.zeros(0)
+        if not len(scores):
+            return CheckedSentence(claim, [], False, 0.0, None, Judgement(NOT_STATED, {}, ["no evidence"]))
+        verifiable = len(set(content_stems(claim))) >= MIN_CLAIM_STEMS
+        # Single sentences are judged (a pair would let a claim borrow its date from one
+        # clause and its subject from another); the sentence before and the title are
+        # context for the names a sentence refers to ("he", "the deal").
+        singles = [i for i, c in enumerate(cands) if not c.pair]
+        order = sorted(singles, key=lambda i: -scores[i])[: self.JUDGED]
+        claim_sent = self.annotator.annotate([claim], persist=False)[0]
+        first: tuple[int, Judgement] | None = None
+        for i in order:
+            cand = cands[i]
+            title = passages[cand.passage - 1].title or "-"
+            evidence, before, title_sent = self.annotator.annotate([cand.text, cand.before or "-", title])
+            judgement = judge(
+                claim_sent,
+                evidence,
+                context=[before, title_sent],
+                support=float(scores[i]),
+                min_support=self.min_support,
+                similarity=self.similarity,
+                substitution_min=self.substitution_min,
+            )
+            if first is None:
+                first = (i, judgement)
+            if judgement.entailed and verifiable:
+                return CheckedSentence(claim, [], True, round(float(scores[i]), 4), cand, judgement)
+        assert first is not None
+        i, judgement = first
+        if not verifiable:
+            judgement.fail("support", "fewer than two content words: nothing to check", NOT_STATED)
+        return CheckedSentence(claim, [], False, round(float(scores[i]), 4), cands[i], judgement)
 
     def verify(self, draft: str, passages: Sequence[Passage]) -> Verified:
         """Check every sentence of ``draft`` against ``passages``; see the module docstring."""
@@ -227,21 +296,18 @@ class Verifier:
         checked: list[CheckedSentence] = []
         for text, markers in split_claims(draft):
             valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(passages)]
-            cands = candidates(passages, valid or None)
-            exact = _verbatim(text, cands)
-            if exact is not None:
-                # A verbatim quote (the extractive backend's, or an LLM's) supports itself.
-                checked.append(CheckedSentence(text, valid, True, 1.0, exact))
+            if markers and not valid:
+                # A marker that points at no passage is not re-targeted to another one.
+                reason = f"cites [{', '.join(map(str, markers))}], which is no passage"
+                checked.append(
+                    CheckedSentence(
+                        text, markers, False, 0.0, None, Judgement(NOT_STATED, {"marker": False}, [reason])
+                    )
+                )
                 continue
-            scores = self.score([text], cands)[0] if cands else np.zeros(0)
-            if not len(scores):
-                checked.append(CheckedSentence(text, valid, False, 0.0, None))
-                continue
-            best = int(np.argmax(scores))
-            support = float(scores[best])
-            verifiable = len(set(content_stems(text))) >= MIN_CLAIM_STEMS
-            kept = verifiable and support >= self.min_support
-            checked.append(CheckedSentence(text, valid, kept, round(support, 4), cands[best]))
+            sentence = self.check(text, candidates(passages, valid or None), passages)
+            sentence.markers = valid
+            checked.append(sentence)
         return self._assemble(checked, passages)
 
     def _assemble(self, checked: list[CheckedSentence], passages: Sequence[Passage]) -> Verified:
@@ -262,6 +328,7 @@ class Verifier:
             if key not in numbers:
                 numbers[key] = len(numbers) + 1
                 p = passages[ev.passage - 1]
+                judgement = sentence.judgement
                 citations.append(
                     Citation(
                         n=numbers[key],
@@ -273,6 +340,9 @@ class Verifier:
                         score=sentence.support,
                         source=p.source,
                         published_at=p.published_at,
+                        support=sentence.support,
+                        checks=dict(judgement.checks) if judgement else {},
+                        why=list(judgement.reasons) if judgement else [],
                     )
                 )
             text = sentence.text

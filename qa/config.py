@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Embed and store every sentence at ingest, so answers look sentence vectors up instead of embedding them.",
     )
 
+    annotate: Literal["ingest", "lazy"] = Field(
+        "ingest",
+        description="When sentences are parsed with spaCy for the verifier and the answerer: `ingest` (every sentence, at ingest) or `lazy` (the first time a sentence is a candidate answer; stored either way).",
+    )
+
     # Retrieval
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
@@ -93,6 +98,12 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Least relevance a sentence needs for the extractive backend to quote it.",
+    )
+    min_confidence: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Answers whose calibrated confidence is below this are declined (chosen on the dev sets; see README).",
     )
     backends_allowed: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -62,7 +62,9 @@ HIGHER_IS_BETTER: tuple[str, ...] = (
     "contains_answer",
     "f1",
     "citation_precision",
+    "citation_precision_strict",
     "citation_recall",
+    "short_answer_em",
     "unanswerable_declined",
     "pass_rate",
 )
@@ -138,6 +140,11 @@ class EvalRow:
     search_ms: float | None
     error: str | None = None
     as_of: str | None = None
+    short_answer: str | None = None
+    short_answer_em: bool = False
+    confidence: float | None = None
+    n_citations_strict: int = 0
+    features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -433,6 +440,7 @@ def score_item(item: EvalItem, target: EvalTarget, k: int = 10) -> EvalRow:
         errors.append(f"ask: {_error_text(exc)}")
 
     hit_rank = document_rank(passages, item.evidence_doc_ids) if item.evidence_doc_ids else None
+    short = answer.short_answer if answer is not None and answer.answered else None
     evidence_hit: bool | None = None
     if item.answerable and item.evidence:
         evidence_hit = any(evidence_in_text(item.evidence, p.text) for p in passages[:5])
@@ -441,10 +449,12 @@ def score_item(item: EvalItem, target: EvalTarget, k: int = 10) -> EvalRow:
     answered = bool(answer is not None and answer.answered)
     cite_pool = [*(answer.passages if answer is not None else []), *passages]
     citations: list[dict[str, Any]] = []
-    n_ok = 0
+    n_ok = n_strict = 0
     for citation in answer.citations if answer is not None else []:
         ok = item.answerable and citation_supports(citation, item, cite_pool)
+        strict = item.answerable and citation_states_answer(citation, item)
         n_ok += ok
+        n_strict += strict
         citations.append(
             {
                 "n": citation.n,
@@ -453,6 +463,8 @@ def score_item(item: EvalItem, target: EvalTarget, k: int = 10) -> EvalRow:
                 "end": citation.end,
                 "text": citation.text,
                 "ok": ok,
+                "strict": strict,
+                "score": citation.score,
             }
         )
 
@@ -487,7 +499,49 @@ def score_item(item: EvalItem, target: EvalTarget, k: int = 10) -> EvalRow:
         search_ms=search_ms,
         error=error,
         as_of=item.as_of,
+        short_answer=short.text if short else None,
+        short_answer_em=bool(short and item.answerable and exact_match(short.text, item.answers)),
+        confidence=answer.confidence if answer is not None else None,
+        features=dict(answer.features) if answer is not None else {},
+        n_citations_strict=n_strict,
     )
+
+
+def exact_match(prediction: str, answers: Iterable[str]) -> bool:
+    """SQuAD-style exact match after normalization (case, punctuation, articles)."""
+    wanted = normalize_answer(prediction)
+    return bool(wanted) and any(wanted == normalize_answer(a) for a in answers)
+
+
+def citation_states_answer(citation: Citation, item: EvalItem) -> bool:
+    """Per-citation precision: the cited *sentence itself* holds an accepted answer or the evidence.
+
+    Stricter than :func:`citation_supports`, which also accepts a sentence whose passage
+    holds the answer: padding sentences quoted beside the answer fail here.
+    """
+    text = citation.text
+    if item.answers and contains_answer(text, item.answers):
+        return True
+    if item.evidence:
+        cited, evidence = _squash(text), _squash(item.evidence)
+        return evidence in cited or (len(cited) >= 20 and cited in evidence)
+    return False
+
+
+def risk_coverage(rows: Sequence[EvalRow]) -> list[tuple[float, float, float]]:
+    """``(threshold, coverage, precision)`` as the confidence threshold rises.
+
+    Coverage is the share of all questions answered; precision the share of those
+    answered that are right (an answerable question whose answer passes).
+    """
+    scored = [(row.confidence or 0.0, row) for row in rows if row.answered and row.error is None]
+    scored.sort(key=lambda pair: -pair[0])
+    out: list[tuple[float, float, float]] = []
+    right = 0
+    for n, (conf, row) in enumerate(scored, start=1):
+        right += row.answerable and row.passed
+        out.append((conf, n / max(1, len(rows)), right / n))
+    return out
 
 
 def _rate(numerator: float, denominator: int) -> float | None:
@@ -524,7 +578,11 @@ def summarize(rows: Sequence[EvalRow], items: Sequence[EvalItem]) -> dict[str, f
     summary["contains_answer"] = _rate(sum(row.contains_answer for row in answerable), len(answerable))
     summary["f1"] = _rate(sum(row.f1 for row in answerable), len(answerable))
     summary["citation_precision"] = _rate(sum(bool(c["ok"]) for c in cited), len(cited))
+    summary["citation_precision_strict"] = _rate(sum(bool(c.get("strict")) for c in cited), len(cited))
     summary["citation_recall"] = _rate(sum(row.citation_ok for row in answerable), len(answerable))
+    with_short = [row for row in answerable if row.answered and row.short_answer]
+    summary["short_answer_em"] = _rate(sum(row.short_answer_em for row in with_short), len(with_short))
+    summary["short_answer_rate"] = _rate(len(with_short), len(answerable))
     # An errored row never counts as "declined": a crash is not a good abstention.
     summary["unanswerable_declined"] = _rate(
         sum(not row.answered and row.error is None for row in unanswerable), len(unanswerable)
@@ -761,6 +819,27 @@ def _latency_chart(rows: Sequence[EvalRow]) -> str | None:
     return _png_data_uri(fig)
 
 
+def risk_coverage_chart(curves: Mapping[str, Sequence[tuple[float, float, float]]]) -> str | None:
+    """Precision of answered questions against the share answered, one line per backend."""
+    from matplotlib.figure import Figure
+
+    if not any(curves.values()):
+        return None
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.add_subplot()
+    for name, curve in curves.items():
+        if curve:
+            ax.plot([c for _, c, _ in curve], [p for _, _, p in curve], label=name)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("precision of answered")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, 1.0)
+    ax.set_title("Risk and coverage as the confidence threshold rises", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png_data_uri(fig)
+
+
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde2ea}
@@ -860,6 +939,12 @@ def render_html(
         f"<img alt='latency histogram' src='{latency}'>" if latency else "<p class='muted'>No timings.</p>"
     )
     passed = sum(row.passed for row in result.rows)
+    curve = risk_coverage_chart({str(meta.get("backend", "answers")): risk_coverage(result.rows)})
+    curve_html = (
+        f"<img alt='risk-coverage curve' src='{curve}'>"
+        if curve
+        else "<p class='muted'>No answered questions.</p>"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
@@ -871,6 +956,10 @@ def render_html(
 {regression_html}
 {_summary_html(result.summary, baseline, {r.metric for r in regressions})}
 <img alt="summary metrics" src="{_metrics_chart(result.summary, baseline)}">
+<h2>Risk and coverage</h2>
+<p class="small muted">Answers sorted by confidence; each point is a threshold (QA_MIN_CONFIDENCE):
+the share of all questions answered above it, and the share of those that are right.</p>
+{curve_html}
 <h2>Latency</h2>
 {latency_html}
 <h2>Questions</h2>

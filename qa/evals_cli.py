@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from qa.pipeline import Pipeline
 
     settings = _settings(args)
-    questions = Path(args.file)
-    items = load_eval_items(questions)
+    files = [Path(f) for f in args.file]
+    questions = files[0]
+    items = [item for f in files for item in load_eval_items(f)]
     if args.limit:
         items = items[: args.limit]
     corpus = Path(args.corpus) if args.corpus else default_corpus(questions, settings)
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     target = PipelineTarget(pipeline, backend, not args.no_as_of, args.mode)
     result = run_eval(items, target, k=args.k, progress=True)
     meta = {
-        "questions": str(questions),
+        "questions": ", ".join(map(str, files)),
         "corpus": str(corpus),
         "backend": backend,
         "retrieval": args.mode or settings.retrieval_mode,
@@ -117,7 +118,11 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="run the eval harness over known Q&A pairs")
-    p.add_argument("file", help="Q&A pairs as JSONL (evals/seed_qa.jsonl, or the news set's qa.jsonl)")
+    p.add_argument(
+        "file",
+        nargs="+",
+        help="Q&A pairs as JSONL (evals/seed_qa.jsonl, the news set's qa.jsonl, evals/news_nearmiss.jsonl); several are run together",
+    )
     p.add_argument("--corpus", help="articles to index (default: corpus.jsonl beside FILE, else seeds/)")
     p.add_argument("--backend", help="answer backend (default QA_BACKEND)")
     p.add_argument(

@@ -23,11 +23,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from qa.answering import QuestionInfo, SentenceFit, analyze, assess, names_missing
 from qa.citations import Candidate, EmbeddingCache, candidates
 from qa.errors import BackendError, UnknownBackend
+from qa.nlp import Annotator
 from qa.prompts import format_passages, load_prompt
 from qa.text import content_stems, strip_markers
-from qa.types import Passage
+from qa.types import Passage, Question
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +52,11 @@ class Backend(Protocol):
 
     name: str
 
-    def draft(self, question: str, passages: Sequence[Passage]) -> str: ...
+    def draft(self, question: Question, passages: Sequence[Passage]) -> str: ...
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]: ...
+    def stream(self, question: Question, passages: Sequence[Passage]) -> Iterator[str]: ...
 
-    def condense(self, history: Sequence[Turn], question: str) -> str: ...
+    def condense(self, history: Sequence[Turn], question: str) -> Question: ...
 
 
 _FOLLOW_UP = re.compile(
@@ -63,65 +65,67 @@ _FOLLOW_UP = re.compile(
 )
 
 
-_CONTEXT_OPEN, _CONTEXT_CLOSE = " (context: ", ")"
-
-
-def heuristic_condense(history: Sequence[Turn], question: str) -> str:
-    """Without an LLM: a follow-up that leans on the conversation gets the last question as context.
+def heuristic_condense(history: Sequence[Turn], question: str) -> Question:
+    """Without an LLM: a follow-up that leans on the conversation gets it as context.
 
     "And what did Ukraine say?" after "What conditions did Russia set?" becomes
-    "And what did Ukraine say? (context: What conditions did Russia set?)":
-    retrieval sees both; :func:`split_context` lets sentence ranking weigh them.
+    ``Question("And what did Ukraine say?", context="What conditions did Russia set? <answer>")``:
+    retrieval sees both; what is asked is read from the follow-up alone.
     """
     earlier = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
     if not earlier:
-        return question
+        return Question(question)
     if _FOLLOW_UP.search(question) or len(content_stems(question)) < 3:
-        context = split_context(earlier[-1])[0]
+        context = earlier[-1]
         last = history[-1]
         if last.role == "assistant" and last.content.strip():
             # The previous answer is what "it"/"they" usually point at.
             said = " ".join(strip_markers(last.content).split())
             context = f"{context} {said[:400]}"
-        return f"{question.strip()}{_CONTEXT_OPEN}{context}{_CONTEXT_CLOSE}"
-    return question
-
-
-def split_context(question: str) -> tuple[str, str]:
-    """``(follow-up, context)`` of a question made by :func:`heuristic_condense`; context may be empty."""
-    head, sep, tail = question.partition(_CONTEXT_OPEN)
-    if sep and tail.endswith(_CONTEXT_CLOSE):
-        return head, tail[: -len(_CONTEXT_CLOSE)]
-    return question, ""
+        return Question(question.strip(), context)
+    return Question(question)
 
 
 class ExtractiveBackend:
-    """Quotes the passage sentences that best answer the question (offline, grounded by construction).
+    """Quotes the passage sentence that answers the question (offline, grounded by construction).
 
     A sentence's relevance is ``0.6 * cosine(question, sentence) + 0.4 * lexical``
     where *lexical* is the share of the question's content words in the sentence
-    or its article's title.  Below ``min_relevance`` nothing is quoted and the
-    answer is declined.
+    or its article's title.  The most relevant sentences are then read
+    (:mod:`qa.answering`): a sentence answers only if it states the question's
+    predicate and, when the question asks for a person, place, date, quantity or
+    named thing, holds one that the question doesn't already contain.  Nothing
+    answers: the draft is empty and the answer is declined.  A second sentence is
+    quoted only when it holds another answer of the asked type (never as padding).
     """
 
     name = "extractive"
+    READ = 12  # most relevant sentences read per question
 
     def __init__(
-        self, embeddings: EmbeddingCache, *, min_relevance: float = 0.4, max_sentences: int = 2
+        self,
+        embeddings: EmbeddingCache,
+        *,
+        min_relevance: float = 0.4,
+        max_sentences: int = 2,
+        annotator: Annotator | None = None,
+        min_predicate: float = 0.45,
     ) -> None:
         self.embeddings = embeddings
         self.min_relevance = min_relevance
         self.max_sentences = max_sentences
+        self.annotator = annotator or Annotator()
+        self.min_predicate = min_predicate
 
     def rank(
-        self, question: str, passages: Sequence[Passage]
+        self, question: Question, passages: Sequence[Passage]
     ) -> tuple[list[Candidate], list[tuple[float, int]]]:
         """The passages' sentences, and ``(relevance, index)`` for each of them, best first."""
         cands = candidates(passages, pairs=False)
         if not cands:
             return cands, []
-        follow_up, context = split_context(question)
-        relevance = self._relevance(follow_up, cands, passages)
+        relevance = self._relevance(question.text, cands, passages)
+        context = question.context
         if context:
             # A follow-up's own words decide; the conversation breaks ties towards its topic,
             # and a sentence the conversation already quoted is not news to the reader.
@@ -149,31 +153,62 @@ class ExtractiveBackend:
             scores[i] = 0.6 * float(cosine[i]) + 0.4 * lexical
         return scores
 
-    def draft(self, question: str, passages: Sequence[Passage]) -> str:
+    def word_similarity(self, word: str, others: Sequence[str]) -> list[float]:
+        """Cosine of one word's embedding with each of ``others`` (one batched, cached embed)."""
+        vectors = self.embeddings.embed([word, *others])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+    def read(
+        self, question: Question, passages: Sequence[Passage]
+    ) -> tuple[QuestionInfo, list[tuple[float, Candidate, SentenceFit]]]:
+        """The question's analysis and the sentences that answer it, best first, with their fit."""
+        info = analyze(self.annotator.annotate([question.text], persist=False)[0])
         cands, ranked = self.rank(question, passages)
-        if not ranked or ranked[0][0] < self.min_relevance:
+        top = [(r, cands[i]) for r, i in ranked[: self.READ] if r >= self.min_relevance]
+        if not top:
+            return info, []
+        sents = self.annotator.annotate([c.text for _, c in top])
+        answers: list[tuple[float, Candidate, SentenceFit]] = []
+        for (relevance, cand), sent in zip(top, sents, strict=True):
+            passage = passages[cand.passage - 1]
+            if names_missing(info, [passage.text, passage.title]):
+                continue  # asked about Kharkiv, a passage about Sumy does not answer
+            fit = assess(
+                info, sent, relevance, word_similarity=self.word_similarity, min_predicate=self.min_predicate
+            )
+            if info.types and not fit.answers:
+                continue  # names no person / place / date / number the question asks for
+            answers.append((relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage), cand, fit))
+        answers.sort(key=lambda a: -a[0])
+        return info, answers
+
+    def draft(self, question: Question, passages: Sequence[Passage]) -> str:
+        info, answers = self.read(question, passages)
+        if not answers:
             return ""
-        best_score = ranked[0][0]
-        chosen = [cands[ranked[0][1]]]
-        for score, i in ranked[1:]:
-            if len(chosen) >= self.max_sentences or score < 0.9 * best_score:
+        best_score, best, best_fit = answers[0]
+        chosen = [best]
+        seen = {e.text.lower() for e in best_fit.answers}
+        for score, cand, fit in answers[1:]:
+            if len(chosen) >= self.max_sentences or score < 0.9 * best_score or not info.types:
                 break
-            cand = cands[i]
-            if any(c.doc_id == cand.doc_id and c.start < cand.end and cand.start < c.end for c in chosen):
-                continue
-            if any(c.text == cand.text for c in chosen):
+            new = {e.text.lower() for e in fit.answers} - seen
+            if not new or any(
+                c.doc_id == cand.doc_id and c.start < cand.end and cand.start < c.end for c in chosen
+            ):
                 continue
             chosen.append(cand)
+            seen |= new
         # Keep the article's order when both come from one document; reads more naturally.
         chosen.sort(key=lambda c: (c.passage, c.start))
         return " ".join(f"{c.text} [{c.passage}]" for c in chosen)
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+    def stream(self, question: Question, passages: Sequence[Passage]) -> Iterator[str]:
         text = self.draft(question, passages)
         for match in re.finditer(r"\S+\s*", text):
             yield match.group(0)
 
-    def condense(self, history: Sequence[Turn], question: str) -> str:
+    def condense(self, history: Sequence[Turn], question: str) -> Question:
         return heuristic_condense(history, question)
 
 
@@ -218,8 +253,10 @@ class LiteLLMBackend:
         for name in ("system", "answer", "condense"):
             load_prompt(prompts_dir, name)
 
-    def messages(self, question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
+    def messages(self, question: Question | str, passages: Sequence[Passage]) -> list[dict[str, str]]:
         """The chat messages sent for one question (exposed for tests and debugging)."""
+        if isinstance(question, Question):
+            question = question.retrieval_text
         system = load_prompt(self.prompts_dir, "system").render()
         user = load_prompt(self.prompts_dir, "answer").render(
             passages=format_passages(list(passages)), question=question
@@ -249,7 +286,7 @@ class LiteLLMBackend:
         except Exception as exc:
             raise _backend_error(self.model, exc) from exc
 
-    def draft(self, question: str, passages: Sequence[Passage]) -> str:
+    def draft(self, question: Question, passages: Sequence[Passage]) -> str:
         if not passages:
             return ""
         response = self._call(self.messages(question, passages), stream=False)
@@ -258,7 +295,7 @@ class LiteLLMBackend:
         except (AttributeError, IndexError) as exc:
             raise BackendError(f"{self.model} returned no message") from exc
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+    def stream(self, question: Question, passages: Sequence[Passage]) -> Iterator[str]:
         if not passages:
             return
         response = self._call(self.messages(question, passages), stream=True)
@@ -272,9 +309,9 @@ class LiteLLMBackend:
         except Exception as exc:
             raise _backend_error(self.model, exc) from exc
 
-    def condense(self, history: Sequence[Turn], question: str) -> str:
+    def condense(self, history: Sequence[Turn], question: str) -> Question:
         if not any(t.role == "user" for t in history):
-            return question
+            return Question(question)
         lines = "\n".join(f"{t.role}: {t.content.strip()}" for t in history[-6:])
         prompt = load_prompt(self.prompts_dir, "condense").render(history=lines, question=question)
         response = self._call([{"role": "user", "content": prompt}], stream=False, max_tokens=80)
@@ -283,7 +320,7 @@ class LiteLLMBackend:
         # A tiny model may ramble or refuse; the heuristic is a safe floor.
         if not standalone or len(standalone) > 4 * len(question) + 200:
             return heuristic_condense(history, question)
-        return standalone
+        return Question(standalone)
 
 
 def _backend_error(model: str, exc: Exception) -> BackendError:
@@ -297,7 +334,9 @@ def _backend_error(model: str, exc: Exception) -> BackendError:
 BUILTIN_BACKENDS = ("extractive", "litellm:<model>")
 
 
-def get_backend(name: str, *, settings: Any, embeddings: EmbeddingCache) -> Backend:
+def get_backend(
+    name: str, *, settings: Any, embeddings: EmbeddingCache, annotator: Annotator | None = None
+) -> Backend:
     """The backend called ``name``: ``extractive`` or ``litellm:<model string>``.
 
     Raises ``UnknownBackend`` listing the valid names.
@@ -307,6 +346,7 @@ def get_backend(name: str, *, settings: Any, embeddings: EmbeddingCache) -> Back
             embeddings,
             min_relevance=settings.extractive_min_relevance,
             max_sentences=settings.answer_max_sentences,
+            annotator=annotator,
         )
     if name.startswith("litellm:"):
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None

@@ -11,19 +11,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qa.citations import EmbeddingCache, Verified, Verifier
+import numpy as np
+
+from qa import answering
+from qa.chunking import sentence_spans
+from qa.citations import NOT_FOUND, EmbeddingCache, Verified, Verifier
 from qa.config import Settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import BadQuestion, IndexNotBuilt, UnknownBackend
 from qa.generation import Backend, Turn, get_backend
 from qa.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
 from qa.ingest import Problem, has_lone_surrogate, load_articles
+from qa.nlp import AnnotationStore, Annotator
 from qa.retrieval import Filters, Mode, Retriever
-from qa.types import Answer, Article, Passage
+from qa.types import Answer, Article, Citation, Passage, Question, ShortAnswer
 
 INGEST_BATCH = 64
 
@@ -49,7 +54,9 @@ class Pipeline:
             settings.embedding_model, settings.embed_batch_size
         )
         self.embeddings = EmbeddingCache(self.embedder, lookup=self._stored_sentence_vectors)
-        self.verifier = Verifier(self.embeddings, settings.answer_min_support)
+        # Sentence annotations live beside the index, keyed by sentence text.
+        self.annotator = Annotator(AnnotationStore(settings.index_dir))
+        self.verifier = Verifier(self.embeddings, settings.answer_min_support, annotator=self.annotator)
         self._index: ChunkIndex | None = None
         self._retriever: Retriever | None = None
         self._backends: dict[str, Backend] = {}
@@ -111,12 +118,15 @@ class Pipeline:
                 f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}"
             )
         if name not in self._backends:
-            self._backends[name] = get_backend(name, settings=self.settings, embeddings=self.embeddings)
+            self._backends[name] = get_backend(
+                name, settings=self.settings, embeddings=self.embeddings, annotator=self.annotator
+            )
         return self._backends[name]
 
     def warm_up(self) -> None:
         """Load the model, the index (if built), the BM25 index and the default backend now."""
         self.embeddings.embed(["warm up"])
+        self.annotator.warm_up()
         self.backend()
         if index_exists(self.index_dir):
             self.retriever.warm_up()
@@ -181,15 +191,16 @@ class Pipeline:
         *,
         history: Sequence[Turn] | None,
         backend: str | None,
-    ) -> tuple[str, Backend, dict[str, float]]:
-        question = self.check_question(question)
+    ) -> tuple[Question, Backend, dict[str, float]]:
+        text = self.check_question(question)
         chosen = self.backend(backend)
         timings: dict[str, float] = {}
+        typed = Question(text)
         if history:
             start = time.perf_counter()
-            question = chosen.condense(list(history), question)
+            typed = chosen.condense(list(history), text)
             timings["condense_ms"] = _ms(start)
-        return question, chosen, timings
+        return typed, chosen, timings
 
     def ask(
         self,
@@ -205,7 +216,7 @@ class Pipeline:
         total = time.perf_counter()
         standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
         start = time.perf_counter()
-        passages = self.search(standalone, top_k, filters=filters, as_of=as_of)
+        passages = self.search(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         draft = chosen.draft(standalone, passages)
@@ -230,7 +241,7 @@ class Pipeline:
         total = time.perf_counter()
         standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
         start = time.perf_counter()
-        passages = self.search(standalone, top_k, filters=filters, as_of=as_of)
+        passages = self.search(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         pieces = chosen.stream(standalone, passages)
@@ -256,12 +267,11 @@ class Pipeline:
         backend: Backend,
         timings: dict[str, float],
         total: float,
-        standalone: str,
+        standalone: Question,
     ) -> Answer:
         start = time.perf_counter()
         verified: Verified = self.verifier.verify(draft, passages)
         timings["verify_ms"] = _ms(start)
-        timings["total_ms"] = _ms(total)
         answer = Answer(
             answer=verified.answer,
             answered=verified.answered,
@@ -269,18 +279,67 @@ class Pipeline:
             backend=backend.name,
             passages=passages,
             timings_ms=timings,
-            standalone_question=standalone,
+            standalone_question=standalone.retrieval_text,
             unsupported=verified.unsupported,
         )
+        if verified.answered:
+            start = time.perf_counter()
+            self._assess(answer, standalone)
+            timings["assess_ms"] = _ms(start)
+        timings["total_ms"] = _ms(total)
         return answer
+
+    def _assess(self, answer: Answer, question: Question) -> None:
+        """Score each citation against the question, find the short answer, decline if unsure."""
+        follow_up = question.text
+        info = answering.analyze(self.annotator.annotate([follow_up], persist=False)[0])
+        texts = [c.text for c in answer.citations]
+        vectors = self.embeddings.embed([follow_up, *texts])
+        sents = self.annotator.annotate(texts)
+        scored: list[tuple[float, Citation, answering.SentenceFit, object]] = []
+        for k, (citation, sent) in enumerate(zip(answer.citations, sents, strict=True)):
+            relevance = float(np.clip(vectors[k + 1] @ vectors[0], 0.0, 1.0))
+            fit = answering.assess(info, sent, relevance, word_similarity=self._word_similarity)
+            quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
+            scored.append((quality, citation, fit, sent))
+        answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]
+        quality, best, fit, sent = max(scored, key=lambda s: s[0])
+        support = sum(c.support for c in answer.citations) / len(answer.citations)
+        feats = answering.features(fit, support, len(answer.citations), bool(info.types))
+        answer.confidence = answering.confidence(feats)
+        answer.features = feats
+        ent = answering.best_answer(info, sent, fit)  # type: ignore[arg-type]
+        if ent is not None:
+            answer.short_answer = ShortAnswer(
+                ent.text, best.doc_id, best.start + ent.start, best.start + ent.end, best.n
+            )
+        if answer.confidence < self.settings.min_confidence:
+            answer.unsupported = [*answer.unsupported, *(c.text for c in answer.citations)]
+            answer.answer, answer.answered, answer.citations, answer.short_answer = NOT_FOUND, False, [], None
+
+    def _word_similarity(self, word: str, others: Sequence[str]) -> list[float]:
+        """Cosine of one word's embedding with each of ``others`` (one batched, cached embed)."""
+        vectors = self.embeddings.embed([word, *others])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
 
     # -- writes ------------------------------------------------------------------------
 
     def add_articles(
         self, articles: Sequence[Article], progress: Callable[[int], None] | None = None
     ) -> IngestReport:
-        """Add or replace articles (one atomic write)."""
-        return self.writable_index().upsert(articles, progress=progress)
+        """Add or replace articles (one atomic write), then annotate their new sentences."""
+        report = self.writable_index().upsert(articles, progress=progress)
+        self.annotate(articles)
+        return report
+
+    def annotate(self, articles: Sequence[Article]) -> int:
+        """Parse and store the sentences (and titles) of ``articles`` not annotated yet."""
+        if self.settings.annotate != "ingest":
+            return 0
+        texts = [a.title for a in articles if a.title]
+        for a in articles:
+            texts.extend(a.text[s:e] for s, e in sentence_spans(a.text))
+        return self.annotator.annotate_new(texts)
 
     def ingest(
         self,
@@ -304,6 +363,7 @@ class Pipeline:
             if not batch:
                 return
             report = index.upsert(batch, progress=(lambda n: progress(0, n)) if progress else None)
+            self.annotate(batch)
             result.report.merge(report)
             done += len(batch)
             if progress:

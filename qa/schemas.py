@@ -80,12 +80,31 @@ class CitationPublic(BaseModel):
     start: int = Field(..., description="Start of the supporting sentence in the article text (characters).")
     end: int = Field(..., description="End of the supporting sentence; article.text[start:end] == text.")
     text: str
-    score: float = Field(..., description="Support score of the claim by this span (0..1).")
+    score: float = Field(
+        ...,
+        description="How strongly this sentence answers the question (0..1): relevance, its predicate and coverage.",
+    )
     supported: bool = True
+    support: float = Field(
+        1.0, description="How strongly this span entails the answer sentence citing it (0..1)."
+    )
+    checks: dict[str, bool] = Field(
+        default_factory=dict,
+        description="The entailment checks run (entities, numbers, dates, polarity, roles, predicates, support, or verbatim) and whether each passed.",
+    )
+    why: list[str] = Field(default_factory=list, description="Why it is supported, in words.")
 
     @classmethod
     def of(cls, c: Citation) -> CitationPublic:
         return cls.model_validate(asdict(c))
+
+
+class ShortAnswerPublic(BaseModel):
+    text: str = Field(..., description="The exact answer, e.g. a name, a place, a date or a number.")
+    doc_id: str
+    start: int = Field(..., description="article.text[start:end] == text")
+    end: int
+    citation: int = Field(..., description="The marker number of the cited sentence it lies in.")
 
 
 class AnswerPublic(BaseModel):
@@ -103,10 +122,19 @@ class AnswerPublic(BaseModel):
     unsupported: list[str] = Field(
         default_factory=list, description="Draft sentences dropped because no passage supports them."
     )
+    short_answer: ShortAnswerPublic | None = Field(
+        None, description="The exact answer inside a cited sentence, when the question asks for one."
+    )
+    confidence: float = Field(
+        0.0,
+        description="Calibrated probability that the answer is right (0..1); below QA_MIN_CONFIDENCE the answer is declined.",
+    )
 
     @classmethod
     def of(cls, a: Answer) -> AnswerPublic:
         return cls(
+            short_answer=ShortAnswerPublic.model_validate(asdict(a.short_answer)) if a.short_answer else None,
+            confidence=a.confidence,
             answer=a.answer,
             answered=a.answered,
             citations=[CitationPublic.of(c) for c in a.citations],

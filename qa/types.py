@@ -66,6 +66,39 @@ class Citation:
     source: str = ""
     published_at: str | None = None
     supported: bool = True
+    support: float = 1.0  # how strongly the cited span entails the claim (0..1)
+    checks: dict[str, bool] = field(default_factory=dict)  # entailment checks run, and their results
+    why: list[str] = field(default_factory=list)  # plain-language reasons (failed checks first)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answer stages see it: the user's own words, and a follow-up's context.
+
+    ``text`` decides what is asked (its predicate, the type of answer); ``context``
+    (the earlier question and answer of a chat, when the follow-up leans on them)
+    only helps retrieval find the topic.  Condensing by an LLM yields a
+    standalone ``text`` and no context.
+    """
+
+    text: str
+    context: str = ""
+
+    @property
+    def retrieval_text(self) -> str:
+        """What retrieval searches with: the question and its context."""
+        return f"{self.text} {self.context}".strip() if self.context else self.text
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The exact answer: a span inside a cited sentence (``article.text[start:end] == text``)."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    citation: int  # the marker number of the sentence it lies in
 
 
 @dataclass
@@ -80,3 +113,6 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str = ""  # the question as retrieved for (condensed from a conversation)
     unsupported: list[str] = field(default_factory=list)  # draft sentences dropped by verification
+    short_answer: ShortAnswer | None = None
+    confidence: float = 0.0  # calibrated probability that the answer is right (0..1)
+    features: dict[str, float] = field(default_factory=dict)  # what the confidence was computed from

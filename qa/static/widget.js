@@ -443,7 +443,7 @@
           h(
             "li",
             null,
-            h("button", { type: "button", class: "qa-source-link", "data-n": String(n), onclick: function (ev) { openSource(c, ev.currentTarget); } }, label),
+            h("button", { type: "button", class: "qa-source-link", "data-n": String(n), title: (c.why || []).join("; "), onclick: function (ev) { openSource(c, ev.currentTarget); } }, label),
             c.supported === false ? h("span", { class: "qa-weak" }, " (weak support)") : null
           )
         );

@@ -1,0 +1,104 @@
+"""The offline answerer reads what a question asks for, quotes only a sentence that holds it, and
+declines otherwise; short answers, confidence and follow-ups (issue 8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answering import analyze
+from qa.generation import Turn
+from qa.nlp import Annotator
+from tests.conftest import SEED_TEXT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "predicate"),
+    [
+        ("Who threatened to withdraw efforts to mediate a peace deal?", "person", "threaten"),
+        ("Where will the upcoming talks be held?", "place", "hold"),
+        ("When did the strike on Sumy happen?", "date", ""),
+        ("How many people were injured in the Sumy missile strike?", "quantity", "injure"),
+        ("Which Houston pitcher got the final three outs?", "named", "out"),
+        ("What year did the war start?", "date", "start"),
+        ("Are there immediate plans for direct talks?", "yesno", "plan"),
+        ("What did Russia say it had struck?", "open", "strike"),
+    ],
+)
+def test_questions_are_read_for_their_answer_type_and_predicate(
+    annotator: Annotator, question: str, kind: str, predicate: str
+) -> None:
+    info = analyze(annotator.annotate([question], persist=False)[0])
+    assert info.kind == kind
+    if predicate:
+        assert info.predicate == predicate, info
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Who threatened to withdraw efforts to mediate a peace deal?", "Donald Trump"),
+        ("How many people were killed in the missile strike on Sumy?", "at least 35"),
+        ("Where will the upcoming talks with U.S. and European leaders be held?", "London"),
+        ("How long was the Easter ceasefire declared by Putin?", "30-hour"),
+    ],
+)
+def test_a_typed_question_gets_a_short_answer_inside_its_citation(
+    seed_pipeline, question: str, short: str
+) -> None:
+    answer = seed_pipeline.ask(question)
+    assert answer.answered
+    sa = answer.short_answer
+    assert sa is not None and sa.text == short
+    assert SEED_TEXT[sa.start : sa.end] == sa.text
+    cited = next(c for c in answer.citations if c.n == sa.citation)
+    assert cited.start <= sa.start < sa.end <= cited.end
+    assert 0 < answer.confidence <= 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many people were injured in the Sumy missile strike?",  # only the number killed is stated
+        "Who won the 2024 Eurovision Song Contest?",
+        "Which European leaders attended the talks in London?",
+        "What was the price of Brent crude oil after the Sumy strike?",
+    ],
+)
+def test_near_miss_questions_are_declined(seed_pipeline, question: str) -> None:
+    answer = seed_pipeline.ask(question)
+    assert not answer.answered, answer.answer
+    assert answer.citations == [] and answer.short_answer is None
+
+
+def test_no_padding_sentence_for_an_open_question(seed_pipeline) -> None:
+    answer = seed_pipeline.ask("What conditions did Russia set?")
+    assert answer.answered and len(answer.citations) == 1
+    assert "series of conditions" in answer.citations[0].text
+
+
+def test_citation_scores_tell_strong_from_weak(seed_pipeline) -> None:
+    strong = seed_pipeline.ask("How many people were killed in the missile strike on Sumy?")
+    weak = seed_pipeline.ask("What conditions did Russia set?")
+    assert strong.citations[0].score != weak.citations[0].score
+    assert all(0 < c.score < 1 for c in [*strong.citations, *weak.citations])
+
+
+def test_a_follow_up_is_answered_about_its_own_predicate(seed_pipeline) -> None:
+    history = [
+        Turn("user", "How many people were killed in the missile strike on Sumy?"),
+        Turn(
+            "assistant",
+            seed_pipeline.ask("How many people were killed in the missile strike on Sumy?").answer,
+        ),
+    ]
+    answer = seed_pipeline.ask("And what did Russia claim it hit?", history=history)
+    assert answer.answered
+    assert "meeting of Ukrainian military officers" in answer.answer
+    assert "killed at least 35" not in answer.answer
