@@ -1,4 +1,4 @@
-"""qa ingest | search | ask | serve | eval | bench | documents | check | llm-server.
+"""qa ingest | search | ask | serve | eval | bench | documents | check | mcp | feeds | llm-server.
 
 Exit status: 0 success; 1 an error (the message says what and how to fix it);
 2 bad usage; 3 ingest finished but skipped some input (each skip is reported
@@ -207,6 +207,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if problems else 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    import anyio
+
+    from qa.mcp_server import run_stdio
+
+    pipeline = _pipeline(_settings(args))
+    # Load the model and index before the first message, so the client's first call is fast.
+    pipeline.warm_up()
+    anyio.run(run_stdio, pipeline)
+    return 0
+
+
 def cmd_llm_server(args: argparse.Namespace) -> int:
     from qa.local_llm import main as llm_main
 
@@ -284,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="verify that the FAISS index and the chunk store agree")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("mcp", help="serve search, ask and document lookup as MCP tools over stdio")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("llm-server", help="serve the offline SmolLM2 model on 127.0.0.1 (OpenAI-compatible)")
     p.add_argument(

@@ -135,7 +135,17 @@ class Settings(BaseSettings):
         True, description="Structured JSON log lines (with request ids); false for plain text."
     )
 
-    @field_validator("cors_origins", "backends_allowed", "api_keys", mode="before")
+    # Integrations: MCP and feeds
+    mcp_http: bool = Field(
+        True,
+        description="Serve the MCP tools over streamable HTTP at /mcp (same keys and rate limit as /chat).",
+    )
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (host:port, `*` for any port) a proxy may forward to /mcp, comma-separated; localhost is always allowed.",
+    )
+
+    @field_validator("cors_origins", "backends_allowed", "api_keys", "mcp_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, params
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from qa.config import Settings
+from qa.mcp_server import mount_http
 from qa.observability import Metrics
 from qa.openai_compat import OpenAIErrors, openai_router
 from qa.pipeline import Pipeline
@@ -44,9 +46,14 @@ class Integrations:
         self.pipe = pipe
         app.include_router(openai_router(pipe, metrics, questions=questions, reads=reads))
         app.add_middleware(OpenAIErrors)
+        self.mcp: StreamableHTTPSessionManager | None = None
+        if settings.mcp_http:
+            self.mcp = mount_http(app, settings, pipe, access=access, limiter=limiter)
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         """Run the background parts (MCP sessions, the feed poller) while the app serves."""
-        async with AsyncExitStack():
+        async with AsyncExitStack() as stack:
+            if self.mcp is not None:
+                await stack.enter_async_context(self.mcp.run())
             yield
