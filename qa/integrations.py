@@ -13,18 +13,26 @@ plugs qa into other tools is wired here:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, params
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.concurrency import run_in_threadpool
 
 from qa.config import Settings
+from qa.feeds import FeedReader
+from qa.index import IngestReport
 from qa.mcp_server import mount_http
 from qa.observability import Metrics
 from qa.openai_compat import OpenAIErrors, openai_router
 from qa.pipeline import Pipeline
 from qa.security import Access, RateLimiter
+from qa.types import Article
+
+log = logging.getLogger("qa.feeds")
 
 
 class Integrations:
@@ -44,6 +52,7 @@ class Integrations:
     ) -> None:
         self.settings = settings
         self.pipe = pipe
+        self.metrics = metrics
         app.include_router(openai_router(pipe, metrics, questions=questions, reads=reads))
         app.add_middleware(OpenAIErrors)
         self.mcp: StreamableHTTPSessionManager | None = None
@@ -56,4 +65,28 @@ class Integrations:
         async with AsyncExitStack() as stack:
             if self.mcp is not None:
                 await stack.enter_async_context(self.mcp.run())
+            if self.settings.feeds_poll_interval_s > 0:
+                task = asyncio.create_task(self._poll_feeds_forever(), name="qa-feeds")
+                stack.callback(task.cancel)
             yield
+
+    def _ingest(self, articles: Sequence[Article]) -> IngestReport:
+        report = self.pipe().add_articles(articles)
+        self.metrics.record_ingest(report)
+        return report
+
+    async def _poll_feeds_forever(self) -> None:
+        """Poll every feed now and then every QA_FEEDS_POLL_INTERVAL_S; failures are logged, never fatal."""
+        reader = FeedReader(self.settings, self._ingest)
+        try:
+            while True:
+                try:
+                    for report in await run_in_threadpool(reader.poll):
+                        log.log(logging.INFO if report.ok else logging.WARNING, "feed %s", report.summary())
+                        for link, reason in report.problems:
+                            log.warning("feed item %s skipped: %s", link, reason)
+                except Exception:
+                    log.exception("feed poll failed")
+                await asyncio.sleep(self.settings.feeds_poll_interval_s)
+        finally:
+            reader.close()
