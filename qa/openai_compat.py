@@ -131,6 +131,22 @@ class ChatCompletionPublic(BaseModel):
     qa: AnswerPublic = Field(..., description="The full answer: citations with spans, answered, timings.")
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(..., description="invalid_request_error, authentication_error, rate_limit_error...")
+    param: str | None = None
+    code: str | None = Field(None, description="qa's error code, e.g. model_not_found, rate_limited.")
+
+
+class OpenAIErrorPublic(BaseModel):
+    error: OpenAIErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIErrorPublic} for status in (400, 401, 403, 404, 413, 422, 429, 502, 503)
+}
+
+
 class ModelPublic(BaseModel):
     id: str
     object: Literal["model"] = "model"
@@ -281,7 +297,7 @@ def openai_router(
     reads: Sequence[params.Depends],
 ) -> APIRouter:
     """The ``/v1`` routes; ``questions``/``reads`` are the app's dependencies for /chat and reads."""
-    router = APIRouter(prefix=PREFIX, tags=["OpenAI-compatible"])
+    router = APIRouter(prefix=PREFIX, tags=["OpenAI-compatible"], responses=ERROR_RESPONSES)
     started = int(time.time())
 
     def models() -> list[str]:
