@@ -31,6 +31,7 @@ import calendar
 import hashlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -270,14 +271,19 @@ class FeedReader:
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": USER_AGENT},
         )
+        self._stopping = threading.Event()
 
     def close(self) -> None:
         self.client.close()
 
+    def stop(self) -> None:
+        """Ask a poll running in another thread to end after the item it is on (server shutdown)."""
+        self._stopping.set()
+
     def poll(self, urls: Sequence[str] | None = None) -> list[FeedReport]:
         """Poll every feed (or those in ``urls``); one report per feed, failures included."""
         feeds = [self.store.get(check_url(u)) for u in urls] if urls else self.store.list()
-        return [self.poll_feed(feed) for feed in feeds]
+        return [self.poll_feed(feed) for feed in feeds if not self._stopping.is_set()]
 
     def poll_feed(self, feed: Feed) -> FeedReport:
         report = FeedReport(feed.url)
@@ -331,6 +337,8 @@ class FeedReader:
         records: list[tuple[str, str, str]] = []
         hashes: dict[str, str] = {}
         for entry, link in zip(entries, links, strict=True):
+            if self._stopping.is_set():
+                break  # what was fetched so far is still ingested and recorded below
             if link in seen:
                 report.seen += 1
                 continue

@@ -14,6 +14,7 @@ plugs qa into other tools is wired here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -66,8 +67,18 @@ class Integrations:
             if self.mcp is not None:
                 await stack.enter_async_context(self.mcp.run())
             if self.settings.feeds_poll_interval_s > 0:
-                task = asyncio.create_task(self._poll_feeds_forever(), name="qa-feeds")
-                stack.callback(task.cancel)
+                reader = FeedReader(self.settings, self._ingest)
+                task = asyncio.create_task(self._poll_feeds_forever(reader), name="qa-feeds")
+
+                async def stop() -> None:
+                    # A poll in its thread can't be cancelled: tell it to stop after the current item.
+                    reader.stop()
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    reader.close()
+
+                stack.push_async_callback(stop)
             yield
 
     def _ingest(self, articles: Sequence[Article]) -> IngestReport:
@@ -75,18 +86,14 @@ class Integrations:
         self.metrics.record_ingest(report)
         return report
 
-    async def _poll_feeds_forever(self) -> None:
+    async def _poll_feeds_forever(self, reader: FeedReader) -> None:
         """Poll every feed now and then every QA_FEEDS_POLL_INTERVAL_S; failures are logged, never fatal."""
-        reader = FeedReader(self.settings, self._ingest)
-        try:
-            while True:
-                try:
-                    for report in await run_in_threadpool(reader.poll):
-                        log.log(logging.INFO if report.ok else logging.WARNING, "feed %s", report.summary())
-                        for link, reason in report.problems:
-                            log.warning("feed item %s skipped: %s", link, reason)
-                except Exception:
-                    log.exception("feed poll failed")
-                await asyncio.sleep(self.settings.feeds_poll_interval_s)
-        finally:
-            reader.close()
+        while True:
+            try:
+                for report in await run_in_threadpool(reader.poll):
+                    log.log(logging.INFO if report.ok else logging.WARNING, "feed %s", report.summary())
+                    for link, reason in report.problems:
+                        log.warning("feed item %s skipped: %s", link, reason)
+            except Exception:
+                log.exception("feed poll failed")
+            await asyncio.sleep(self.settings.feeds_poll_interval_s)

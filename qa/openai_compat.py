@@ -92,6 +92,10 @@ class ChatMessageIn(BaseModel):
         if isinstance(self.content, str):
             return self.content
         text = "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise BadQuestion(
+                f"a message's text parts hold {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}"
+            )
         if has_lone_surrogate(text):
             raise BadQuestion("message contains an unpaired UTF-16 surrogate (invalid Unicode)")
         return text
