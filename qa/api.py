@@ -32,6 +32,7 @@ from qa.embedding import set_torch_threads
 from qa.errors import BadDocument, NotFound, QAError, Unauthorized
 from qa.generation import Turn
 from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
+from qa.integrations import Integrations
 from qa.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
 from qa.pipeline import Pipeline
 from qa.retrieval import Filters
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         state["pipeline"] = pipeline or Pipeline(settings)
         # Load the model and index once, at start-up, off the event loop.
         await run_in_threadpool(state["pipeline"].warm_up)
-        yield
+        async with integrations.lifespan():
+            yield
 
     app = FastAPI(
         title="qa",
@@ -351,6 +353,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             raise NotFound(f"no document with id {doc_id!r}")
         return DeletedPublic(deleted=doc_id)
 
+    # OpenAI-compatible /v1, MCP at /mcp, the feed poller (see qa.integrations).
+    integrations = Integrations(
+        app, settings, pipe, access=access, limiter=limiter, metrics=metrics, questions=questions, reads=reads
+    )
     app.state.pipeline = pipe
     return app
 

@@ -1,4 +1,4 @@
-"""qa ingest | search | ask | serve | eval | bench | documents | check | llm-server.
+"""qa ingest | search | ask | serve | eval | bench | documents | check | mcp | feeds | llm-server.
 
 Exit status: 0 success; 1 an error (the message says what and how to fix it);
 2 bad usage; 3 ingest finished but skipped some input (each skip is reported
@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,56 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if problems else 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    import anyio
+
+    from qa.mcp_server import run_stdio
+
+    pipeline = _pipeline(_settings(args))
+    # Load the model and index before the first message, so the client's first call is fast.
+    pipeline.warm_up()
+    anyio.run(run_stdio, pipeline)
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from qa.feeds import FeedReader, FeedStore
+
+    settings = _settings(args)
+    store = FeedStore(settings.index_dir)
+    if args.action == "add":
+        feed, created = store.add(args.url, args.source or "")
+        print(f"{'added' if created else 'already subscribed:'} {feed.url}; `qa feeds poll` reads it")
+        return 0
+    if args.action == "remove":
+        store.remove(args.url)
+        print(f"removed {args.url}")
+        return 0
+    feeds = store.list()
+    if args.action == "list":
+        for f in feeds:
+            polled = time.strftime("%Y-%m-%d %H:%M", time.gmtime(f.polled_at)) if f.polled_at else "never"
+            print(f"{f.url}\t{f.source or f.title or '-'}\t{f.status}\t{polled}\t{f.error or ''}".rstrip())
+        print(f"{len(feeds)} feed(s)", file=sys.stderr)
+        return 0
+    if not feeds:
+        print("qa: no feeds: add one with `qa feeds add URL`", file=sys.stderr)
+        return EXIT_ERROR
+    pipeline = _pipeline(settings)
+    reader = FeedReader(settings, pipeline.add_articles, store=store)
+    try:
+        reports = reader.poll(args.urls)
+    finally:
+        reader.close()
+    for r in reports:
+        print(r.summary())
+        for link, reason in r.problems:
+            print(f"  skipped {link}: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in reports], ensure_ascii=False, indent=2))
+    return EXIT_SKIPPED if any(not r.ok for r in reports) else 0
+
+
 def cmd_llm_server(args: argparse.Namespace) -> int:
     from qa.local_llm import main as llm_main
 
@@ -284,6 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="verify that the FAISS index and the chunk store agree")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("mcp", help="serve search, ask and document lookup as MCP tools over stdio")
+    p.set_defaults(func=cmd_mcp)
+
+    p = sub.add_parser("feeds", help="subscribe to RSS/Atom feeds and ingest their new articles")
+    fsub = p.add_subparsers(dest="action", required=True)
+    f = fsub.add_parser("add", parents=[common], help="subscribe to a feed")
+    f.add_argument("url", help="the feed's http(s) URL")
+    f.add_argument("--source", help="source name for its articles (default: the feed's title)")
+    f = fsub.add_parser("remove", parents=[common], help="unsubscribe (its articles stay)")
+    f.add_argument("url")
+    fsub.add_parser("list", parents=[common], help="the feeds and their last poll")
+    f = fsub.add_parser(
+        "poll", parents=[common], help="fetch every feed (or those named) and ingest new items"
+    )
+    f.add_argument("urls", nargs="*", help="only these feeds")
+    f.add_argument("--json", action="store_true", help="also print the reports as JSON")
+    p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("llm-server", help="serve the offline SmolLM2 model on 127.0.0.1 (OpenAI-compatible)")
     p.add_argument(

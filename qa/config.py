@@ -146,7 +146,31 @@ class Settings(BaseSettings):
         True, description="Structured JSON log lines (with request ids); false for plain text."
     )
 
-    @field_validator("cors_origins", "backends_allowed", "api_keys", mode="before")
+    # Integrations: MCP and feeds
+    mcp_http: bool = Field(
+        True,
+        description="Serve the MCP tools over streamable HTTP at /mcp (same keys and rate limit as /chat).",
+    )
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (host:port, `*` for any port) a proxy may forward to /mcp, comma-separated; localhost is always allowed.",
+    )
+    feeds_poll_interval_s: float = Field(
+        0,
+        ge=0,
+        description="Seconds between the feed polls `qa serve` runs in the background; 0 = off (poll with `qa feeds poll`).",
+    )
+    feeds_timeout_s: float = Field(10.0, gt=0, description="Timeout of one feed or article fetch, seconds.")
+    feeds_max_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        description="Largest feed or article page fetched (bytes); larger ones are skipped.",
+    )
+    feeds_max_items: int = Field(
+        50, ge=1, le=1000, description="Most items read from one feed per poll (the feed's first ones)."
+    )
+
+    @field_validator("cors_origins", "backends_allowed", "api_keys", "mcp_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

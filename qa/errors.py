@@ -9,12 +9,14 @@
     ├── Unauthorized (401)           missing or wrong API key
     ├── Forbidden (403)              writes refused: no key configured
     ├── NotFound (404)               unknown document id
+    │   └── UnknownModel (404)       /v1 `model` names no enabled backend
     ├── PayloadTooLarge (413)
     ├── RateLimited (429)            carries retry_after seconds
     ├── BackendError (502)           the LLM provider failed; carries its reason
     ├── IndexNotBuilt (503)          names the command that builds it
     ├── ModelMismatch (500)          index built with another embedding model
-    └── UnknownBackend (422)         lists the valid backend names
+    ├── UnknownBackend (422)         lists the valid backend names
+    └── FeedError (502)              a feed or its item could not be fetched or read
 
 The API has one handler on ``QAError``; anything else is logged and answered
 with a generic 500 (never a traceback).
@@ -96,3 +98,14 @@ class ModelMismatch(QAError):
 class UnknownBackend(QAError):
     status = 422
     code = "unknown_backend"
+
+
+class UnknownModel(NotFound):
+    code = "model_not_found"
+
+
+class FeedError(QAError):
+    """A feed, or one of its items, that could not be fetched or read; reported per feed, never fatal."""
+
+    status = 502
+    code = "feed_error"
