@@ -33,7 +33,7 @@ from pathlib import Path
 from qa.entailment import same_name
 from qa.nlp import NAME_TYPES, Annotator, Ent, Sent
 
-PERSONISH = frozenset({"PERSON", "ORG", "NORP", "GPE"})
+PERSONISH = frozenset({"PERSON", "ORG"})
 PLACE = frozenset({"GPE", "LOC", "FAC", "ORG"})
 WHEN = frozenset({"DATE", "TIME"})
 QUANTITY = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME", "ORDINAL"})
@@ -47,7 +47,17 @@ _HOW_QUANTITY = frozenset(
     {"many", "much", "long", "old", "far", "big", "large", "tall", "high", "often", "few"}
 )
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "confidence.json"
-FEATURES = ("relevance", "coverage", "predicate", "typed_answer", "support", "cited")
+FEATURES = (
+    "relevance",
+    "coverage",
+    "predicate",
+    "typed",
+    "single_answer",
+    "names_in_sentence",
+    "top_passage",
+    "support",
+    "cited",
+)
 
 
 @dataclass(frozen=True)
@@ -332,13 +342,23 @@ def confidence(features: dict[str, float]) -> float:
     return round(1.0 / (1.0 + math.exp(-z)), 4)
 
 
-def features(fit: SentenceFit, support: float, cited: int, typed: bool) -> dict[str, float]:
-    """The confidence model's inputs for an answer whose best cited sentence has ``fit``."""
+def features(
+    info: QuestionInfo, sent: Sent, fit: SentenceFit, *, support: float, cited: int, rank: int
+) -> dict[str, float]:
+    """The confidence model's inputs for an answer whose best cited sentence is ``sent``.
+
+    ``rank`` is the 0-based retrieval rank of that sentence's passage.
+    """
+    names = info.strict_names
+    in_sentence = len(names) - len(names_missing(info, [sent.text])) if names else 0
     return {
         "relevance": fit.relevance,
         "coverage": fit.coverage,
         "predicate": fit.predicate,
-        "typed_answer": fit.typed_answer if typed else 1.0,
+        "typed": 1.0 if info.types else 0.0,
+        "single_answer": (1.0 / len(fit.answers)) if fit.answers else 0.0,
+        "names_in_sentence": in_sentence / len(names) if names else 1.0,
+        "top_passage": 1.0 / (1 + rank),
         "support": support,
         "cited": float(min(cited, 3)) / 3,
     }

@@ -26,7 +26,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -96,7 +96,7 @@ def candidates(
     passages: Sequence[Passage], numbers: Sequence[int] | None = None, pairs: bool = True
 ) -> list[Candidate]:
     """Sentences (and adjacent pairs) of the given 1-based passage numbers, deduplicated by span."""
-    seen: set[tuple[str, int, int]] = set()
+    seen: dict[tuple[str, int, int], int] = {}
     out: list[Candidate] = []
     for n in numbers or range(1, len(passages) + 1):
         p = passages[n - 1]
@@ -106,10 +106,13 @@ def candidates(
             units += [(a[0], b[1], None) for a, b in itertools.pairwise(spans)]
         for start, end, prev in units:
             key = (p.doc_id, start, end)
-            if key in seen:
-                continue
-            seen.add(key)
             before = p.text[prev[0] - p.start : prev[1] - p.start] if prev else ""
+            if key in seen:
+                # Overlapping chunks repeat a sentence; keep the copy that knows the sentence before.
+                if before and not out[seen[key]].before:
+                    out[seen[key]] = replace(out[seen[key]], before=before)
+                continue
+            seen[key] = len(out)
             text = p.text[start - p.start : end - p.start]
             out.append(
                 Candidate(

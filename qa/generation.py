@@ -128,12 +128,15 @@ class ExtractiveBackend:
         context = question.context
         if context:
             # A follow-up's own words decide; the conversation breaks ties towards its topic,
-            # and a sentence the conversation already quoted is not news to the reader.
+            # a sentence the conversation already quoted is not news to the reader, and the
+            # sentence right after it is where a story usually goes on ("...; Ukraine called it").
             relevance = 0.7 * relevance + 0.3 * self._relevance(context, cands, passages)
             said = " ".join(context.split())
             for i, cand in enumerate(cands):
                 if " ".join(cand.text.split()).rstrip(".") in said:
                     relevance[i] *= 0.5
+                elif cand.before and " ".join(cand.before.split()).rstrip(".") in said:
+                    relevance[i] *= 1.25
         ranked = sorted(((float(r), i) for i, r in enumerate(relevance)), reverse=True)
         return cands, ranked
 

@@ -305,7 +305,15 @@ class Pipeline:
         answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]
         quality, best, fit, sent = max(scored, key=lambda s: s[0])
         support = sum(c.support for c in answer.citations) / len(answer.citations)
-        feats = answering.features(fit, support, len(answer.citations), bool(info.types))
+        rank = next(
+            (
+                k
+                for k, p in enumerate(answer.passages)
+                if p.doc_id == best.doc_id and p.start <= best.start and best.end <= p.end
+            ),
+            len(answer.passages),
+        )
+        feats = answering.features(info, sent, fit, support=support, cited=len(answer.citations), rank=rank)  # type: ignore[arg-type]
         answer.confidence = answering.confidence(feats)
         answer.features = feats
         ent = answering.best_answer(info, sent, fit)  # type: ignore[arg-type]

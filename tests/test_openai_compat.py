@@ -99,24 +99,25 @@ def test_streamed_completion_ends_with_citations_and_done(server: Server) -> Non
 def test_multi_turn_condenses_the_follow_up(server: Server) -> None:
     api = client(server)
     first = api.chat.completions.create(
-        model="qa", messages=[{"role": "user", "content": "What happened in Sumy?"}]
+        model="qa",
+        messages=[{"role": "user", "content": "How many people were killed in the missile strike on Sumy?"}],
     )
     reply = first.choices[0].message.content or ""
     follow_up = api.chat.completions.create(
         model="qa",
         messages=[
             {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "What happened in Sumy?"},
+            {"role": "user", "content": "How many people were killed in the missile strike on Sumy?"},
             {"role": "assistant", "content": reply},
-            {"role": "user", "content": [{"type": "text", "text": "And what did Ukraine call it?"}]},
+            {"role": "user", "content": [{"type": "text", "text": "And what did Russia claim it hit?"}]},
         ],
     )
     qa = follow_up.model_extra["qa"]
     standalone = qa["standalone_question"]
-    assert standalone.startswith("And what did Ukraine call it?") and "Sumy" in standalone
+    assert standalone.startswith("And what did Russia claim it hit?") and "Sumy" in standalone
     assert "Sources:" not in standalone  # the earlier reply's Sources list was cut before condensing
     assert qa["answered"] is True
-    assert any("deliberate assault on civilians" in c["text"] for c in qa["citations"])
+    assert any("meeting of Ukrainian military officers" in c["text"] for c in qa["citations"])
 
 
 @pytest.mark.slow
