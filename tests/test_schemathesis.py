@@ -25,7 +25,7 @@ from tests.conftest import SEED_ID, SEED_TEXT, Server
 
 pytestmark = pytest.mark.slow
 
-KEY = "test-key"
+KEY = "schemathesis-test-key-0001"
 # Small enough that an oversized body is cheap to send, large enough for schemathesis' bodies.
 MAX_BODY = 256 * 1024
 SERVER_ENV = {"QA_API_KEYS": KEY, "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_MAX_BODY_BYTES": str(MAX_BODY)}
