@@ -10,13 +10,13 @@ with a generic 500 that never carries a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,21 @@ from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from qa.config import Settings, get_settings
 from qa.embedding import set_torch_threads
-from qa.errors import BadDocument, NotFound, QAError, Unauthorized
+from qa.errors import BadDocument, ClientGone, NotFound, PayloadTooLarge, QAError, Unauthorized
 from qa.generation import Turn
 from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
 from qa.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
 from qa.pipeline import Pipeline
 from qa.retrieval import Filters
 from qa.schemas import (
+    NOT_BLANK,
     AnswerPublic,
     ArticleIn,
     AskRequest,
@@ -48,6 +51,7 @@ from qa.schemas import (
     ErrorPublic,
     HealthPublic,
     IngestPublic,
+    IsoDate,
     PassagePublic,
     SearchPublic,
     SkippedPublic,
@@ -58,7 +62,7 @@ from qa.types import Article
 log = logging.getLogger("qa.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 401, 403, 404, 413, 422, 429, 502, 503)
+    status: {"model": ErrorPublic} for status in (400, 401, 403, 404, 413, 422, 429, 500, 502, 503)
 }
 
 
@@ -101,8 +105,13 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
 
-    access = Access(settings.api_keys)
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, keys=access.keys)
+    access = Access(
+        settings.all_write_keys, settings.read_keys, failures_per_minute=settings.auth_failures_per_minute
+    )
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, keys=access)
+    # LLM answers wait for a slot here, in the event loop, not in a worker thread: however many
+    # wait, the thread pool keeps free threads for /health and the other routes.
+    llm_slots = asyncio.Semaphore(settings.llm_concurrency)
     metrics = Metrics(lambda: pipe().index.stats() if "pipeline" in state else None)
     app.state.metrics = metrics
     writes = [Depends(access.write)]
@@ -125,14 +134,32 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     def pipe() -> Pipeline:
         return state["pipeline"]
 
+    async def answer_work(request: Request, backend: str | None, work: Callable[[], Any]) -> Any:
+        """Run an answer's blocking ``work`` in a worker thread, and stop waiting when the client leaves.
+
+        With an LLM backend it first takes one of QA_LLM_CONCURRENCY slots (waiting in the
+        event loop, so no thread is held); a request whose client leaves while it waits is
+        dropped before any LLM call.  A thread can't be stopped, so work already running is
+        abandoned: it keeps its slot until it ends (bounded by QA_LLM_TIMEOUT_S), which keeps
+        the number of threads in LLM calls at QA_LLM_CONCURRENCY at most.
+        """
+        slots = llm_slots if (backend or settings.backend) != "extractive" else None
+        if slots is not None:
+            await _unless_disconnected(request, slots.acquire())
+        running = asyncio.ensure_future(run_in_threadpool(work))
+        if slots is not None:
+            running.add_done_callback(lambda _: slots.release())
+        return await _unless_disconnected(request, running)
+
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
         if isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
         if exc.status >= 500:
+            # The detail (paths, provider replies) is for the operator: the client gets exc.public.
             log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.status, exc.message)
-        return _error(exc.status, exc.message, exc.code, headers)
+        return _error(exc.status, exc.public, exc.code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -140,7 +167,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), "http_error", getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route that matched the path only;
+            # /documents (GET and POST) and /documents/{doc_id} (GET and DELETE) are two routes each.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(app, request))}
+        return _error(exc.status_code, str(exc.detail), "http_error", headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -180,12 +212,18 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         "/search", response_model=SearchPublic, summary="Top-k passages for a query", dependencies=questions
     )
     async def search(
-        q: str = Query(..., description="The query."),
+        q: str = Query(
+            ...,
+            min_length=1,
+            max_length=settings.max_question_chars,
+            pattern=NOT_BLANK,
+            description="The query (not blank; at most QA_MAX_QUESTION_CHARS characters).",
+        ),
         k: int = Query(5, ge=1, le=50, description="How many passages."),
         source: list[str] = Query(default_factory=list, description="Only these sources (repeatable)."),
-        published_after: date | None = Query(None),
-        published_before: date | None = Query(None),
-        as_of: date | None = Query(None, description="Exclude later articles, prefer recent ones."),
+        published_after: IsoDate | None = Query(None),
+        published_before: IsoDate | None = Query(None),
+        as_of: IsoDate | None = Query(None, description="Exclude later articles, prefer recent ones."),
         mode: str | None = Query(None, pattern="^(hybrid|dense|bm25)$", description="Retrieval mode."),
     ) -> SearchPublic:
         filters = Filters(
@@ -207,9 +245,11 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         summary="Answer a question with cited passages",
         dependencies=questions,
     )
-    async def ask(body: AskRequest) -> AnswerPublic:
-        answer = await run_in_threadpool(
-            pipe().ask, body.question, top_k=body.top_k, backend=body.backend, filters=body.filters()
+    async def ask(request: Request, body: AskRequest) -> AnswerPublic:
+        answer = await answer_work(
+            request,
+            body.backend,
+            lambda: pipe().ask(body.question, top_k=body.top_k, backend=body.backend, filters=body.filters()),
         )
         metrics.record_answer(answer)
         return AnswerPublic.of(answer)
@@ -220,32 +260,46 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         summary="Answer the last message of a conversation",
         dependencies=questions,
     )
-    async def chat(body: ChatRequest) -> AnswerPublic:
-        question, history = _split_chat(body)
-        answer = await run_in_threadpool(
-            pipe().ask,
-            question,
-            top_k=body.top_k,
-            backend=body.backend,
-            filters=body.filters(),
-            history=history,
+    async def chat(request: Request, body: ChatRequest) -> AnswerPublic:
+        question, history = _split_chat(body, settings.max_chat_chars)
+        answer = await answer_work(
+            request,
+            body.backend,
+            lambda: pipe().ask(
+                question, top_k=body.top_k, backend=body.backend, filters=body.filters(), history=history
+            ),
         )
         metrics.record_answer(answer)
         return AnswerPublic.of(answer)
 
-    async def stream(question: str, body: AskRequest | ChatRequest, history: list[Turn] | None) -> Response:
+    async def stream(
+        request: Request, question: str, body: AskRequest | ChatRequest, history: list[Turn] | None
+    ) -> Response:
         # Validation, retrieval and the first backend call run before the response starts,
         # so their errors are ordinary 4xx/5xx JSON responses.
-        events = await run_in_threadpool(
-            pipe().ask_stream,
-            question,
-            top_k=body.top_k,
-            backend=body.backend,
-            filters=body.filters(),
-            history=history,
-        )
+        slots = llm_slots if (body.backend or settings.backend) != "extractive" else None
+        if slots is not None:
+            await _unless_disconnected(request, slots.acquire())
+        try:
+            events = await _unless_disconnected(
+                request,
+                run_in_threadpool(
+                    pipe().ask_stream,
+                    question,
+                    top_k=body.top_k,
+                    backend=body.backend,
+                    filters=body.filters(),
+                    history=history,
+                ),
+            )
+        except BaseException:
+            # Abandoned or failed before streaming: the slot goes back (an abandoned first call
+            # is bounded by QA_LLM_TIMEOUT_S; streams are the minority of LLM work).
+            if slots is not None:
+                slots.release()
+            raise
         return StreamingResponse(
-            _sse_events(metrics.count_final(events)),
+            _sse_events(metrics.count_final(events), release=slots.release if slots is not None else None),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -257,8 +311,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         responses={200: {"content": {"text/event-stream": {}}}},
         dependencies=questions,
     )
-    async def ask_stream(body: AskRequest) -> Response:
-        return await stream(body.question, body, None)
+    async def ask_stream(request: Request, body: AskRequest) -> Response:
+        return await stream(request, body.question, body, None)
 
     @app.post(
         "/chat/stream",
@@ -267,9 +321,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         responses={200: {"content": {"text/event-stream": {}}}},
         dependencies=questions,
     )
-    async def chat_stream(body: ChatRequest) -> Response:
-        question, history = _split_chat(body)
-        return await stream(question, body, history)
+    async def chat_stream(request: Request, body: ChatRequest) -> Response:
+        question, history = _split_chat(body, settings.max_chat_chars)
+        return await stream(request, question, body, history)
 
     # -- documents -------------------------------------------------------------------
 
@@ -308,7 +362,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         file: UploadFile = File(..., description="a .txt, .md, .html or .jsonl file"),
     ) -> IngestPublic:
         data = await file.read()
-        articles, skipped = await run_in_threadpool(parse_upload, file.filename or "upload.txt", data)
+        articles, skipped = await run_in_threadpool(parse_upload, file.filename or "", data)
         if not articles:
             reasons = "; ".join(str(p) for p in skipped[:5]) or "no articles found"
             metrics.record_ingest(None, len(skipped))
@@ -380,11 +434,19 @@ def _summary(d: Any) -> DocumentSummary:
 
 
 def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Problem]]:
-    """Articles from an uploaded file's bytes; bad JSONL lines become Problems."""
-    name = Path(filename).name or "upload.txt"
+    """Articles from an uploaded file's bytes; bad JSONL lines become Problems.
+
+    A file name is optional (a multipart part need not carry one, and the schema
+    doesn't require it): without a suffix, a body whose first line is a JSON
+    object is read as JSONL, anything else as text.
+    """
+    name = Path(filename.replace("\\", "/")).name if filename else ""
     suffix = Path(name).suffix.lower()
+    if not suffix:
+        suffix = ".jsonl" if data.lstrip()[:1] == b"{" else ".txt"
+        name = f"{name or 'upload'}{suffix}"
     if suffix not in SUPPORTED_SUFFIXES:
-        raise BadDocument(f"unsupported file type {suffix or '(none)'!r}: upload .txt, .md, .html or .jsonl")
+        raise BadDocument(f"unsupported file type {suffix!r}: upload .txt, .md, .html or .jsonl")
     if not data.strip():
         raise BadDocument(f"{name}: file is empty")
     if b"\x00" in data[:8192]:
@@ -402,7 +464,14 @@ def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Proble
     return [parse_text(name, text, suffix)], []
 
 
-def _split_chat(body: ChatRequest) -> tuple[str, list[Turn]]:
+def _split_chat(body: ChatRequest, max_chars: int) -> tuple[str, list[Turn]]:
+    total = sum(len(m.content) for m in body.messages)
+    if total > max_chars:
+        # One request buys one rate-limit token: its work must be bounded, not only each message.
+        raise PayloadTooLarge(
+            f"the conversation is {total} characters; the limit is {max_chars} (QA_MAX_CHAT_CHARS): "
+            "send fewer or shorter earlier messages"
+        )
     last = body.messages[-1]
     if last.role != "user":
         raise RequestValidationError(
@@ -417,7 +486,10 @@ def _split_chat(body: ChatRequest) -> tuple[str, list[Turn]]:
     return last.content, [Turn(m.role, m.content) for m in body.messages[:-1]]
 
 
-async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]:
+async def _sse_events(
+    events: Iterator[tuple[str, Any]], release: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
+    """The SSE body; ``release`` (an LLM slot) runs when the stream ends, is abandoned or fails."""
     try:
         async for kind, payload in iterate_in_threadpool(events):
             if kind == "token":
@@ -425,7 +497,9 @@ async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]
             else:
                 yield _sse("final", AnswerPublic.of(payload).model_dump())
     except QAError as exc:
-        yield _sse("error", {"detail": exc.message, "error": exc.code})
+        if exc.status >= 500:
+            log.warning("stream failed (%s): %s", exc.status, exc.message)
+        yield _sse("error", {"detail": exc.public, "error": exc.code})
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -433,3 +507,52 @@ async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]
         yield _sse(
             "error", {"detail": "internal error; the server log has the details", "error": "internal_error"}
         )
+    finally:
+        # A client that left mid-stream: stop pulling the LLM's tokens (closing the generator
+        # drops the provider's stream) and give the slot back.
+        with contextlib.suppress(Exception):
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        if release is not None:
+            release()
+
+
+async def _client_left(request: Request) -> None:
+    """Returns when the client has disconnected (the request body has been read by then)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _unless_disconnected(request: Request, awaitable: Awaitable[Any]) -> Any:
+    """``await awaitable``, unless the client disconnects first: then ``ClientGone`` (499).
+
+    A waiting ``awaitable`` (a semaphore) is cancelled; a running one (work in a thread)
+    is left to finish on its own, since a thread can't be interrupted.
+    """
+    work = asyncio.ensure_future(awaitable)
+    watcher = asyncio.ensure_future(_client_left(request))
+    try:
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    # Whatever the abandoned work ends with, nobody will read it: retrieve it so it isn't reported.
+    work.add_done_callback(lambda f: f.cancelled() or f.exception())
+    log.info("%s %s: client disconnected; answer abandoned", request.method, request.url.path)
+    raise ClientGone("the client disconnected before the answer was ready")
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at the request's path (for a 405's Allow header)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, APIRoute | Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path matches, the method doesn't
+                methods |= route.methods
+    return sorted(methods)

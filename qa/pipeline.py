@@ -40,6 +40,25 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
 
 
+def recent_turns(history: Sequence[Turn], max_chars: int) -> list[Turn]:
+    """The latest turns of a conversation within ``max_chars`` characters in all.
+
+    What a backend condenses (an LLM prompt) is bounded however long the
+    conversation: older turns go first, and the oldest turn kept may be cut to
+    its end (a question's words are at its end).
+    """
+    kept: list[Turn] = []
+    budget = max_chars
+    for turn in reversed(history):
+        if budget <= 0:
+            break
+        content = turn.content if len(turn.content) <= budget else turn.content[-budget:]
+        kept.append(Turn(turn.role, content))
+        budget -= len(content)
+    kept.reverse()
+    return kept
+
+
 class Pipeline:
     """Wires the stages together for the CLI, the HTTP API and the eval harness."""
 
@@ -108,7 +127,9 @@ class Pipeline:
         allowed = {"extractive", self.settings.backend, *self.settings.backends_allowed}
         if name not in allowed:
             raise UnknownBackend(
-                f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}"
+                f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}",
+                # A client is not told which models the server has enabled.
+                public=f"backend {name!r} is not enabled on this server",
             )
         if name not in self._backends:
             self._backends[name] = get_backend(name, settings=self.settings, embeddings=self.embeddings)
@@ -165,7 +186,19 @@ class Pipeline:
         as_of: str | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for a question (``k`` defaults to ``settings.top_k``)."""
-        question = self.check_question(question)
+        return self._retrieve(self.check_question(question), k, filters=filters, mode=mode, as_of=as_of)
+
+    def _retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+        as_of: str | None = None,
+    ) -> list[Passage]:
+        # No length check here: a condensed question may rightly be longer than what the user typed,
+        # which ``_prepare`` has checked.
         if as_of:
             filters = Filters(**{**(filters.__dict__ if filters else {}), "as_of": as_of})
         index = self.index
@@ -187,7 +220,9 @@ class Pipeline:
         timings: dict[str, float] = {}
         if history:
             start = time.perf_counter()
-            question = chosen.condense(list(history), question)
+            recent = recent_turns(history, self.settings.condense_max_chars)
+            condensed = chosen.condense(recent, question).strip()
+            question = condensed or question
             timings["condense_ms"] = _ms(start)
         return question, chosen, timings
 
@@ -205,7 +240,7 @@ class Pipeline:
         total = time.perf_counter()
         standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
         start = time.perf_counter()
-        passages = self.search(standalone, top_k, filters=filters, as_of=as_of)
+        passages = self._retrieve(standalone, top_k, filters=filters, as_of=as_of)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         draft = chosen.draft(standalone, passages)
@@ -230,7 +265,7 @@ class Pipeline:
         total = time.perf_counter()
         standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
         start = time.perf_counter()
-        passages = self.search(standalone, top_k, filters=filters, as_of=as_of)
+        passages = self._retrieve(standalone, top_k, filters=filters, as_of=as_of)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         pieces = chosen.stream(standalone, passages)

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from qa.ingest import has_lone_surrogate
 from qa.retrieval import Filters
 from qa.types import Answer, Citation, Passage
+
+# "Contains a character that is not whitespace": JSON Schema patterns are unanchored searches, like
+# pydantic's, so the schema states what check_question enforces (a blank question is refused).
+NOT_BLANK = r"\S"
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (strings): pydantic would also take 0 or "0" as a Unix timestamp."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date as YYYY-MM-DD is required")
+    return value
+
+
+# A date as the schema promises it (``format: date``), and nothing else.
+IsoDate = Annotated[date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 
 
 class FilterFields(BaseModel):
@@ -19,9 +37,13 @@ class FilterFields(BaseModel):
     sources: list[str] = Field(
         default_factory=list, max_length=50, description="Only articles from these sources."
     )
-    published_after: date | None = Field(None, description="Only articles published on or after this date.")
-    published_before: date | None = Field(None, description="Only articles published on or before this date.")
-    as_of: date | None = Field(
+    published_after: IsoDate | None = Field(
+        None, description="Only articles published on or after this date."
+    )
+    published_before: IsoDate | None = Field(
+        None, description="Only articles published on or before this date."
+    )
+    as_of: IsoDate | None = Field(
         None, description="Answer as of this date: later articles are excluded, recent ones preferred."
     )
 
@@ -38,7 +60,11 @@ class AskRequest(FilterFields):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(
-        ..., description="The question, in plain language.", examples=["What conditions did Russia set?"]
+        ...,
+        min_length=1,
+        pattern=NOT_BLANK,
+        description="The question, in plain language (at most QA_MAX_QUESTION_CHARS characters).",
+        examples=["What conditions did Russia set?"],
     )
     top_k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K).")
     backend: str | None = Field(None, max_length=200, description="Answer backend (default QA_BACKEND).")
@@ -48,7 +74,7 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20000)
+    content: str = Field(..., min_length=1, max_length=20000, pattern=NOT_BLANK)
 
     @field_validator("content")
     @classmethod
@@ -162,7 +188,7 @@ class ArticleIn(BaseModel):
     id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
     title: str = Field("", max_length=1000)
     source: str = Field("", max_length=200)
-    published_at: date | None = None
+    published_at: IsoDate | None = None
     url: str = Field("", max_length=4000)
     text: str = Field(..., min_length=1, description="The article text; citations quote it verbatim.")
 
