@@ -359,14 +359,19 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         dependencies=writes,
     )
     async def upload_documents(
-        file: UploadFile = File(..., description="a .txt, .md, .html or .jsonl file"),
+        file: UploadFile | str = File(..., description="a .txt, .md, .html or .jsonl file"),
     ) -> IngestPublic:
-        data = await file.read()
-        articles, skipped = await run_in_threadpool(parse_upload, file.filename or "", data)
+        if isinstance(file, str):
+            # A part without a file name arrives as a form field, already decoded (as UTF-8, or
+            # Latin-1 when it isn't): read it as an unnamed file of that text.
+            filename, data = "", file.encode("utf-8", "surrogatepass")
+        else:
+            filename, data = file.filename or "", await file.read()
+        articles, skipped = await run_in_threadpool(parse_upload, filename, data)
         if not articles:
             reasons = "; ".join(str(p) for p in skipped[:5]) or "no articles found"
             metrics.record_ingest(None, len(skipped))
-            raise BadDocument(f"nothing ingested from {file.filename!r}: {reasons}")
+            raise BadDocument(f"nothing ingested from {filename or 'the upload'!r}: {reasons}")
         report = await run_in_threadpool(pipe().add_articles, articles)
         return _ingested(report, skipped)
 

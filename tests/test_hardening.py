@@ -6,17 +6,25 @@ through real uvicorn servers on 127.0.0.1 where a header or a socket matters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from qa.api import create_app
 from qa.cli import proxy_options, serve_secrets
 from qa.config import MIN_KEY_CHARS, Settings
 from qa.errors import BackendError, BadQuestion, IndexNotBuilt, UnknownBackend
@@ -26,6 +34,8 @@ from qa.pipeline import Pipeline, recent_turns
 from qa.prompts import format_passages
 from qa.security import RateLimiter, client_key
 from qa.types import Passage
+from tests.conftest import SEED_ID, Server, make_pipeline
+from tests.openai_stub import OpenAIStub
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,3 +215,214 @@ def test_stale_faiss_temporaries_are_removed_at_open(seed_copy: Path, embedder: 
     ChunkIndex(seed_copy, embedder)  # type: ignore[arg-type]
     assert not stale.exists()
     assert fresh.exists()
+
+
+# -- through a real server ------------------------------------------------------------------------
+
+READ_KEYS = [f"read-key-{i:02d}-7c1e9a3f5b" for i in range(12)]
+WRITE_KEY = "write-key-4d2b8e6a1c9f"
+MAX_CHAT = 2000
+ARTICLE = {"id": "hard-1", "title": "Harbour", "text": "The harbour of Port Ellis reopened on Monday."}
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[OpenAIStub]:
+    stub = OpenAIStub().start()
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+@pytest.fixture(scope="module")
+def hardened(seed_index: Path, tmp_path_factory: pytest.TempPathFactory, llm: OpenAIStub) -> Iterator[Server]:
+    """One server with scoped keys, a small rate limit, an LLM backend (the stub) and one LLM slot."""
+    index = tmp_path_factory.mktemp("hardened") / "index"
+    shutil.copytree(seed_index, index)
+    srv = Server(
+        index,
+        env={
+            "QA_READ_KEYS": ",".join(READ_KEYS),
+            "QA_WRITE_KEYS": WRITE_KEY,
+            "QA_RATE_LIMIT_PER_MINUTE": "6",
+            "QA_RATE_LIMIT_BURST": "3",
+            "QA_AUTH_FAILURES_PER_MINUTE": "3",
+            "QA_BACKEND": "litellm:openai/stub",
+            "QA_LLM_API_BASE": llm.api_base,
+            "QA_LLM_API_KEY": "sk-provider-secret-0042",
+            "QA_LLM_CONCURRENCY": "1",
+            "QA_LLM_TIMEOUT_S": "30",
+            "QA_MAX_CHAT_CHARS": str(MAX_CHAT),
+        },
+    )
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def read(i: int) -> dict[str, str]:
+    return {"X-API-Key": READ_KEYS[i]}
+
+
+@pytest.mark.slow
+def test_a_read_key_gets_403_on_every_write(hardened: Server) -> None:
+    url = f"{hardened.url}/documents"
+    upload = {"file": ("a.txt", b"Title\n\nSome text about a harbour.", "text/plain")}
+    for r in (
+        httpx.post(url, json=ARTICLE, headers=read(0)),
+        httpx.post(f"{url}/upload", files=upload, headers=read(0)),
+        httpx.delete(f"{url}/{SEED_ID}", headers={"Authorization": f"Bearer {READ_KEYS[0]}"}),
+    ):
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == "forbidden" and "QA_WRITE_KEYS" in r.json()["detail"]
+    assert httpx.get(f"{url}/{SEED_ID}", headers=read(0)).status_code == 200  # it may read
+    r = httpx.post(url, json=ARTICLE, headers={"X-API-Key": WRITE_KEY}, timeout=60)
+    assert r.status_code == 201, r.text
+    assert httpx.delete(f"{url}/hard-1", headers={"X-API-Key": WRITE_KEY}).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_spoofed_forwarded_for_shares_the_callers_bucket(hardened: Server) -> None:
+    codes = [
+        httpx.get(
+            f"{hardened.url}/search",
+            params={"q": "Sumy"},
+            headers={"X-Forwarded-For": f"203.0.113.{i}", "Forwarded": f"for=203.0.113.{i}"},
+            timeout=60,
+        ).status_code
+        for i in range(8)
+    ]
+    assert codes == [200] * 3 + [429] * 5  # the burst of 3, then the limit: the header changed nothing
+
+
+@pytest.mark.slow
+def test_an_oversized_chat_gets_413(hardened: Server) -> None:
+    earlier = [{"role": "user", "content": "y" * 900}, {"role": "assistant", "content": "z" * 900}]
+    messages = [*earlier, {"role": "user", "content": "What happened in Sumy? " * 10}]
+    r = httpx.post(f"{hardened.url}/chat", json={"messages": messages}, headers=read(1), timeout=60)
+    assert r.status_code == 413, r.text
+    assert "QA_MAX_CHAT_CHARS" in r.json()["detail"]
+
+
+@pytest.mark.slow
+def test_server_errors_carry_no_provider_text_no_models_no_paths(hardened: Server, llm: OpenAIStub) -> None:
+    llm.enqueue_error(500, "upstream exploded at /opt/provider/secret with key sk-provider-secret-0042")
+    r = httpx.post(
+        f"{hardened.url}/ask", json={"question": "What happened in Sumy?"}, headers=read(2), timeout=60
+    )
+    assert r.status_code == 502, r.text
+    assert r.json()["error"] == "backend_error"
+    assert "exploded" not in r.text and "/opt" not in r.text and "sk-" not in r.text
+    r = httpx.post(
+        f"{hardened.url}/ask", json={"question": "Sumy?", "backend": "litellm:x"}, headers=read(2), timeout=60
+    )
+    assert r.status_code == 422 and "openai/stub" not in r.text, r.text
+    log = hardened.output()
+    assert "exploded" in log  # the operator still has the detail ...
+    assert "sk-provider-secret-0042" not in log  # ... but never the provider's key
+
+
+def test_an_empty_index_answers_503_without_its_path(tmp_path: Path, embedder: Any) -> None:
+    index_dir = tmp_path / "private-place" / "index"
+    app = create_app(Settings(index_dir=index_dir), make_pipeline(index_dir, embedder))
+    with TestClient(app) as client:
+        r = client.get("/search", params={"q": "Sumy"})
+    assert r.status_code == 503 and r.json()["error"] == "index_not_built"
+    assert "private-place" not in r.text and str(tmp_path) not in r.text
+
+
+@pytest.mark.slow
+def test_the_schema_states_what_the_server_enforces(hardened: Server) -> None:
+    schema = httpx.get(f"{hardened.url}/openapi.json").json()
+    q = next(p for p in schema["paths"]["/search"]["get"]["parameters"] if p["name"] == "q")["schema"]
+    assert q["minLength"] == 1 and q["pattern"] == r"\S" and q["maxLength"] == 1000
+    question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
+    assert question["minLength"] == 1 and question["pattern"] == r"\S"
+    as_of = schema["components"]["schemas"]["AskRequest"]["properties"]["as_of"]
+    assert {"type": "string", "format": "date"} in as_of["anyOf"]
+    url = hardened.url
+    for i, bad in enumerate((0, "0", "2024-1-2", "yesterday")):
+        r = httpx.post(
+            f"{url}/ask", json={"question": "Sumy?", "as_of": bad}, headers=read(8 + i), timeout=60
+        )
+        assert r.status_code == 422, (bad, r.text)
+    r = httpx.get(f"{url}/search", params={"q": "Sumy", "as_of": "0"}, headers=read(4), timeout=60)
+    assert r.status_code == 422, r.text
+    for path, methods in (("/documents", {"GET", "POST"}), (f"/documents/{SEED_ID}", {"GET", "DELETE"})):
+        r = httpx.options(url + path)
+        assert r.status_code == 405
+        assert methods <= {m.strip() for m in r.headers["allow"].split(",")}, r.headers["allow"]
+    r = httpx.put(f"{url}/documents", headers={"X-API-Key": WRITE_KEY})
+    assert r.status_code == 405 and {"GET", "POST"} <= set(r.headers["allow"].replace(" ", "").split(","))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("", b"Harbour news\n\nThe harbour reopened on Monday."),
+        ("article", b'{"id": "ferry-1", "text": "The ferry ran."}\n'),
+    ],
+    ids=["empty-name", "no-suffix-jsonl"],
+)
+def test_an_upload_without_a_file_name_is_read(hardened: Server, name: str, data: bytes) -> None:
+    headers = {"X-API-Key": WRITE_KEY}
+    r = httpx.post(
+        f"{hardened.url}/documents/upload", files={"file": (name, data)}, headers=headers, timeout=60
+    )
+    assert r.status_code == 201, r.text
+    (added,) = r.json()["added"]
+    assert httpx.delete(f"{hardened.url}/documents/{added}", headers=headers).status_code == 200
+
+
+@pytest.mark.slow
+def test_llm_answers_are_bounded_and_dropped_when_the_client_leaves(
+    hardened: Server, llm: OpenAIStub
+) -> None:
+    before = len(llm.requests)
+    llm.enqueue("Russia set conditions [1].", delay_s=4)
+    ask = {"question": "What conditions did Russia set?"}
+    url = f"{hardened.url}/ask"
+
+    def leave_after(i: int, seconds: float) -> None:
+        with contextlib.suppress(httpx.TimeoutException):
+            httpx.post(url, json=ask, headers=read(i), timeout=seconds)
+
+    first = threading.Thread(target=leave_after, args=(5, 2.0))
+    first.start()
+    deadline = time.monotonic() + 30
+    while len(llm.requests) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(llm.requests) == before + 1  # the first answer holds the only LLM slot for 4 s
+    waiting = [threading.Thread(target=leave_after, args=(6 + i % 2, 1.0)) for i in range(4)]
+    for t in waiting:
+        t.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert httpx.get(f"{hardened.url}/health", timeout=10).status_code == 200
+    assert time.monotonic() - start < 2.0  # waiting answers hold no worker thread
+    for t in [first, *waiting]:
+        t.join()
+    time.sleep(4)  # the first LLM call ends; had the others been queued, they would be called now
+    assert len(llm.requests) == before + 1, "answers whose client left still reached the LLM"
+    assert llm.pending == 0
+    llm.enqueue("Russia set conditions [1].")
+    r = httpx.post(url, json=ask, headers=read(7), timeout=60)  # the slot was given back
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.slow
+def test_missing_and_wrong_keys_are_rate_limited(hardened: Server) -> None:
+    # Last of the server tests: afterwards this address may not present keys for a while.
+    url = f"{hardened.url}/documents"
+    codes = [
+        httpx.post(url, json=ARTICLE, headers={"X-API-Key": f"guess-{i:02d}-0000000000"}).status_code
+        for i in range(3)
+    ]
+    codes.append(httpx.post(url, json=ARTICLE).status_code)
+    assert codes == [401, 401, 401, 429]
+    # Throttled before any key is compared: even the right key can't be told apart now.
+    r = httpx.post(url, json=ARTICLE, headers={"X-API-Key": WRITE_KEY})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
