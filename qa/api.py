@@ -410,6 +410,15 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             raise NotFound(f"no document with id {doc_id!r}")
         return DeletedPublic(deleted=doc_id)
 
+    def openapi() -> dict[str, Any]:
+        # The question limit is a setting: the schema states the one this server enforces.
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
+            question["maxLength"] = settings.max_question_chars
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.pipeline = pipe
     return app
 

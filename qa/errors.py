@@ -8,6 +8,7 @@
     │   └── BadDocument (422)        an article that can't be ingested
     ├── Unauthorized (401)           missing or wrong API key
     ├── Forbidden (403)              writes refused: no write key configured, or a read key
+    │   └── BackendNotEnabled (403)  a backend this server doesn't offer (names not disclosed)
     ├── NotFound (404)               unknown document id
     ├── PayloadTooLarge (413)
     ├── RateLimited (429)            carries retry_after seconds
@@ -71,6 +72,12 @@ class Unauthorized(QAError):
 class Forbidden(QAError):
     status = 403
     code = "forbidden"
+
+
+class BackendNotEnabled(Forbidden):
+    # Well-formed but refused by this server's configuration, like a key's scope; 422 would say the
+    # request was malformed, and the schema can't list the names without disclosing them.
+    code = "backend_not_enabled"
 
 
 class NotFound(QAError):

@@ -18,7 +18,7 @@ from typing import Any
 from qa.citations import EmbeddingCache, Verified, Verifier
 from qa.config import Settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import BadQuestion, IndexNotBuilt, UnknownBackend
+from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.generation import Backend, Turn, get_backend
 from qa.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
 from qa.ingest import Problem, has_lone_surrogate, load_articles
@@ -126,7 +126,7 @@ class Pipeline:
         name = name or self.settings.backend
         allowed = {"extractive", self.settings.backend, *self.settings.backends_allowed}
         if name not in allowed:
-            raise UnknownBackend(
+            raise BackendNotEnabled(
                 f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}",
                 # A client is not told which models the server has enabled.
                 public=f"backend {name!r} is not enabled on this server",

@@ -13,9 +13,11 @@ from qa.ingest import has_lone_surrogate
 from qa.retrieval import Filters
 from qa.types import Answer, Citation, Passage
 
-# "Contains a character that is not whitespace": JSON Schema patterns are unanchored searches, like
-# pydantic's, so the schema states what check_question enforces (a blank question is refused).
-NOT_BLANK = r"\S"
+# "Contains a character that str.strip() keeps", so the schema states what check_question enforces
+# (a blank question is refused).  JSON Schema patterns are unanchored searches, like pydantic's.
+# Spelled out rather than \S: Python, ECMA (the schema's dialect) and Rust (pydantic's) disagree on
+# what \s covers (\x1c-\x1f, \x85, \ufeff); these escapes mean the same in all three.
+NOT_BLANK = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 def _iso_date(value: object) -> object:

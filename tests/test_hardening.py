@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,12 @@ from starlette.requests import Request
 from qa.api import create_app
 from qa.cli import proxy_options, serve_secrets
 from qa.config import MIN_KEY_CHARS, Settings
-from qa.errors import BackendError, BadQuestion, IndexNotBuilt, UnknownBackend
+from qa.errors import BackendError, BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.generation import Turn
 from qa.index import ChunkIndex
 from qa.pipeline import Pipeline, recent_turns
 from qa.prompts import format_passages
+from qa.schemas import NOT_BLANK
 from qa.security import RateLimiter, client_key
 from qa.types import Passage
 from tests.conftest import SEED_ID, Server, make_pipeline
@@ -184,6 +186,17 @@ def test_question_limit_applies_to_what_the_user_typed(seed_pipeline: Pipeline) 
         seed_pipeline.ask("x" * 1001, history=history)
 
 
+def test_the_not_blank_pattern_is_exactly_what_strip_keeps() -> None:
+    # Every BMP character (surrogates can't be in valid JSON text): the schema's pattern and the
+    # server's check agree, so a schema-valid question is never refused as blank.
+    pattern = re.compile(NOT_BLANK)
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        c = chr(code)
+        assert bool(pattern.search(c)) == bool(c.strip()), hex(code)
+
+
 # -- 7. no details in error bodies -----------------------------------------------------------------
 
 
@@ -191,7 +204,7 @@ def test_server_errors_tell_clients_nothing_of_the_server() -> None:
     exc = IndexNotBuilt("no index in /srv/secret/index: build it with `qa ingest`")
     assert "/srv" not in exc.public and exc.message.startswith("no index in /srv")
     assert "sk-live" not in BackendError("provider said: bad key sk-live-123").public
-    unknown = UnknownBackend("choose one of: litellm:openai/gpt-4o", public="backend 'x' is not enabled")
+    unknown = BackendNotEnabled("choose one of: litellm:openai/gpt-4o", public="backend 'x' is not enabled")
     assert "gpt-4o" not in unknown.public
 
 
@@ -318,7 +331,7 @@ def test_server_errors_carry_no_provider_text_no_models_no_paths(hardened: Serve
     r = httpx.post(
         f"{hardened.url}/ask", json={"question": "Sumy?", "backend": "litellm:x"}, headers=read(2), timeout=60
     )
-    assert r.status_code == 422 and "openai/stub" not in r.text, r.text
+    assert r.status_code == 403 and "openai/stub" not in r.text, r.text
     log = hardened.output()
     assert "exploded" in log  # the operator still has the detail ...
     assert "sk-provider-secret-0042" not in log  # ... but never the provider's key
@@ -337,9 +350,10 @@ def test_an_empty_index_answers_503_without_its_path(tmp_path: Path, embedder: A
 def test_the_schema_states_what_the_server_enforces(hardened: Server) -> None:
     schema = httpx.get(f"{hardened.url}/openapi.json").json()
     q = next(p for p in schema["paths"]["/search"]["get"]["parameters"] if p["name"] == "q")["schema"]
-    assert q["minLength"] == 1 and q["pattern"] == r"\S" and q["maxLength"] == 1000
+    assert q["minLength"] == 1 and q["pattern"] == NOT_BLANK and q["maxLength"] == 1000
     question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
-    assert question["minLength"] == 1 and question["pattern"] == r"\S"
+    assert question["minLength"] == 1 and question["pattern"] == NOT_BLANK
+    assert question["maxLength"] == 1000
     as_of = schema["components"]["schemas"]["AskRequest"]["properties"]["as_of"]
     assert {"type": "string", "format": "date"} in as_of["anyOf"]
     url = hardened.url
