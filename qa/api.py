@@ -563,10 +563,13 @@ async def _unless_disconnected(request: Request, awaitable: Awaitable[Any]) -> A
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Every method some route serves at the request's path (for a 405's Allow header)."""
-    methods: set[str] = set()
+    concrete: set[str] = set()
+    templated: set[str] = set()
     for route in app.router.routes:
         if isinstance(route, APIRoute | Route) and route.methods:
             match, _ = route.matches(request.scope)
             if match in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path matches, the method doesn't
-                methods |= route.methods
-    return sorted(methods)
+                (templated if route.param_convertors else concrete).update(route.methods)
+    # OpenAPI's rule: a concrete path (/documents/upload) is matched before a templated one
+    # (/documents/{doc_id}), so its methods are the resource's.
+    return sorted(concrete or templated)

@@ -17,7 +17,10 @@ from qa.types import Answer, Citation, Passage
 # (a blank question is refused).  JSON Schema patterns are unanchored searches, like pydantic's.
 # Spelled out rather than \S: Python, ECMA (the schema's dialect) and Rust (pydantic's) disagree on
 # what \s covers (\x1c-\x1f, \x85, \ufeff); these escapes mean the same in all three.
-NOT_BLANK = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_BLANK = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{_BLANK}]"
+# An article's text: NULs are dropped at ingest, so they don't count either.
+HAS_TEXT = f"[^\\x00{_BLANK}]"
 
 
 def _iso_date(value: object) -> object:
@@ -31,6 +34,17 @@ def _iso_date(value: object) -> object:
 
 # A date as the schema promises it (``format: date``), and nothing else.
 IsoDate = Annotated[date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: 12 and 12.0, but not true (Python's 1) or "12" (pydantic's lax mode)."""
+    if isinstance(value, bool | str):
+        raise ValueError("an integer is required")
+    return value
+
+
+# Passages to retrieve for one question.
+TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_json_integer)]  # this order: minimum/maximum
 
 
 class FilterFields(BaseModel):
@@ -68,7 +82,7 @@ class AskRequest(FilterFields):
         description="The question, in plain language (at most QA_MAX_QUESTION_CHARS characters).",
         examples=["What conditions did Russia set?"],
     )
-    top_k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K).")
+    top_k: TopK | None = Field(None, description="Passages to retrieve (default QA_TOP_K).")
     backend: str | None = Field(None, max_length=200, description="Answer backend (default QA_BACKEND).")
 
 
@@ -95,7 +109,7 @@ class ChatRequest(FilterFields):
         max_length=50,
         description="The conversation; the last message is the user's new question.",
     )
-    top_k: int | None = Field(None, ge=1, le=50)
+    top_k: TopK | None = None
     backend: str | None = Field(None, max_length=200)
 
 
@@ -192,7 +206,12 @@ class ArticleIn(BaseModel):
     source: str = Field("", max_length=200)
     published_at: IsoDate | None = None
     url: str = Field("", max_length=4000)
-    text: str = Field(..., min_length=1, description="The article text; citations quote it verbatim.")
+    text: str = Field(
+        ...,
+        min_length=1,
+        pattern=HAS_TEXT,
+        description="The article text (not blank); citations quote it verbatim.",
+    )
 
 
 class DocumentsIn(BaseModel):

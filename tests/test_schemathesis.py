@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -77,6 +79,46 @@ def test_every_operation_conforms_to_its_schema(api_schema: schemathesis.BaseSch
         except BaseException as exc:
             failures[operation.label] = exc
     assert not failures, "\n\n".join(f"{label}:\n{exc}" for label, exc in failures.items())
+
+
+# Bounded so CI stays fast (~1,000 requests, under a minute alone); the seed makes failures replayable.
+CLI_MAX_EXAMPLES = 25
+CLI_SEED = 3
+
+
+def test_schemathesis_all_checks_all_phases(api_server: Server, tmp_path: Path) -> None:
+    """`schemathesis run --checks all` over every operation, examples, coverage and fuzzing phases.
+
+    Unlike the test above, this includes positive_data_acceptance (schema-valid requests must be
+    accepted), unsupported_method and allow_header_conformance; tests/schemathesis.toml lists the
+    few rules JSON Schema can't state and the operations that may refuse on them.
+    """
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(Path(__file__).parent / "schemathesis.toml"),
+        "run",
+        f"{api_server.url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        str(CLI_MAX_EXAMPLES),
+        "--seed",
+        str(CLI_SEED),
+        "--header",
+        f"X-API-Key: {KEY}",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "60",
+        "--no-color",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=480, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "11 selected / 11 total" in output  # every operation
 
 
 # -- explicit hostile inputs ---------------------------------------------------------
