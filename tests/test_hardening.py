@@ -49,26 +49,27 @@ ROOT = Path(__file__).resolve().parent.parent
 _TIMING = """
 import json, sys, time
 from qa.chunking import sentence_spans
-mark = sys.argv[1]
+from qa.citations import split_claims
+run = {"sentence_spans": sentence_spans, "split_claims": split_claims}[sys.argv[1]]
+mark = sys.argv[2]
 def best(text, repeat):
     times = []
     for _ in range(3):
         start = time.perf_counter()
         for _ in range(repeat):
-            sentence_spans(text)
+            run(text)
         times.append(time.perf_counter() - start)
     return min(times)
-small = best("Hi " + mark * 10_000, 10)
-large = best("Hi " + mark * 100_000, 1)
+small = best("Hi " + mark * 10_000 + "x", 10)
+large = best("Hi " + mark * 100_000 + "x", 1)
 print(json.dumps({"small": small, "large": large}))
 """
 
 
-@pytest.mark.parametrize("mark", ["!", ".", "?", "…"])
-def test_sentence_splitter_scales_linearly_on_runs_of_punctuation(mark: str) -> None:
+def assert_linear(function: str, mark: str) -> None:
     try:
         out = subprocess.run(
-            [sys.executable, "-c", _TIMING, mark],
+            [sys.executable, "-c", _TIMING, function, mark],
             capture_output=True,
             text=True,
             timeout=60,
@@ -76,11 +77,22 @@ def test_sentence_splitter_scales_linearly_on_runs_of_punctuation(mark: str) -> 
             check=True,
         ).stdout
     except subprocess.TimeoutExpired:
-        pytest.fail(f"splitting 100k {mark!r} took over 60 s: the splitter is super-linear")
+        pytest.fail(f"{function} on 100k {mark!r} took over 60 s: super-linear")
     t = json.loads(out)
     ratio = t["large"] / max(t["small"], 1e-6)
     # Linear: ~1 (the same number of characters).  Quadratic: ~10.
-    assert ratio < 4, f"100k {mark!r} took {ratio:.1f}x as long as 10 x 10k: not linear ({t})"
+    assert ratio < 4, f"{function}: 100k {mark!r} took {ratio:.1f}x as long as 10 x 10k: not linear ({t})"
+
+
+@pytest.mark.parametrize("mark", ["!", ".", "?", "…"])
+def test_sentence_splitter_scales_linearly_on_runs_of_punctuation(mark: str) -> None:
+    assert_linear("sentence_spans", mark)
+
+
+@pytest.mark.parametrize("mark", [" ", "\t", "!"])
+def test_citation_parser_scales_linearly_on_runs_of_whitespace(mark: str) -> None:
+    # The verifier splits every draft into claims: found by the fuzzing of split_claims' regexes.
+    assert_linear("split_claims", mark)
 
 
 # -- 2. scoped keys, minimum length -------------------------------------------------------------
