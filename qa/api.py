@@ -280,26 +280,33 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         slots = llm_slots if (body.backend or settings.backend) != "extractive" else None
         if slots is not None:
             await _unless_disconnected(request, slots.acquire())
-        try:
-            events = await _unless_disconnected(
-                request,
-                run_in_threadpool(
-                    pipe().ask_stream,
-                    question,
-                    top_k=body.top_k,
-                    backend=body.backend,
-                    filters=body.filters(),
-                    history=history,
-                ),
+        running = asyncio.ensure_future(
+            run_in_threadpool(
+                pipe().ask_stream,
+                question,
+                top_k=body.top_k,
+                backend=body.backend,
+                filters=body.filters(),
+                history=history,
             )
+        )
+        try:
+            events = await _unless_disconnected(request, running)
         except BaseException:
-            # Abandoned or failed before streaming: the slot goes back (an abandoned first call
-            # is bounded by QA_LLM_TIMEOUT_S; streams are the minority of LLM work).
-            if slots is not None:
-                slots.release()
+            # Failed, or abandoned by its client: the slot comes back when the work ends (now, or
+            # when the running first call does), and a stream nobody will read is closed.
+            def done(work: asyncio.Future[Any]) -> None:
+                if slots is not None:
+                    slots.release()
+                if not work.cancelled() and work.exception() is None:
+                    with contextlib.suppress(Exception):
+                        work.result().close()
+
+            running.add_done_callback(done)
             raise
-        return StreamingResponse(
-            _sse_events(metrics.count_final(events), release=slots.release if slots is not None else None),
+        return _SlotStreamingResponse(
+            _sse_events(metrics.count_final(events)),
+            release=slots.release if slots is not None else None,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -500,10 +507,25 @@ def _split_chat(body: ChatRequest, max_chars: int) -> tuple[str, list[Turn]]:
     return last.content, [Turn(m.role, m.content) for m in body.messages[:-1]]
 
 
-async def _sse_events(
-    events: Iterator[tuple[str, Any]], release: Callable[[], None] | None = None
-) -> AsyncIterator[bytes]:
-    """The SSE body; ``release`` (an LLM slot) runs when the stream ends, is abandoned or fails."""
+class _SlotStreamingResponse(StreamingResponse):
+    """A stream that gives its LLM slot back however it ends: finished, failed, or its client gone
+    (even before the body started, when the body generator never runs its ``finally``)."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None] | None, **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]:
+    """The SSE body; a client that leaves mid-stream stops the LLM's tokens being pulled."""
     try:
         async for kind, payload in iterate_in_threadpool(events):
             if kind == "token":
@@ -523,13 +545,11 @@ async def _sse_events(
         )
     finally:
         # A client that left mid-stream: stop pulling the LLM's tokens (closing the generator
-        # drops the provider's stream) and give the slot back.
+        # drops the provider's stream).
         with contextlib.suppress(Exception):
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        if release is not None:
-            release()
 
 
 async def _client_left(request: Request) -> None:
