@@ -38,6 +38,7 @@ from qa.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
 from qa.pipeline import Pipeline
 from qa.retrieval import Filters
 from qa.schemas import (
+    HAS_TEXT,
     NOT_BLANK,
     AnswerPublic,
     ArticleIn,
@@ -70,11 +71,21 @@ def _error(status: int, detail: str, code: str, headers: dict[str, str] | None =
     return JSONResponse({"detail": detail, "error": code}, status_code=status, headers=headers)
 
 
+def _message(err: dict[str, Any]) -> str:
+    # "String should match pattern '[^\t\n...]'" says nothing to a person: name the rule instead.
+    if (err.get("type") == "string_too_short" and err.get("ctx", {}).get("min_length") == 1) or (
+        err.get("type") == "string_pattern_mismatch"
+        and err.get("ctx", {}).get("pattern") in (NOT_BLANK, HAS_TEXT)
+    ):
+        return "is empty or blank"
+    return str(err.get("msg", "invalid"))
+
+
 def _readable(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+        parts.append(f"{where}: {_message(err)}" if where else _message(err))
     return "; ".join(parts) or "invalid request"
 
 

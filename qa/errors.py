@@ -114,7 +114,7 @@ class BackendError(QAError):
 class IndexNotBuilt(QAError):
     status = 503
     code = "index_not_built"
-    generic = "the index holds no articles yet; the operator can add them (the server log says how)"
+    generic = "the index holds no articles yet: add some with `qa ingest PATH` or POST /documents"
 
 
 class ModelMismatch(QAError):

@@ -183,8 +183,9 @@ def test_backend_failure_is_a_502_with_the_providers_reason(seed_copy: Path, sta
     r = httpx.post(f"{srv.url}/ask", json={"question": "What conditions did Russia set?"}, timeout=60)
     assert r.status_code == 502
     body = r.json()
-    assert body["error"] == "backend_error" and "openai/absent" in body["detail"]
-    assert "Connection" in body["detail"] or "connect" in body["detail"].lower()
+    # Which model failed, and why, is in the server log only (issue 12).
+    assert body["error"] == "backend_error" and "openai/absent" not in r.text
+    assert "openai/absent" in srv.output() and "connect" in srv.output().lower()
     assert "Traceback" not in r.text
     # The offline backend still answers on the same server when allowed.
     ok = httpx.post(
