@@ -63,7 +63,7 @@ WORDS = ["a", "The", "Mr", "U.S", "Dr", "J", "no", "1", "É", "x.y", "etc", "e.g
 splitter_text = st.lists(st.sampled_from(PIECES + WORDS), max_size=60).map("".join) | st.text(max_size=200)
 
 
-@fuzz_settings(3000)
+@fuzz_settings(2000)
 @given(text=splitter_text)
 def test_fuzz_sentence_spans(text: str, count: list[int]) -> None:
     count[0] += 1
@@ -90,7 +90,7 @@ draft_text = st.lists(
 ).map("".join) | st.text(max_size=300)
 
 
-@fuzz_settings(3000)
+@fuzz_settings(2000)
 @given(answer=draft_text)
 def test_fuzz_split_claims(answer: str, count: list[int]) -> None:
     count[0] += 1
@@ -153,14 +153,14 @@ def check_upload(name: str, data: bytes) -> None:
         assert isinstance(problem, Problem) and problem.reason
 
 
-@fuzz_settings(2000)
+@fuzz_settings(1500)
 @given(name=st.sampled_from(NAMES), data=upload_bytes)
 def test_fuzz_parse_upload(name: str, data: bytes, count: list[int]) -> None:
     count[0] += 1
     check_upload(name, data)
 
 
-@fuzz_settings(2000)
+@fuzz_settings(1500)
 @given(lines=st.lists(st.binary(max_size=60) | jsonl_bytes, max_size=8))
 def test_fuzz_iter_jsonl(lines: list[bytes], count: list[int]) -> None:
     count[0] += 1
@@ -181,7 +181,7 @@ html_text = st.lists(
 ).map("".join)
 
 
-@fuzz_settings(300)
+@fuzz_settings(200)
 @given(html=html_text)
 def test_fuzz_parse_html_upload(html: str, count: list[int]) -> None:
     count[0] += 1
