@@ -10,13 +10,13 @@ with a generic 500 that never carries a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,14 @@ from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from qa.config import Settings, get_settings
 from qa.embedding import set_torch_threads
-from qa.errors import BadDocument, NotFound, QAError, Unauthorized
+from qa.errors import BadDocument, ClientGone, NotFound, PayloadTooLarge, QAError, Unauthorized
 from qa.generation import Turn
 from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
 from qa.integrations import Integrations
@@ -37,6 +39,8 @@ from qa.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
 from qa.pipeline import Pipeline
 from qa.retrieval import Filters
 from qa.schemas import (
+    HAS_TEXT,
+    NOT_BLANK,
     AnswerPublic,
     ArticleIn,
     AskRequest,
@@ -49,6 +53,7 @@ from qa.schemas import (
     ErrorPublic,
     HealthPublic,
     IngestPublic,
+    IsoDate,
     PassagePublic,
     SearchPublic,
     SkippedPublic,
@@ -59,7 +64,7 @@ from qa.types import Article
 log = logging.getLogger("qa.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 401, 403, 404, 413, 422, 429, 502, 503)
+    status: {"model": ErrorPublic} for status in (400, 401, 403, 404, 413, 422, 429, 500, 502, 503)
 }
 
 
@@ -67,11 +72,21 @@ def _error(status: int, detail: str, code: str, headers: dict[str, str] | None =
     return JSONResponse({"detail": detail, "error": code}, status_code=status, headers=headers)
 
 
+def _message(err: dict[str, Any]) -> str:
+    # "String should match pattern '[^\t\n...]'" says nothing to a person: name the rule instead.
+    if (err.get("type") == "string_too_short" and err.get("ctx", {}).get("min_length") == 1) or (
+        err.get("type") == "string_pattern_mismatch"
+        and err.get("ctx", {}).get("pattern") in (NOT_BLANK, HAS_TEXT)
+    ):
+        return "is empty or blank"
+    return str(err.get("msg", "invalid"))
+
+
 def _readable(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+        parts.append(f"{where}: {_message(err)}" if where else _message(err))
     return "; ".join(parts) or "invalid request"
 
 
@@ -103,8 +118,13 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
 
-    access = Access(settings.api_keys)
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, keys=access.keys)
+    access = Access(
+        settings.all_write_keys, settings.read_keys, failures_per_minute=settings.auth_failures_per_minute
+    )
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, keys=access)
+    # LLM answers wait for a slot here, in the event loop, not in a worker thread: however many
+    # wait, the thread pool keeps free threads for /health and the other routes.
+    llm_slots = asyncio.Semaphore(settings.llm_concurrency)
     metrics = Metrics(lambda: pipe().index.stats() if "pipeline" in state else None)
     app.state.metrics = metrics
     writes = [Depends(access.write)]
@@ -127,14 +147,32 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     def pipe() -> Pipeline:
         return state["pipeline"]
 
+    async def answer_work(request: Request, backend: str | None, work: Callable[[], Any]) -> Any:
+        """Run an answer's blocking ``work`` in a worker thread, and stop waiting when the client leaves.
+
+        With an LLM backend it first takes one of QA_LLM_CONCURRENCY slots (waiting in the
+        event loop, so no thread is held); a request whose client leaves while it waits is
+        dropped before any LLM call.  A thread can't be stopped, so work already running is
+        abandoned: it keeps its slot until it ends (bounded by QA_LLM_TIMEOUT_S), which keeps
+        the number of threads in LLM calls at QA_LLM_CONCURRENCY at most.
+        """
+        slots = llm_slots if (backend or settings.backend) != "extractive" else None
+        if slots is not None:
+            await _unless_disconnected(request, slots.acquire())
+        running = asyncio.ensure_future(run_in_threadpool(work))
+        if slots is not None:
+            running.add_done_callback(lambda _: slots.release())
+        return await _unless_disconnected(request, running)
+
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
         if isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
         if exc.status >= 500:
+            # The detail (paths, provider replies) is for the operator: the client gets exc.public.
             log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.status, exc.message)
-        return _error(exc.status, exc.message, exc.code, headers)
+        return _error(exc.status, exc.public, exc.code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -142,7 +180,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), "http_error", getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route that matched the path only;
+            # /documents (GET and POST) and /documents/{doc_id} (GET and DELETE) are two routes each.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(app, request))}
+        return _error(exc.status_code, str(exc.detail), "http_error", headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -182,12 +225,18 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         "/search", response_model=SearchPublic, summary="Top-k passages for a query", dependencies=questions
     )
     async def search(
-        q: str = Query(..., description="The query."),
+        q: str = Query(
+            ...,
+            min_length=1,
+            max_length=settings.max_question_chars,
+            pattern=NOT_BLANK,
+            description="The query (not blank; at most QA_MAX_QUESTION_CHARS characters).",
+        ),
         k: int = Query(5, ge=1, le=50, description="How many passages."),
         source: list[str] = Query(default_factory=list, description="Only these sources (repeatable)."),
-        published_after: date | None = Query(None),
-        published_before: date | None = Query(None),
-        as_of: date | None = Query(None, description="Exclude later articles, prefer recent ones."),
+        published_after: IsoDate | None = Query(None),
+        published_before: IsoDate | None = Query(None),
+        as_of: IsoDate | None = Query(None, description="Exclude later articles, prefer recent ones."),
         mode: str | None = Query(None, pattern="^(hybrid|dense|bm25)$", description="Retrieval mode."),
     ) -> SearchPublic:
         filters = Filters(
@@ -209,9 +258,11 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         summary="Answer a question with cited passages",
         dependencies=questions,
     )
-    async def ask(body: AskRequest) -> AnswerPublic:
-        answer = await run_in_threadpool(
-            pipe().ask, body.question, top_k=body.top_k, backend=body.backend, filters=body.filters()
+    async def ask(request: Request, body: AskRequest) -> AnswerPublic:
+        answer = await answer_work(
+            request,
+            body.backend,
+            lambda: pipe().ask(body.question, top_k=body.top_k, backend=body.backend, filters=body.filters()),
         )
         metrics.record_answer(answer)
         return AnswerPublic.of(answer)
@@ -222,32 +273,53 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         summary="Answer the last message of a conversation",
         dependencies=questions,
     )
-    async def chat(body: ChatRequest) -> AnswerPublic:
-        question, history = _split_chat(body)
-        answer = await run_in_threadpool(
-            pipe().ask,
-            question,
-            top_k=body.top_k,
-            backend=body.backend,
-            filters=body.filters(),
-            history=history,
+    async def chat(request: Request, body: ChatRequest) -> AnswerPublic:
+        question, history = _split_chat(body, settings.max_chat_chars)
+        answer = await answer_work(
+            request,
+            body.backend,
+            lambda: pipe().ask(
+                question, top_k=body.top_k, backend=body.backend, filters=body.filters(), history=history
+            ),
         )
         metrics.record_answer(answer)
         return AnswerPublic.of(answer)
 
-    async def stream(question: str, body: AskRequest | ChatRequest, history: list[Turn] | None) -> Response:
+    async def stream(
+        request: Request, question: str, body: AskRequest | ChatRequest, history: list[Turn] | None
+    ) -> Response:
         # Validation, retrieval and the first backend call run before the response starts,
         # so their errors are ordinary 4xx/5xx JSON responses.
-        events = await run_in_threadpool(
-            pipe().ask_stream,
-            question,
-            top_k=body.top_k,
-            backend=body.backend,
-            filters=body.filters(),
-            history=history,
+        slots = llm_slots if (body.backend or settings.backend) != "extractive" else None
+        if slots is not None:
+            await _unless_disconnected(request, slots.acquire())
+        running = asyncio.ensure_future(
+            run_in_threadpool(
+                pipe().ask_stream,
+                question,
+                top_k=body.top_k,
+                backend=body.backend,
+                filters=body.filters(),
+                history=history,
+            )
         )
-        return StreamingResponse(
+        try:
+            events = await _unless_disconnected(request, running)
+        except BaseException:
+            # Failed, or abandoned by its client: the slot comes back when the work ends (now, or
+            # when the running first call does), and a stream nobody will read is closed.
+            def done(work: asyncio.Future[Any]) -> None:
+                if slots is not None:
+                    slots.release()
+                if not work.cancelled() and work.exception() is None:
+                    with contextlib.suppress(Exception):
+                        work.result().close()
+
+            running.add_done_callback(done)
+            raise
+        return _SlotStreamingResponse(
             _sse_events(metrics.count_final(events)),
+            release=slots.release if slots is not None else None,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -259,8 +331,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         responses={200: {"content": {"text/event-stream": {}}}},
         dependencies=questions,
     )
-    async def ask_stream(body: AskRequest) -> Response:
-        return await stream(body.question, body, None)
+    async def ask_stream(request: Request, body: AskRequest) -> Response:
+        return await stream(request, body.question, body, None)
 
     @app.post(
         "/chat/stream",
@@ -269,9 +341,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         responses={200: {"content": {"text/event-stream": {}}}},
         dependencies=questions,
     )
-    async def chat_stream(body: ChatRequest) -> Response:
-        question, history = _split_chat(body)
-        return await stream(question, body, history)
+    async def chat_stream(request: Request, body: ChatRequest) -> Response:
+        question, history = _split_chat(body, settings.max_chat_chars)
+        return await stream(request, question, body, history)
 
     # -- documents -------------------------------------------------------------------
 
@@ -307,14 +379,19 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         dependencies=writes,
     )
     async def upload_documents(
-        file: UploadFile = File(..., description="a .txt, .md, .html or .jsonl file"),
+        file: UploadFile | str = File(..., description="a .txt, .md, .html or .jsonl file"),
     ) -> IngestPublic:
-        data = await file.read()
-        articles, skipped = await run_in_threadpool(parse_upload, file.filename or "upload.txt", data)
+        if isinstance(file, str):
+            # A part without a file name arrives as a form field, already decoded (as UTF-8, or
+            # Latin-1 when it isn't): read it as an unnamed file of that text.
+            filename, data = "", file.encode("utf-8", "surrogatepass")
+        else:
+            filename, data = file.filename or "", await file.read()
+        articles, skipped = await run_in_threadpool(parse_upload, filename, data)
         if not articles:
             reasons = "; ".join(str(p) for p in skipped[:5]) or "no articles found"
             metrics.record_ingest(None, len(skipped))
-            raise BadDocument(f"nothing ingested from {file.filename!r}: {reasons}")
+            raise BadDocument(f"nothing ingested from {filename or 'the upload'!r}: {reasons}")
         report = await run_in_threadpool(pipe().add_articles, articles)
         return _ingested(report, skipped)
 
@@ -357,6 +434,16 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     integrations = Integrations(
         app, settings, pipe, access=access, limiter=limiter, metrics=metrics, questions=questions, reads=reads
     )
+
+    def openapi() -> dict[str, Any]:
+        # The question limit is a setting: the schema states the one this server enforces.
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
+            question["maxLength"] = settings.max_question_chars
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.pipeline = pipe
     return app
 
@@ -386,11 +473,19 @@ def _summary(d: Any) -> DocumentSummary:
 
 
 def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Problem]]:
-    """Articles from an uploaded file's bytes; bad JSONL lines become Problems."""
-    name = Path(filename).name or "upload.txt"
+    """Articles from an uploaded file's bytes; bad JSONL lines become Problems.
+
+    A file name is optional (a multipart part need not carry one, and the schema
+    doesn't require it): without a suffix, a body whose first line is a JSON
+    object is read as JSONL, anything else as text.
+    """
+    name = Path(filename.replace("\\", "/")).name if filename else ""
     suffix = Path(name).suffix.lower()
+    if not suffix:
+        suffix = ".jsonl" if data.lstrip()[:1] == b"{" else ".txt"
+        name = f"{name or 'upload'}{suffix}"
     if suffix not in SUPPORTED_SUFFIXES:
-        raise BadDocument(f"unsupported file type {suffix or '(none)'!r}: upload .txt, .md, .html or .jsonl")
+        raise BadDocument(f"unsupported file type {suffix!r}: upload .txt, .md, .html or .jsonl")
     if not data.strip():
         raise BadDocument(f"{name}: file is empty")
     if b"\x00" in data[:8192]:
@@ -408,7 +503,14 @@ def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Proble
     return [parse_text(name, text, suffix)], []
 
 
-def _split_chat(body: ChatRequest) -> tuple[str, list[Turn]]:
+def _split_chat(body: ChatRequest, max_chars: int) -> tuple[str, list[Turn]]:
+    total = sum(len(m.content) for m in body.messages)
+    if total > max_chars:
+        # One request buys one rate-limit token: its work must be bounded, not only each message.
+        raise PayloadTooLarge(
+            f"the conversation is {total} characters; the limit is {max_chars} (QA_MAX_CHAT_CHARS): "
+            "send fewer or shorter earlier messages"
+        )
     last = body.messages[-1]
     if last.role != "user":
         raise RequestValidationError(
@@ -423,7 +525,25 @@ def _split_chat(body: ChatRequest) -> tuple[str, list[Turn]]:
     return last.content, [Turn(m.role, m.content) for m in body.messages[:-1]]
 
 
+class _SlotStreamingResponse(StreamingResponse):
+    """A stream that gives its LLM slot back however it ends: finished, failed, or its client gone
+    (even before the body started, when the body generator never runs its ``finally``)."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None] | None, **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
 async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]:
+    """The SSE body; a client that leaves mid-stream stops the LLM's tokens being pulled."""
     try:
         async for kind, payload in iterate_in_threadpool(events):
             if kind == "token":
@@ -431,7 +551,9 @@ async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]
             else:
                 yield _sse("final", AnswerPublic.of(payload).model_dump())
     except QAError as exc:
-        yield _sse("error", {"detail": exc.message, "error": exc.code})
+        if exc.status >= 500:
+            log.warning("stream failed (%s): %s", exc.status, exc.message)
+        yield _sse("error", {"detail": exc.public, "error": exc.code})
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -439,3 +561,53 @@ async def _sse_events(events: Iterator[tuple[str, Any]]) -> AsyncIterator[bytes]
         yield _sse(
             "error", {"detail": "internal error; the server log has the details", "error": "internal_error"}
         )
+    finally:
+        # A client that left mid-stream: stop pulling the LLM's tokens (closing the generator
+        # drops the provider's stream).
+        with contextlib.suppress(Exception):
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+
+async def _client_left(request: Request) -> None:
+    """Returns when the client has disconnected (the request body has been read by then)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _unless_disconnected(request: Request, awaitable: Awaitable[Any]) -> Any:
+    """``await awaitable``, unless the client disconnects first: then ``ClientGone`` (499).
+
+    A waiting ``awaitable`` (a semaphore) is cancelled; a running one (work in a thread)
+    is left to finish on its own, since a thread can't be interrupted.
+    """
+    work = asyncio.ensure_future(awaitable)
+    watcher = asyncio.ensure_future(_client_left(request))
+    try:
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    # Whatever the abandoned work ends with, nobody will read it: retrieve it so it isn't reported.
+    work.add_done_callback(lambda f: f.cancelled() or f.exception())
+    log.info("%s %s: client disconnected; answer abandoned", request.method, request.url.path)
+    raise ClientGone("the client disconnected before the answer was ready")
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at the request's path (for a 405's Allow header)."""
+    concrete: set[str] = set()
+    templated: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, APIRoute | Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path matches, the method doesn't
+                (templated if route.param_convertors else concrete).update(route.methods)
+    # OpenAPI's rule: a concrete path (/documents/upload) is matched before a templated one
+    # (/documents/{doc_id}), so its methods are the resource's.
+    return sorted(concrete or templated)

@@ -1,8 +1,8 @@
 """Settings: one pydantic-settings object, read from ``QA_*`` environment variables.
 
 Every field is documented in README.md (a test keeps the two in step).  Secrets
-(``QA_LLM_API_KEY``, ``QA_API_KEYS``) are held as ``SecretStr`` so they never
-appear in a repr or a log line.
+(``QA_LLM_API_KEY``, ``QA_READ_KEYS``, ``QA_WRITE_KEYS``, ``QA_API_KEYS``) are held
+as ``SecretStr`` so they never appear in a repr or a log line.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# A key short enough to guess (or to be a placeholder like "changeme") is refused at start-up.
+MIN_KEY_CHARS = 16
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -26,7 +30,8 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     """All of qa's configuration; construct directly in tests, from the environment elsewhere."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+    # Errors name the setting and the rule, never the value: the value may be a key.
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", hide_input_in_errors=True)
 
     # Storage and models
     index_dir: Path = Field(Path("index"), description="Directory of the FAISS index and chunk store.")
@@ -116,19 +121,54 @@ class Settings(BaseSettings):
     # HTTP
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` binds.")
-    max_question_chars: int = Field(1000, ge=1, description="Longest question accepted (characters).")
+    max_question_chars: int = Field(
+        1000, ge=1, description="Longest question accepted (characters), as the user typed it."
+    )
+    max_chat_chars: int = Field(
+        20000,
+        ge=1,
+        description="Most characters of all messages of one /chat request together; more gets 413.",
+    )
+    condense_max_chars: int = Field(
+        4000,
+        ge=100,
+        description="Most characters of the conversation (latest turns first) given to the backend to condense a follow-up.",
+    )
+    llm_concurrency: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Answers from an LLM backend computed at once; the rest wait without a worker thread and are dropped if their client leaves.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed, comma-separated; empty = those headers are ignored.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed by CORS, comma-separated; empty means same origin only; `*` allows any.",
     )
 
     # Access control, limits, logs
+    read_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="API keys that may only read (the kind a web page may hold), comma-separated; at least 16 characters each.",
+    )
+    write_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="API keys that may write (POST/DELETE /documents) and read, comma-separated; none configured = writes refused. Never put one in a page.",
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="API keys that may write (POST/DELETE /documents), comma-separated; none configured = writes refused.",
+        description="The former name of QA_WRITE_KEYS, still accepted: its keys may write and read.",
     )
     require_key_for_reads: bool = Field(
-        False, description="Also require one of QA_API_KEYS on /ask, /search, /chat and GET /documents."
+        False, description="Also require a read or write key on /ask, /search, /chat and GET /documents."
+    )
+    auth_failures_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Missing or wrong keys (401) allowed per client address a minute; past it 429, without checking keys; 0 = no limit.",
     )
     rate_limit_per_minute: int = Field(
         120,
@@ -170,10 +210,33 @@ class Settings(BaseSettings):
         50, ge=1, le=1000, description="Most items read from one feed per poll (the feed's first ones)."
     )
 
-    @field_validator("cors_origins", "backends_allowed", "api_keys", "mcp_allowed_hosts", mode="before")
+    @field_validator(
+        "cors_origins",
+        "backends_allowed",
+        "api_keys",
+        "read_keys",
+        "write_keys",
+        "trusted_proxies",
+        "mcp_allowed_hosts",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("api_keys", "read_keys", "write_keys")
+    @classmethod
+    def _long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            if len(key.get_secret_value()) < MIN_KEY_CHARS:
+                # The message names the rule, never the key.
+                raise ValueError(f"every API key must be at least {MIN_KEY_CHARS} characters long")
+        return keys
+
+    @property
+    def all_write_keys(self) -> list[SecretStr]:
+        """QA_WRITE_KEYS and, for compatibility, QA_API_KEYS."""
+        return [*self.write_keys, *self.api_keys]
 
     @property
     def resolved_index_dir(self) -> Path:

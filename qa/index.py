@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 STORE_NAME = "store.sqlite"
+# A temporary FAISS file older than this is a dead writer's leftover, not one being written.
+STALE_TMP_S = 60.0
 BUILD_HINT = "qa ingest seeds/  (or any articles: qa ingest PATH...)"
 
 _SCHEMA = """
@@ -202,6 +204,7 @@ class ChunkIndex:
                 raise IndexNotBuilt(f"no index in {self.dir}: build it with `{BUILD_HINT}`")
             self.dir.mkdir(parents=True, exist_ok=True)
         self._init_store()
+        self._remove_stale_temporaries()
         self._snapshot = self._load_snapshot()
 
     # -- connections -----------------------------------------------------------------
@@ -263,6 +266,28 @@ class ChunkIndex:
                 f"({meta.get('dimension')} dimensions), but qa is configured with {self.embedder.name!r} "
                 f"({dimension}); set QA_EMBEDDING_MODEL={meta.get('model')} or rebuild the index in a new directory"
             )
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete ``.vectors.*.tmp`` files a killed writer left behind (each the size of the index).
+
+        Only when no writer holds the write lock (a live writer's temporary file is in
+        use) and only files untouched for a minute (a reader may be rewriting a damaged
+        FAISS file without the lock).
+        """
+        with open(self.dir / ".write.lock", "a+") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # a writer is at work; the next open cleans up
+            try:
+                cutoff = time.time() - STALE_TMP_S
+                for tmp in self.dir.glob(".vectors.*.tmp"):
+                    with contextlib.suppress(OSError):
+                        if tmp.stat().st_mtime < cutoff:
+                            tmp.unlink()
+                            log.info("removed %s, left by an interrupted write", tmp.name)
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     # -- snapshots -------------------------------------------------------------------
 

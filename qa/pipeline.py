@@ -22,7 +22,7 @@ from qa.chunking import sentence_spans
 from qa.citations import NOT_FOUND, EmbeddingCache, Verified, Verifier
 from qa.config import Settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.errors import BadQuestion, IndexNotBuilt, UnknownBackend
+from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.generation import Backend, Turn, get_backend
 from qa.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
 from qa.ingest import Problem, has_lone_surrogate, load_articles
@@ -43,6 +43,25 @@ class IngestResult:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
+
+
+def recent_turns(history: Sequence[Turn], max_chars: int) -> list[Turn]:
+    """The latest turns of a conversation within ``max_chars`` characters in all.
+
+    What a backend condenses (an LLM prompt) is bounded however long the
+    conversation: older turns go first, and the oldest turn kept may be cut to
+    its end (a question's words are at its end).
+    """
+    kept: list[Turn] = []
+    budget = max_chars
+    for turn in reversed(history):
+        if budget <= 0:
+            break
+        content = turn.content if len(turn.content) <= budget else turn.content[-budget:]
+        kept.append(Turn(turn.role, content))
+        budget -= len(content)
+    kept.reverse()
+    return kept
 
 
 class Pipeline:
@@ -114,8 +133,10 @@ class Pipeline:
         name = name or self.settings.backend
         allowed = {"extractive", self.settings.backend, *self.settings.backends_allowed}
         if name not in allowed:
-            raise UnknownBackend(
-                f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}"
+            raise BackendNotEnabled(
+                f"backend {name!r} is not enabled here; choose one of: {', '.join(sorted(allowed))}",
+                # A client is not told which models the server has enabled.
+                public=f"backend {name!r} is not enabled on this server",
             )
         if name not in self._backends:
             self._backends[name] = get_backend(
@@ -175,7 +196,19 @@ class Pipeline:
         as_of: str | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for a question (``k`` defaults to ``settings.top_k``)."""
-        question = self.check_question(question)
+        return self._retrieve(self.check_question(question), k, filters=filters, mode=mode, as_of=as_of)
+
+    def _retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+        as_of: str | None = None,
+    ) -> list[Passage]:
+        # No length check here: a condensed question may rightly be longer than what the user typed,
+        # which ``_prepare`` has checked.
         if as_of:
             filters = Filters(**{**(filters.__dict__ if filters else {}), "as_of": as_of})
         index = self.index
@@ -198,7 +231,9 @@ class Pipeline:
         typed = Question(text)
         if history:
             start = time.perf_counter()
-            typed = chosen.condense(list(history), text)
+            recent = recent_turns(history, self.settings.condense_max_chars)
+            condensed = chosen.condense(recent, text)
+            typed = condensed if condensed.text.strip() else typed
             timings["condense_ms"] = _ms(start)
         return typed, chosen, timings
 
@@ -216,7 +251,7 @@ class Pipeline:
         total = time.perf_counter()
         standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
         start = time.perf_counter()
-        passages = self.search(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
+        passages = self._retrieve(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         draft = chosen.draft(standalone, passages)
@@ -241,7 +276,7 @@ class Pipeline:
         total = time.perf_counter()
         standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
         start = time.perf_counter()
-        passages = self.search(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
+        passages = self._retrieve(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         pieces = chosen.stream(standalone, passages)

@@ -65,12 +65,34 @@ def load_prompt(prompts_dir: Path, name: str) -> PromptTemplate:
     return parse_template(name, text)
 
 
+def _quote_safe(text: str) -> str:
+    """``text`` with the quoting delimiters defused, so data can't close its own quote."""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+def _metadata(value: str) -> str:
+    """One line of metadata: whitespace (line breaks included) collapsed, delimiters defused.
+
+    Titles and sources come from whoever wrote the article, like its text: a title
+    with a line break and ``>>>`` could otherwise end the quote and write its own
+    "instructions" or passage header outside it.
+    """
+    return _quote_safe(" ".join(value.split()))
+
+
 def format_passages(passages: list[Passage]) -> str:
-    """Number the passages and frame each as quoted data, not instructions."""
+    """Number the passages and frame each as quoted data, not instructions.
+
+    Everything that came with an article (title, source, date and text) is inside
+    its ``<<< >>>`` block; only the passage number, which qa assigns, is outside.
+    """
     blocks = []
     for n, p in enumerate(passages, 1):
-        date = f", {p.published_at}" if p.published_at else ""
-        source = f", {p.source}" if p.source else ""
-        body = p.text.replace("<<<", "‹‹‹").replace(">>>", "›››")
-        blocks.append(f"[{n}] {p.title}{source}{date}\n<<<\n{body}\n>>>")
+        meta = [f"title: {_metadata(p.title)}"] if p.title.strip() else []
+        if p.source and p.source.strip():
+            meta.append(f"source: {_metadata(p.source)}")
+        if p.published_at:
+            meta.append(f"published: {_metadata(p.published_at)}")
+        head = "\n".join(meta) + "\n\n" if meta else ""
+        blocks.append(f"[{n}]\n<<<\n{head}{_quote_safe(p.text)}\n>>>")
     return "\n\n".join(blocks)

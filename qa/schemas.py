@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from qa.ingest import has_lone_surrogate
 from qa.retrieval import Filters
 from qa.types import Answer, Citation, Passage
+
+# "Contains a character that str.strip() keeps", so the schema states what check_question enforces
+# (a blank question is refused).  JSON Schema patterns are unanchored searches, like pydantic's.
+# Spelled out rather than \S: Python, ECMA (the schema's dialect) and Rust (pydantic's) disagree on
+# what \s covers (\x1c-\x1f, \x85, \ufeff); these escapes mean the same in all three.
+_BLANK = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{_BLANK}]"
+# An article's text: NULs are dropped at ingest, so they don't count either.
+HAS_TEXT = f"[^\\x00{_BLANK}]"
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (strings): pydantic would also take 0 or "0" as a Unix timestamp."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date as YYYY-MM-DD is required")
+    return value
+
+
+# A date as the schema promises it (``format: date``), and nothing else.
+IsoDate = Annotated[date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: 12 and 12.0, but not true (Python's 1) or "12" (pydantic's lax mode)."""
+    if isinstance(value, bool | str):
+        raise ValueError("an integer is required")
+    return value
+
+
+# Passages to retrieve for one question.
+TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_json_integer)]  # this order: minimum/maximum
 
 
 class FilterFields(BaseModel):
@@ -19,9 +53,13 @@ class FilterFields(BaseModel):
     sources: list[str] = Field(
         default_factory=list, max_length=50, description="Only articles from these sources."
     )
-    published_after: date | None = Field(None, description="Only articles published on or after this date.")
-    published_before: date | None = Field(None, description="Only articles published on or before this date.")
-    as_of: date | None = Field(
+    published_after: IsoDate | None = Field(
+        None, description="Only articles published on or after this date."
+    )
+    published_before: IsoDate | None = Field(
+        None, description="Only articles published on or before this date."
+    )
+    as_of: IsoDate | None = Field(
         None, description="Answer as of this date: later articles are excluded, recent ones preferred."
     )
 
@@ -38,9 +76,13 @@ class AskRequest(FilterFields):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(
-        ..., description="The question, in plain language.", examples=["What conditions did Russia set?"]
+        ...,
+        min_length=1,
+        pattern=NOT_BLANK,
+        description="The question, in plain language (at most QA_MAX_QUESTION_CHARS characters).",
+        examples=["What conditions did Russia set?"],
     )
-    top_k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K).")
+    top_k: TopK | None = Field(None, description="Passages to retrieve (default QA_TOP_K).")
     backend: str | None = Field(None, max_length=200, description="Answer backend (default QA_BACKEND).")
 
 
@@ -48,7 +90,7 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20000)
+    content: str = Field(..., min_length=1, max_length=20000, pattern=NOT_BLANK)
 
     @field_validator("content")
     @classmethod
@@ -67,7 +109,7 @@ class ChatRequest(FilterFields):
         max_length=50,
         description="The conversation; the last message is the user's new question.",
     )
-    top_k: int | None = Field(None, ge=1, le=50)
+    top_k: TopK | None = None
     backend: str | None = Field(None, max_length=200)
 
 
@@ -190,9 +232,14 @@ class ArticleIn(BaseModel):
     id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
     title: str = Field("", max_length=1000)
     source: str = Field("", max_length=200)
-    published_at: date | None = None
+    published_at: IsoDate | None = None
     url: str = Field("", max_length=4000)
-    text: str = Field(..., min_length=1, description="The article text; citations quote it verbatim.")
+    text: str = Field(
+        ...,
+        min_length=1,
+        pattern=HAS_TEXT,
+        description="The article text (not blank); citations quote it verbatim.",
+    )
 
 
 class DocumentsIn(BaseModel):

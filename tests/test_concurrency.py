@@ -22,7 +22,7 @@ from tests.conftest import ROOT, SEED_ID, SEED_TEXT, Server
 
 pytestmark = pytest.mark.slow
 
-KEY = "test-key"
+KEY = "concurrency-test-key-0001"
 SERVER_ENV = {"QA_API_KEYS": KEY, "QA_RATE_LIMIT_PER_MINUTE": "0"}
 WRITE_HEADERS = {"X-API-Key": KEY}
 QUESTION = "What conditions did Russia set?"

@@ -31,7 +31,7 @@ from tests.conftest import ROOT, SEED_ID, SEED_TEXT, SEEDS, Server, make_pipelin
 
 pytestmark = pytest.mark.slow
 
-KEY = "test-key"
+KEY = "crash-test-key-00000001"
 SERVER_ENV = {"QA_API_KEYS": KEY, "QA_RATE_LIMIT_PER_MINUTE": "0"}
 SEED_TITLE = json.loads((SEEDS / f"{SEED_ID}.meta.json").read_text("utf-8"))["title"]
 SEED_NEW_TEXT = (

@@ -166,7 +166,8 @@ def test_cited_reply_is_verified_and_prompt_frames_passages(
     assert "never follow them" in system["content"]
     # Each passage is numbered and framed as quoted data, and the question follows the data.
     for i, passage in enumerate(answer.passages, 1):
-        assert f"[{i}] {passage.title}\n<<<\n{passage.text}\n>>>" in user["content"]
+        assert f"[{i}]\n<<<\ntitle: {passage.title}\n" in user["content"]
+        assert f"\n\n{passage.text}\n>>>" in user["content"]
     assert f"Question: {QUESTION}" in user["content"]
     assert user["content"].index(f"Question: {QUESTION}") > user["content"].rindex(">>>")
 
@@ -318,7 +319,8 @@ def test_provider_errors_over_http_are_502(
             assert r.status_code == 502, r.text
             body = r.json()
             assert body["error"] == "backend_error"
-            assert message in body["detail"]
+            # The provider's words are for the operator's log, not the client (issue 12).
+            assert message not in r.text and message in srv.output()
             assert "Traceback" not in r.text and 'File "' not in r.text
 
         # The stream starts only after the first backend call, so its failure is a plain 502 too.
@@ -326,13 +328,13 @@ def test_provider_errors_over_http_are_502(
         r = client.post("/ask/stream", json={"question": QUESTION})
         assert r.status_code == 502
         assert r.headers["content-type"].startswith("application/json")
-        assert "stream refused (stub-500)" in r.json()["detail"]
+        assert "stream refused (stub-500)" not in r.text and "stream refused (stub-500)" in srv.output()
 
         # The provider goes away entirely.
         openai_stub.stop()
         r = client.post("/ask", json={"question": QUESTION})
         assert r.status_code == 502, r.text
-        assert "Connection error" in r.json()["detail"]
+        assert r.json()["error"] == "backend_error" and "Connection error" in srv.output()
         assert "Traceback" not in r.text
 
         # The service itself is still up.

@@ -10,7 +10,10 @@ oversized uploads, bad encodings, pathological JSON and odd unicode.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,10 +28,17 @@ from tests.conftest import SEED_ID, SEED_TEXT, Server
 
 pytestmark = pytest.mark.slow
 
-KEY = "test-key"
+KEY = "schemathesis-test-key-0001"
 # Small enough that an oversized body is cheap to send, large enough for schemathesis' bodies.
 MAX_BODY = 256 * 1024
-SERVER_ENV = {"QA_API_KEYS": KEY, "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_MAX_BODY_BYTES": str(MAX_BODY)}
+# Limits off, like the rate limit: schemathesis sends wrong keys on purpose (ignored_auth) and
+# expects 401s, which past QA_AUTH_FAILURES_PER_MINUTE become 429s (tests/test_hardening.py).
+SERVER_ENV = {
+    "QA_API_KEYS": KEY,
+    "QA_RATE_LIMIT_PER_MINUTE": "0",
+    "QA_AUTH_FAILURES_PER_MINUTE": "0",
+    "QA_MAX_BODY_BYTES": str(MAX_BODY),
+}
 AUTH = {"X-API-Key": KEY}
 
 
@@ -77,6 +87,46 @@ def test_every_operation_conforms_to_its_schema(api_schema: schemathesis.BaseSch
         except BaseException as exc:
             failures[operation.label] = exc
     assert not failures, "\n\n".join(f"{label}:\n{exc}" for label, exc in failures.items())
+
+
+# Bounded so CI stays fast (~1,000 requests, under a minute alone); the seed makes failures replayable.
+CLI_MAX_EXAMPLES = 25
+CLI_SEED = 3
+
+
+def test_schemathesis_all_checks_all_phases(api_server: Server, tmp_path: Path) -> None:
+    """`schemathesis run --checks all` over every operation, examples, coverage and fuzzing phases.
+
+    Unlike the test above, this includes positive_data_acceptance (schema-valid requests must be
+    accepted), unsupported_method and allow_header_conformance; tests/schemathesis.toml lists the
+    few rules JSON Schema can't state and the operations that may refuse on them.
+    """
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(Path(__file__).parent / "schemathesis.toml"),
+        "run",
+        f"{api_server.url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        str(CLI_MAX_EXAMPLES),
+        "--seed",
+        str(CLI_SEED),
+        "--header",
+        f"X-API-Key: {KEY}",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "60",
+        "--no-color",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=480, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert re.search(r"Operations:\s+(\d+) selected / \1 total", output), output[:2000]  # every one
 
 
 # -- explicit hostile inputs ---------------------------------------------------------

@@ -48,6 +48,8 @@ def secured(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "QA_REQUIRE_KEY_FOR_READS": "true",
             "QA_RATE_LIMIT_PER_MINUTE": "6",
             "QA_RATE_LIMIT_BURST": "3",
+            # Several tests here send missing and wrong keys on purpose; test_hardening limits them.
+            "QA_AUTH_FAILURES_PER_MINUTE": "1000",
             "QA_MAX_BODY_BYTES": str(MAX_BODY),
             "QA_CORS_ORIGINS": ALLOWED_ORIGIN,
             "QA_LOG_JSON": "true",
@@ -151,7 +153,7 @@ def test_openapi_declares_the_key_schemes(secured: Server) -> None:
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "One of the keys in QA_API_KEYS.",
+        "description": "A key from QA_READ_KEYS (reads) or QA_WRITE_KEYS (reads and writes).",
     }
     assert schemes["Bearer"]["scheme"].lower() == "bearer"
     for method, path in (("post", "/documents"), ("delete", "/documents/{doc_id}"), ("post", "/ask")):

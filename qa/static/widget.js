@@ -61,6 +61,7 @@
 
   var STORAGE_KEY = "qa-widget:" + options.url;
   var MAX_MESSAGES = 20; // conversation turns sent with each question
+  var MAX_CHARS = 16000; // ... and characters: under the server's default QA_MAX_CHAT_CHARS (20000)
   var CONTEXT_CHARS = 150; // shown on each side of a cited span
 
   // ------------------------------------------------------------------ styles
@@ -520,6 +521,8 @@
       .filter(function (m) { return !m.failed; })
       .map(function (m) { return { role: m.role, content: m.content }; })
       .slice(-MAX_MESSAGES);
+    var chars = messages.reduce(function (n, m) { return n + m.content.length; }, 0);
+    while (messages.length > 1 && chars > MAX_CHARS) chars -= messages.shift().content.length;
 
     function onToken(text) {
       if (bubble.classList.contains("qa-pending")) {
