@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from qa.entailment import same_name
+from qa.entailment import entity_dates, same_name
 from qa.nlp import NAME_TYPES, Annotator, Ent, Sent
 
 PERSONISH = frozenset({"PERSON", "ORG"})
@@ -53,6 +53,7 @@ FEATURES = (
     "predicate",
     "typed",
     "single_answer",
+    "described",
     "names_in_sentence",
     "top_passage",
     "support",
@@ -73,6 +74,8 @@ class QuestionInfo:
     focus: str = ""  # the wh-phrase's noun ("conditions" in "What conditions..."), "" if none
     strict_names: tuple[str, ...] = ()  # names an answer's passage must mention (not nationalities)
     also: tuple[str, ...] = ()  # verbs of clauses under the predicate ("claim it *hit*")
+    unit: str = ""  # what "how many" counts ("weeks"), "" if not said
+    concrete: bool = False  # a date question that wants a calendar date ("when", "what date")
 
 
 @dataclass
@@ -83,6 +86,8 @@ class SentenceFit:
     coverage: float
     predicate: float  # 1 same lemma, else the embedding similarity of the closest word (0 if none)
     answers: list[Ent] = field(default_factory=list)  # entities of the expected type, not in the question
+    described: bool = True  # for "which <noun>": the sentence calls an answer a <noun> (or a synonym)
+    named: list[Ent] = field(default_factory=list)  # those answers
 
     @property
     def typed_answer(self) -> float:
@@ -95,7 +100,8 @@ def analyze(sent: Sent) -> QuestionInfo:
     words = [t.text.lower() for t in toks]
     kind, types = "open", frozenset()
     wh_phrase: set[int] = set()
-    focus = ""
+    focus = unit = ""
+    focus = unit = ""
     wh = next((i for i, w in enumerate(words) if w in _WH), None)
     if wh is not None:
         w = words[wh]
@@ -112,6 +118,9 @@ def analyze(sent: Sent) -> QuestionInfo:
             counted = words[wh + 1] in {"many", "much", "few"}
             kind, types = "quantity", (COUNT if counted else QUANTITY)
             wh_phrase.add(wh + 1)
+            if counted and wh + 2 < len(toks) and toks[wh + 2].pos == "NOUN":
+                unit = toks[wh + 2].lemma
+                wh_phrase.add(wh + 2)
         elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
             # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
             # "what conditions" asks for a description, "which city" for a named thing.
@@ -142,8 +151,25 @@ def analyze(sent: Sent) -> QuestionInfo:
     also = tuple(
         t.lemma for t in toks if t.dep in {"ccomp", "xcomp"} and t.pos == "VERB" and t.lemma not in _LIGHT
     )
+    concrete = (
+        kind == "date"
+        and wh is not None
+        and (words[wh] == "when" or focus in {"date", "day", "year", "month"})
+    )
+    if unit == "dollar":
+        unit = "money"
     return QuestionInfo(
-        sent.text, kind, types, _predicate(sent, wh_phrase), content, names, focus, strict, also
+        sent.text,
+        kind,
+        types,
+        _predicate(sent, wh_phrase),
+        content,
+        names,
+        focus,
+        strict,
+        also,
+        unit,
+        concrete,
     )
 
 
@@ -218,10 +244,10 @@ def assess(
         lemmas |= c.lemmas
 
     verbs = {_argument_of(sent, e) for e in sent.ents if e.label in info.types} if info.types else set()
-    words = sorted({t.lemma for t in sent.toks if t.pos in {"VERB", "NOUN", "ADJ"}} | verbs - {""})
+    words = sorted({t.lemma for t in sent.toks if t.pos in {"VERB", "NOUN", "ADJ", "PROPN"}} | verbs - {""})
     table: dict[tuple[str, str], float] = {}
     if word_similarity is not None and words:
-        for w in (info.predicate, info.focus, *info.also):
+        for w in (info.predicate, info.focus, info.unit, *info.also):
             if w:
                 for x, score in zip(words, word_similarity(w, words), strict=True):
                     table[(w, x)] = score
@@ -238,6 +264,7 @@ def assess(
     else:
         predicate = max((similar(w, x) for w in wanted for x in words), default=0.0)
     answers: list[Ent] = []
+    described: list[Ent] = []
     if info.types:
         for ent in sent.ents:
             if ent.label not in info.types:
@@ -247,15 +274,44 @@ def assess(
             if _describes(sent, ent, info.focus):
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
             verb = _argument_of(sent, ent)
-            if (
-                info.predicate
-                and verb
-                and verb not in _LIGHT
-                and similar(info.predicate, verb) < min_predicate
-            ):
+            asked = [w for w in (info.predicate, *info.also) if w]
+            if asked and verb and verb not in _LIGHT and max(similar(w, verb) for w in asked) < min_predicate:
                 continue  # the number killed is no answer to how many were injured
+            if info.unit and ent.label in COUNT:
+                unit = _counted(sent, ent)
+                if unit != info.unit and (not unit or similar(info.unit, unit) < min_predicate):
+                    continue  # asked how many weeks, "87,000 employees" is no answer
+            if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:
+                continue  # asked on what date, "half a century" is no answer
+            if info.kind == "named" and info.focus and _near(sent, ent, info.focus, similar):
+                described.append(ent)  # asked which hospital, the sentence calls it a hospital
             answers.append(ent)
-    return SentenceFit(relevance, coverage, predicate, answers)
+    if described:
+        answers = described + [a for a in answers if a not in described]
+    return SentenceFit(
+        relevance, coverage, predicate, answers, bool(described) or info.kind != "named", described
+    )
+
+
+def _counted(sent: Sent, ent: Ent) -> str:
+    """The noun a number counts ("87,000 employees" -> employee), "money" or "%", or ""."""
+    from qa.entailment import _unit
+
+    return _unit(sent, ent.first, ent.last)
+
+
+def _near(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float], window: int = 4) -> bool:
+    """True when the sentence calls the entity a ``noun`` (or a near synonym) right beside it."""
+    toks = sent.toks
+    around = set(range(max(0, ent.first - window), min(len(toks), ent.last + window + 1)))
+    k = ent.last
+    for _ in range(3):  # its head chain: "the city of Sumy", "Sumy, a city"
+        k = toks[k].head
+        around.add(k)
+    around -= set(range(ent.first, ent.last + 1))
+    return any(
+        toks[k].lemma == noun or similar(noun, toks[k].lemma) >= 0.5 for k in around if toks[k].pos == "NOUN"
+    )
 
 
 def _argument_of(sent: Sent, ent: Ent) -> str:
@@ -313,7 +369,7 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
     def distance(ent: Ent) -> int:
         return min(min(abs(a - ent.first), abs(a - ent.last)) for a in anchors)
 
-    preferred = [e for e in fit.answers if e.label in _preferred(info.kind)] or fit.answers
+    preferred = fit.named or [e for e in fit.answers if e.label in _preferred(info.kind)] or fit.answers
     return min(preferred, key=distance)
 
 
@@ -357,6 +413,7 @@ def features(
         "predicate": fit.predicate,
         "typed": 1.0 if info.types else 0.0,
         "single_answer": (1.0 / len(fit.answers)) if fit.answers else 0.0,
+        "described": 1.0 if fit.described else 0.0,
         "names_in_sentence": in_sentence / len(names) if names else 1.0,
         "top_passage": 1.0 / (1 + rank),
         "support": support,

@@ -105,10 +105,10 @@ class Settings(BaseSettings):
         description="Least relevance a sentence needs for the extractive backend to quote it.",
     )
     min_confidence: float = Field(
-        0.35,
+        0.4,
         ge=0,
         le=1,
-        description="Answers whose calibrated confidence is below this are declined (chosen on the dev sets; see README).",
+        description="Answers whose calibrated confidence is below this are declined (chosen on the dev sets: see README, Evals).",
     )
     backends_allowed: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
