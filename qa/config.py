@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="Torch intra-op threads; 0 = 1 in `qa serve` (requests run in parallel threads) and all cores in batch commands.",
     )
 
+    embed_precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="Embedding arithmetic: bf16 (autocast) on CPUs with AMX or AVX-512-BF16, fp32 elsewhere (`auto`), or forced.",
+    )
+
     # Chunking
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk (whole sentences).")
     chunk_overlap_sentences: int = Field(

@@ -46,7 +46,7 @@ class Pipeline:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embed_batch_size
+            settings.embedding_model, settings.embed_batch_size, settings.embed_precision
         )
         self.embeddings = EmbeddingCache(self.embedder, lookup=self._stored_sentence_vectors)
         self.verifier = Verifier(self.embeddings, settings.answer_min_support)
