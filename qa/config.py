@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="With an as-of date, how fast older articles lose rank (days)."
     )
 
+    ann_threshold: int = Field(
+        200_000,
+        ge=0,
+        description="Past this many chunks the vector index is approximate (HNSW, rebuilt at compaction); 0 = always exact.",
+    )
+
     # Generation
     backend: str = Field(
         "extractive",

@@ -73,6 +73,7 @@ class Pipeline:
                         chunk_words=self.settings.chunk_words,
                         overlap_sentences=self.settings.chunk_overlap_sentences,
                         sentence_vectors=self.settings.sentence_vectors,
+                        ann_threshold=self.settings.ann_threshold,
                         create=create,
                     )
         return self._index
@@ -320,6 +321,8 @@ class Pipeline:
             if len(batch) >= INGEST_BATCH:
                 flush()
         flush()
+        # A batch ingest ends with its writes folded into the base file, so the next open loads it.
+        index.compact()
         return result
 
     def delete(self, doc_ids: Sequence[str]) -> list[str]:
