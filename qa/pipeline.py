@@ -54,6 +54,7 @@ class Pipeline:
         self._retriever: Retriever | None = None
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
+        self._serving = False
 
     # -- components --------------------------------------------------------------------
 
@@ -121,6 +122,9 @@ class Pipeline:
         self.backend()
         if index_exists(self.index_dir):
             self.retriever.warm_up()
+            # A server stores sentence-pair vectors in the background (see ChunkIndex.warm_pairs).
+            self._serving = True
+            self.index.warm_pairs()
 
     def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -281,7 +285,10 @@ class Pipeline:
         self, articles: Sequence[Article], progress: Callable[[int], None] | None = None
     ) -> IngestReport:
         """Add or replace articles (one atomic write)."""
-        return self.writable_index().upsert(articles, progress=progress)
+        report = self.writable_index().upsert(articles, progress=progress)
+        if self._serving:
+            self.writable_index().warm_pairs()
+        return report
 
     def ingest(
         self,
