@@ -74,9 +74,9 @@ class Settings(BaseSettings):
     )
 
     ann_threshold: int = Field(
-        200_000,
+        50_000,
         ge=0,
-        description="Past this many chunks the vector index is approximate (HNSW, rebuilt at compaction); 0 = always exact.",
+        description="Past this many chunks the vector index is approximate (HNSW32, built at compaction; recall@10 0.98 at 100k); 0 = always exact.",
     )
 
     # Generation
