@@ -800,6 +800,8 @@ class ChunkIndex:
         with self._snapshot_lock:
             old = self._snapshot
             assert old is not None
+            if old.generation >= generation:
+                return  # a forced refresh (check_consistency) already loaded this generation whole
             dim = self.embedder.dimension
             add_ids = np.fromiter(added, dtype=np.int64, count=len(added))
             add_vectors = np.frombuffer(b"".join(v[0] for v in added.values()), dtype=np.float32).reshape(
