@@ -69,6 +69,12 @@ def haystack(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _queries(run: Any, questions: list[str]) -> list[float]:
+    import faiss
+    import torch
+
+    # One thread per query, as qa serve runs: two threads on a busy 2-core machine cost 10-30x.
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
     run(questions[0])  # warm up
     out = []
     for q in questions:

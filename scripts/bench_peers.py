@@ -110,6 +110,9 @@ def main() -> int:
     report = pipeline.ingest([jsonl]).report
     ingest_s = time.perf_counter() - start
     print(f"qa ingest: {ingest_s:.1f} s ({report.chunks_embedded} chunks)", file=sys.stderr)
+    from qa.embedding import set_torch_threads
+
+    set_torch_threads(1)  # queries as qa serve runs them (the peers' child does the same)
     pipeline.search(questions[0])
     distinct = []
     for q in questions:
