@@ -342,6 +342,15 @@ class KeywordSegment:
             np.diff(csc.indptr).astype(np.float32),
         )
 
+    @property
+    def total_length(self) -> float:
+        """Tokens in the segment, summed once (a query needs it, the base never changes)."""
+        cached = self.__dict__.get("_total_length")
+        if cached is None:
+            cached = float(self.lengths.sum())
+            object.__setattr__(self, "_total_length", cached)
+        return cached
+
     def term_df(self, token: str) -> float:
         col = self.vocab.get(token)
         return 0.0 if col is None else float(self.df[col])
@@ -404,7 +413,7 @@ class Keywords:
         query = tokenize([question])[0]
         if not query:
             return []
-        avgdl = max(float(sum(s.lengths.sum() for s in segments)) / total, 1e-9)
+        avgdl = max(sum(s.total_length for s in segments) / total, 1e-9)
         found: list[tuple[int, float]] = []
         for seg in segments:
             scores = np.zeros(len(seg.ids), dtype=np.float32)
