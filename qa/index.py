@@ -4,18 +4,25 @@ Layout of the index directory::
 
     store.sqlite          documents, chunks (with their vectors), each chunk's sentence vectors,
                           meta (model, dimension, generation)
-    vectors.<gen>.faiss   FAISS inner-product index over chunk ids, for generation <gen>
+    vectors.<gen>.faiss   the base FAISS index, written by the last compaction (at generation <gen>)
 
 SQLite is the record: every write is one transaction, so a process killed
-mid-ingest leaves the previous state.  The FAISS file is derived from it and
-written aside, then renamed; if it is missing or stale after a crash, it is
-rebuilt from the stored vectors (no re-embedding).  Chunk ids are never reused,
-so a reader holding an older snapshot can never be handed another document's
-chunk: ids it finds that were deleted meanwhile are simply dropped.
+mid-ingest leaves the previous state.  The FAISS file is derived data, a *base*
+that may lag the store: on open, chunks the store has and the base lacks are
+read back as a delta and base chunks the store lost become tombstones (see
+:mod:`qa.segments`), so a missing, stale or corrupt file costs a rebuild from the
+stored vectors (no re-embedding), never a wrong answer.  Chunk ids are never
+reused, so a reader holding an older snapshot can never be handed another
+document's chunk: ids it finds that were deleted meanwhile are simply dropped.
 
-Readers take an immutable :class:`Snapshot`; writers build the next one and
-swap it in.  Writers are serialized by a lock within the process and an
-``fcntl`` lock on the directory across processes.
+Readers take an immutable :class:`Snapshot`; a write derives the next one from
+the current one, touching only the changed chunks (delta and tombstones), and
+swaps it in: no file is written and nothing large is copied.  When the delta
+and tombstones outgrow ``compact_after`` chunks (or 5% of the index), a
+background compaction folds them into a new base and writes it aside, then
+renames it; readers keep searching the old snapshot meanwhile.  Writers are
+serialized by a lock within the process and an ``fcntl`` lock on the directory
+across processes.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import logging
 import os
 import sqlite3
@@ -39,6 +47,7 @@ import numpy as np
 from qa.chunking import CHUNKER_VERSION, chunk_article, embedding_text, sentence_spans
 from qa.embedding import Embedder
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
+from qa.segments import Keywords, LayeredMap, Vectors, build_base
 from qa.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,7 @@ STORE_NAME = "store.sqlite"
 # A temporary FAISS file older than this is a dead writer's leftover, not one being written.
 STALE_TMP_S = 60.0
 BUILD_HINT = "qa ingest seeds/  (or any articles: qa ingest PATH...)"
+PAIRS_KEY = "pairs_through"  # meta: the highest chunk id whose sentence-pair vectors are stored
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,21 +106,42 @@ class ChunkMeta:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """An immutable view of one generation: the FAISS index and the chunk metadata.
+    """An immutable view of one generation: the vectors, the chunk metadata, and its base file.
 
-    ``ids`` lists the live chunk ids (FAISS order); ``bm25`` is filled lazily by
-    the retriever and cached on the snapshot.
+    ``vectors`` and ``chunks`` share their large base with the snapshots derived
+    from this one; ``cache`` holds the keyword index once built, and derived data
+    readers compute on demand.
     """
 
     generation: int
-    faiss_index: faiss.Index
-    ids: np.ndarray
-    chunks: dict[int, ChunkMeta]
+    vectors: Vectors
+    chunks: LayeredMap[ChunkMeta]
+    base_file: str | None = None
     cache: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def size(self) -> int:
-        return len(self.ids)
+        return len(self.chunks)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The live chunk ids, ascending."""
+        cached = self.cache.get("ids")
+        if cached is None:
+            cached = np.sort(np.fromiter(self.chunks, dtype=np.int64, count=len(self.chunks)))
+            self.cache["ids"] = cached
+        assert isinstance(cached, np.ndarray)
+        return cached
+
+    @property
+    def faiss_index(self) -> faiss.Index:
+        """All live vectors merged into one flat ``IndexIDMap2`` (a copy: for checks and tools)."""
+        cached = self.cache.get("merged")
+        if cached is None:
+            ids, vectors = self.vectors.live()
+            cached = build_base(ids, vectors, self.vectors.dimension, 0)
+            self.cache["merged"] = cached
+        return cached
 
 
 @dataclass
@@ -177,6 +208,11 @@ class ChunkIndex:
     sentence_vectors:
         Also embed and store each chunk's sentences at ingest, so answering (which
         ranks and verifies sentences) looks them up instead of embedding them.
+    ann_threshold:
+        A compaction past this many chunks builds an approximate (HNSW) base; 0 = always exact.
+    compact_after:
+        Fold the delta and tombstones into a new base in the background once they
+        exceed this many chunks or 5% of the index, whichever is larger.
     """
 
     def __init__(
@@ -187,6 +223,8 @@ class ChunkIndex:
         chunk_words: int = 120,
         overlap_sentences: int = 1,
         sentence_vectors: bool = True,
+        ann_threshold: int = 0,
+        compact_after: int = 5000,
         create: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
@@ -194,6 +232,12 @@ class ChunkIndex:
         self.chunk_words = chunk_words
         self.overlap_sentences = overlap_sentences
         self.sentence_vectors_enabled = sentence_vectors
+        self.ann_threshold = ann_threshold
+        self.compact_after = compact_after
+        self._compactor: threading.Thread | None = None
+        self._pair_warmer: threading.Thread | None = None
+        self._pairs_again = False
+        self._keywords_lock = threading.Lock()
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
@@ -206,6 +250,11 @@ class ChunkIndex:
         self._init_store()
         self._remove_stale_temporaries()
         self._snapshot = self._load_snapshot()
+        if self._snapshot.vectors.pending or self._snapshot.base_file is None:
+            # The file lags the store (a crash, another process, a damaged file): write a base
+            # now so the next open loads instead of rebuilding.  Atomic rename, no lock needed.
+            self._snapshot = self._compacted(self._snapshot)
+            self._sweep_if_free()
 
     # -- connections -----------------------------------------------------------------
 
@@ -298,9 +347,43 @@ class ChunkIndex:
     def _faiss_path(self, generation: int) -> Path:
         return self.dir / f"vectors.{generation}.faiss"
 
+    def _base_files(self) -> list[Path]:
+        """Base files, newest generation first."""
+        found = []
+        for path in self.dir.glob("vectors.*.faiss"):
+            with contextlib.suppress(ValueError, IndexError):
+                found.append((int(path.name.split(".")[1]), path))
+        return [p for _, p in sorted(found, reverse=True)]
+
+    def _read_base(self) -> tuple[faiss.Index, str] | None:
+        """The newest readable base file (reused from memory if already loaded)."""
+        current = self._snapshot
+        for path in self._base_files():
+            if current is not None and current.base_file == path.name:
+                return current.vectors.base, path.name
+            try:
+                index = faiss.read_index(str(path))
+            except RuntimeError:
+                log.warning("FAISS file %s is unreadable; using an older one or the store", path.name)
+                continue
+            if index.d != self.embedder.dimension or not isinstance(index, faiss.IndexIDMap2):
+                log.warning("FAISS file %s does not match this index; ignoring it", path.name)
+                continue
+            return index, path.name
+        return None
+
     def _load_snapshot(self) -> Snapshot:
+        """Base file + the store's chunks: what the base lacks is read back as a delta."""
+        dim = self.embedder.dimension
+        found = self._read_base()
+        base, base_file = (
+            found
+            if found is not None
+            else (build_base(np.zeros(0, np.int64), np.zeros((0, dim)), dim, 0), None)
+        )
+        vectors = Vectors.from_base(base, dim)
         conn = self._conn()
-        conn.execute("BEGIN")  # one consistent read of generation + chunks
+        conn.execute("BEGIN")  # one consistent read of generation, chunks and the delta's vectors
         try:
             generation = self._generation()
             rows = conn.execute(
@@ -308,40 +391,106 @@ class ChunkIndex:
                 "ORDER BY c.id"
             ).fetchall()
             chunks = {int(r[0]): ChunkMeta(r[1], r[2], r[3]) for r in rows}
-            ids = np.fromiter(chunks.keys(), dtype=np.int64, count=len(chunks))
-            path = self._faiss_path(generation)
-            index: faiss.Index | None = None
-            if path.exists():
-                try:
-                    index = faiss.read_index(str(path))
-                    stored = faiss.vector_to_array(index.id_map) if index.ntotal else np.zeros(0, np.int64)
-                    if index.d != self.embedder.dimension or not np.array_equal(np.sort(stored), ids):
-                        log.warning("FAISS file %s does not match the store; rebuilding it", path.name)
-                        index = None
-                except RuntimeError:
-                    log.warning("FAISS file %s is unreadable; rebuilding it from the store", path.name)
-                    index = None
-            rebuilt = index is None
-            if index is None:
-                index = self._build_faiss(conn, ids)
+            live = np.fromiter(chunks.keys(), dtype=np.int64, count=len(chunks))
+            missing = np.setdiff1d(live, vectors.base_ids)
+            delta = np.zeros((0, dim), np.float32)
+            if len(missing):
+                got = {
+                    int(r[0]): r[1]
+                    for r in _select_in(conn, "SELECT id, vector FROM chunks", "id", missing.tolist())
+                }
+                delta = np.frombuffer(b"".join(got[int(i)] for i in missing), dtype=np.float32).reshape(
+                    -1, dim
+                )
         finally:
             conn.execute("COMMIT")
-        # A corrupt or stale file is replaced too, not only a missing one: else every open rebuilds.
-        if rebuilt:
-            self._save_faiss(index, generation)
-        return Snapshot(generation, index, ids, chunks)
+        tombstones = frozenset(np.setdiff1d(vectors.base_ids, live).tolist())
+        vectors = Vectors(base, vectors.base_ids, missing, delta, tombstones)
+        return Snapshot(generation, vectors, LayeredMap(chunks), base_file)
 
-    def _build_faiss(self, conn: sqlite3.Connection, ids: np.ndarray) -> faiss.Index:
-        dim = self.embedder.dimension
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        if len(ids):
-            rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-            vectors = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]).reshape(-1, dim)
-            index.add_with_ids(vectors, np.array([r[0] for r in rows], dtype=np.int64))
-        return index
+    def _compacted(self, snap: Snapshot) -> Snapshot:
+        """``snap`` with its delta and tombstones folded into a new base, saved to disk."""
+        ids, vectors = snap.vectors.live()
+        base = build_base(ids, vectors, self.embedder.dimension, self.ann_threshold)
+        name = self._save_faiss(base, snap.generation)
+        cache: dict[str, object] = {}
+        keywords = snap.cache.get("keywords")
+        if isinstance(keywords, Keywords):
+            cache["keywords"] = keywords.compacted()
+        return Snapshot(
+            snap.generation,
+            Vectors.from_base(base, self.embedder.dimension),
+            snap.chunks.flatten(),
+            name,
+            cache,
+        )
 
-    def _save_faiss(self, index: faiss.Index, generation: int) -> None:
-        """Write aside, fsync, rename: a reader or a crash never sees half a file."""
+    def compact(self) -> None:
+        """Fold the delta and tombstones into a new base file now, and sweep older files.
+
+        Holds the write lock (writers wait; readers keep the current snapshot).
+        """
+        with self._writer():
+            current = self._snapshot
+            assert current is not None
+            if current.vectors.pending or current.base_file is None:
+                fresh = self._compacted(current)
+                with self._snapshot_lock:
+                    self._snapshot = fresh
+                current = fresh
+            for old in self.dir.glob("vectors.*.faiss"):
+                if old.name != current.base_file:
+                    with contextlib.suppress(OSError):
+                        old.unlink()
+
+    def _sweep_if_free(self) -> None:
+        """Remove older base files, only if no writer holds the directory (never wait for one)."""
+        with open(self.dir / ".write.lock", "a+") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return
+            try:
+                current = self._snapshot.base_file if self._snapshot else None
+                for old in self.dir.glob("vectors.*.faiss"):
+                    if old.name != current:
+                        with contextlib.suppress(OSError):
+                            old.unlink()
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _maybe_compact(self) -> None:
+        snap = self._snapshot
+        if snap is None:
+            return
+        limit = max(self.compact_after, snap.size // 20)
+        if snap.vectors.pending <= limit or (self._compactor is not None and self._compactor.is_alive()):
+            return
+
+        def run() -> None:
+            try:
+                self.compact()
+            except Exception:  # a failed compaction leaves the delta in place: slower, still correct
+                log.exception("background compaction failed")
+
+        self._compactor = threading.Thread(target=run, name="qa-compact", daemon=True)
+        self._compactor.start()
+
+    def keywords(self, snap: Snapshot) -> Keywords:
+        """The snapshot's BM25 index, built from the store on first use (later writes extend it)."""
+        cached = snap.cache.get("keywords")
+        if cached is None:
+            with self._keywords_lock:
+                cached = snap.cache.get("keywords")
+                if cached is None:
+                    ids, texts = self.all_chunk_texts(snap)
+                    cached = Keywords.build(ids, texts)
+                    snap.cache["keywords"] = cached
+        assert isinstance(cached, Keywords)
+        return cached
+
+    def _save_faiss(self, index: faiss.Index, generation: int) -> str:
+        """Write aside, fsync, rename: a reader or a crash never sees half a file; returns its name."""
         target = self._faiss_path(generation)
         fd, tmp = tempfile.mkstemp(prefix=".vectors.", suffix=".tmp", dir=self.dir)
         os.close(fd)
@@ -358,10 +507,7 @@ class ChunkIndex:
             dir_fd = os.open(self.dir, os.O_RDONLY)
             os.fsync(dir_fd)
             os.close(dir_fd)
-        for old in self.dir.glob("vectors.*.faiss"):
-            if old != target:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+        return target.name
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, reloaded if another process wrote since (checked at most every 0.5 s)."""
@@ -374,6 +520,10 @@ class ChunkIndex:
         now = time.monotonic()
         if not force and now - self._last_check < 0.5:
             return
+        if not force and self._write_lock.locked():
+            # This process is writing: it holds the directory lock, so no other process can
+            # have written, and it swaps its own snapshot in when done. Keep the current one.
+            return
         self._last_check = now
         current = self._snapshot
         if current is not None and self._generation() == current.generation:
@@ -381,6 +531,7 @@ class ChunkIndex:
         with self._snapshot_lock:
             if self._snapshot is None or self._generation() != self._snapshot.generation:
                 self._snapshot = self._load_snapshot()
+        self._maybe_compact()
 
     # -- writes ----------------------------------------------------------------------
 
@@ -455,7 +606,20 @@ class ChunkIndex:
             sentences = self._sentence_plan(conn, planned) if self.sentence_vectors_enabled else None
 
             now = time.time()
+            added: dict[int, tuple[bytes, ChunkMeta, str]] = {}
             with self._transaction() as conn:
+                # What the next snapshot drops (replaced chunks) and re-labels (metadata-only updates).
+                dropped = [
+                    int(r[0])
+                    for r in _select_in(
+                        conn, "SELECT id FROM chunks", "doc_id", [a.id for a, _, _, _ in planned]
+                    )
+                ]
+                relabel = {
+                    int(r[0]): ChunkMeta(r[1], a.source, a.published_at)
+                    for a in meta_only
+                    for r in conn.execute("SELECT id, doc_id FROM chunks WHERE doc_id=?", (a.id,))
+                }
                 for article in meta_only:
                     conn.execute(
                         "UPDATE documents SET source=?, published_at=?, url=?, updated_at=? WHERE id=?",
@@ -486,8 +650,13 @@ class ChunkIndex:
                             "VALUES (?,?,?,?,?,?,?)",
                             (c.doc_id, c.ordinal, c.start, c.end, c.text, h, vectors[h]),
                         )
+                        chunk_id = int(cursor.lastrowid or 0)
+                        added[chunk_id] = (
+                            vectors[h],
+                            ChunkMeta(article.id, article.source, article.published_at),
+                            embedding_text(article.title, c.text),
+                        )
                         if sentences is not None:
-                            chunk_id = cursor.lastrowid
                             conn.executemany(
                                 "INSERT INTO sentences(chunk_id, hash, vector) VALUES (?,?,?)",
                                 [
@@ -497,8 +666,10 @@ class ChunkIndex:
                             )
                 if planned or meta_only:
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+                    generation = self._generation()
             if planned or meta_only:
-                self._publish()
+                self._advance(generation, added, dropped, relabel)
+        self._maybe_compact()
         return report
 
     def _sentence_hash(self, text: str) -> str:
@@ -528,6 +699,87 @@ class ChunkIndex:
             vectors.update({h: fresh[i].tobytes() for i, h in enumerate(missing)})
         return per_chunk, vectors
 
+    def pairs_pending(self) -> int:
+        """Chunks whose adjacent-sentence pairs have no stored vectors yet (see :meth:`warm_pairs`)."""
+        through = self._conn().execute("SELECT value FROM meta WHERE key=?", (PAIRS_KEY,)).fetchone()
+        row = self._conn().execute(
+            "SELECT COUNT(*) FROM chunks WHERE id > ?", (int(through[0]) if through else 0,)
+        )
+        return int(row.fetchone()[0])
+
+    def warm_pairs(self, *, background: bool = True) -> None:
+        """Store vectors of each chunk's adjacent-sentence pairs, off the request path.
+
+        Answering ranks and verifies sentence pairs as well as sentences; a pair
+        missing from the store is embedded during ``/ask``, which made its p95
+        about 7x its p50 (the questions whose passages were new to the process's
+        cache).  Ingest does not pay for pairs: a server embeds them in the
+        background, oldest chunks first, remembering how far it got (meta
+        ``pairs_through``), so the vectors are exactly those ``/ask`` would compute.
+        """
+        if not self.sentence_vectors_enabled:
+            return
+        if not background:
+            self._warm_pairs()
+            return
+        if self._pair_warmer is not None and self._pair_warmer.is_alive():
+            self._pairs_again = True
+            return
+
+        def run() -> None:
+            try:
+                while True:
+                    self._pairs_again = False
+                    self._warm_pairs()
+                    if not self._pairs_again:
+                        return
+            except Exception:  # pairs missing from the store are embedded on demand: slower, same answers
+                log.exception("storing sentence-pair vectors failed")
+
+        self._pair_warmer = threading.Thread(target=run, name="qa-pairs", daemon=True)
+        self._pair_warmer.start()
+
+    def _warm_pairs(self, batch: int = 64) -> None:
+        conn = self._conn()
+        while True:
+            row = conn.execute("SELECT value FROM meta WHERE key=?", (PAIRS_KEY,)).fetchone()
+            through = int(row[0]) if row else 0
+            rows = conn.execute(
+                "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (through, batch)
+            ).fetchall()
+            if not rows:
+                return
+            texts: dict[str, str] = {}
+            per_chunk: dict[int, list[str]] = {}
+            for chunk_id, text in rows:
+                hashes = []
+                for a, b in itertools.pairwise(sentence_spans(text)):
+                    pair = text[a[0] : b[1]]
+                    h = self._sentence_hash(pair)
+                    texts[h] = pair
+                    hashes.append(h)
+                per_chunk[int(chunk_id)] = list(dict.fromkeys(hashes))
+            have = {r[0] for r in _select_in(conn, "SELECT hash FROM sentences", "hash", list(texts))}
+            missing = [h for h in texts if h not in have]
+            fresh = self.embedder.embed([texts[h] for h in missing], batch_size=32) if missing else None
+            vectors = {h: fresh[i].tobytes() for i, h in enumerate(missing)} if fresh is not None else {}
+            with self._transaction() as tx:
+                live = {r[0] for r in _select_in(tx, "SELECT id FROM chunks", "id", list(per_chunk))}
+                tx.executemany(
+                    "INSERT INTO sentences(chunk_id, hash, vector) VALUES (?,?,?)",
+                    [
+                        (chunk_id, h, vectors[h])
+                        for chunk_id, hashes in per_chunk.items()
+                        if chunk_id in live
+                        for h in hashes
+                        if h in vectors
+                    ],
+                )
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (PAIRS_KEY, str(int(rows[-1][0]))),
+                )
+
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given sentence texts (those that were embedded at ingest)."""
         wanted = {self._sentence_hash(t): t for t in texts}
@@ -547,18 +799,51 @@ class ChunkIndex:
             with self._transaction() as conn:
                 found = [r[0] for r in _select_in(conn, "SELECT id FROM documents", "id", ids)]
                 if found:
+                    dropped = [int(r[0]) for r in _select_in(conn, "SELECT id FROM chunks", "doc_id", found)]
                     for doc_id in found:
                         conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
                         conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+                    generation = self._generation()
             if found:
-                self._publish()
+                self._advance(generation, {}, dropped, {})
+        self._maybe_compact()
         return found
 
-    def _publish(self) -> None:
-        """Build and save the new generation's FAISS index, then swap the snapshot in."""
+    def _advance(
+        self,
+        generation: int,
+        added: dict[int, tuple[bytes, ChunkMeta, str]],
+        dropped: list[int],
+        relabel: dict[int, ChunkMeta],
+    ) -> None:
+        """Derive the committed generation's snapshot from the current one and swap it in.
+
+        Touches only the changed chunks: the delta, the tombstones and the overlay of
+        metadata; the base (FAISS index, BM25 segment, metadata dict) is shared.
+        """
         with self._snapshot_lock:
-            self._snapshot = self._load_snapshot()
+            old = self._snapshot
+            assert old is not None
+            if old.generation >= generation:
+                return  # a forced refresh (check_consistency) already loaded this generation whole
+            dim = self.embedder.dimension
+            add_ids = np.fromiter(added, dtype=np.int64, count=len(added))
+            add_vectors = np.frombuffer(b"".join(v[0] for v in added.values()), dtype=np.float32).reshape(
+                -1, dim
+            )
+            put = {**relabel, **{i: v[1] for i, v in added.items()}}
+            cache: dict[str, object] = {}
+            keywords = old.cache.get("keywords")
+            if isinstance(keywords, Keywords):
+                cache["keywords"] = keywords.evolve({i: v[2] for i, v in added.items()}, dropped)
+            self._snapshot = Snapshot(
+                generation,
+                old.vectors.evolve(add_ids, add_vectors, dropped),
+                old.chunks.evolve(put, dropped),
+                old.base_file,
+                cache,
+            )
 
     # -- reads -----------------------------------------------------------------------
 
@@ -638,7 +923,7 @@ class ChunkIndex:
     def _problems(self, conn: sqlite3.Connection, snap: Snapshot) -> list[str]:
         problems: list[str] = []
         db_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
-        faiss_ids = faiss.vector_to_array(snap.faiss_index.id_map).tolist() if snap.faiss_index.ntotal else []
+        faiss_ids = snap.vectors.live_ids().tolist()
         if len(faiss_ids) != len(set(faiss_ids)):
             problems.append("duplicate ids in the FAISS index")
         if set(faiss_ids) != db_ids:

@@ -70,7 +70,7 @@ class Pipeline:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embed_batch_size
+            settings.embedding_model, settings.embed_batch_size, settings.embed_precision
         )
         self.embeddings = EmbeddingCache(self.embedder, lookup=self._stored_sentence_vectors)
         # Sentence annotations live beside the index, keyed by sentence text.
@@ -80,6 +80,7 @@ class Pipeline:
         self._retriever: Retriever | None = None
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
+        self._serving = False
 
     # -- components --------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class Pipeline:
                         chunk_words=self.settings.chunk_words,
                         overlap_sentences=self.settings.chunk_overlap_sentences,
                         sentence_vectors=self.settings.sentence_vectors,
+                        ann_threshold=self.settings.ann_threshold,
                         create=create,
                     )
         return self._index
@@ -151,6 +153,9 @@ class Pipeline:
         self.backend()
         if index_exists(self.index_dir):
             self.retriever.warm_up()
+            # A server stores sentence-pair vectors in the background (see ChunkIndex.warm_pairs).
+            self._serving = True
+            self.index.warm_pairs()
 
     def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -373,6 +378,8 @@ class Pipeline:
         """Add or replace articles (one atomic write), then annotate their new sentences."""
         report = self.writable_index().upsert(articles, progress=progress)
         self.annotate(articles)
+        if self._serving:
+            self.writable_index().warm_pairs()
         return report
 
     def annotate(self, articles: Sequence[Article]) -> int:
@@ -423,6 +430,8 @@ class Pipeline:
             if len(batch) >= INGEST_BATCH:
                 flush()
         flush()
+        # A batch ingest ends with its writes folded into the base file, so the next open loads it.
+        index.compact()
         return result
 
     def delete(self, doc_ids: Sequence[str]) -> list[str]:

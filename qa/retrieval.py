@@ -1,6 +1,8 @@
 """Question -> scored Passages: dense (FAISS), BM25 (bm25s), or both fused with RRF.
 
 Filters (source, published_at range) and an as-of date apply to every mode.
+The vector and keyword indexes themselves live with the snapshot (:mod:`qa.segments`),
+so a write extends them instead of rebuilding them.
 With an as-of date, articles published after it are excluded and each ranking's
 scores (cosine, BM25) are scaled by a recency factor
 ``0.5 + 0.5 * 2**(-age_days / half_life)`` before fusion, so an article from the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -19,13 +22,22 @@ from typing import Literal
 import numpy as np
 
 from qa.embedding import Embedder
-from qa.index import ChunkIndex, Snapshot
+from qa.index import ChunkIndex, ChunkMeta, Snapshot
 from qa.types import Passage
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _CANDIDATES = 50
+QUESTION_CACHE = 1024  # question vectors kept (1.5 KB each)
+
+
+def _filter_columns(base: dict[int, ChunkMeta]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, casefolded sources and publication dates ("" if none) of a base, as arrays."""
+    ids = np.fromiter(base, dtype=np.int64, count=len(base))
+    sources = np.array([m.source.casefold() for m in base.values()], dtype=str)
+    published = np.array([m.published_at or "" for m in base.values()], dtype=str)
+    return ids, sources, published
 
 
 @dataclass(frozen=True)
@@ -51,35 +63,6 @@ class Filters:
         return not (self.as_of and published_at is not None and published_at > self.as_of)
 
 
-class _BM25:
-    """A bm25s index over one snapshot's chunks, in the snapshot's id order."""
-
-    def __init__(self, ids: np.ndarray, texts: list[str]) -> None:
-        import bm25s
-        import Stemmer
-
-        # bm25s sets its own logger to DEBUG at import; its index-building chatter is noise here.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self._bm25s = bm25s
-        self.stemmer = Stemmer.Stemmer("english")
-        self.ids = ids
-        self.position = {int(i): p for p, i in enumerate(ids.tolist())}
-        self.retriever = bm25s.BM25()
-        if texts:
-            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
-            self.retriever.index(tokens, show_progress=False)
-
-    def scores(self, question: str) -> np.ndarray:
-        if not len(self.ids):
-            return np.zeros(0, dtype=np.float32)
-        tokens = self._bm25s.tokenize(
-            [question], stopwords="en", stemmer=self.stemmer, show_progress=False, return_ids=False
-        )[0]
-        if not tokens:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
-
-
 class Retriever:
     """Searches a ChunkIndex; see the module docstring for the scoring."""
 
@@ -97,24 +80,13 @@ class Retriever:
         self.mode = mode
         self.rrf_k = rrf_k
         self.half_life = recency_half_life_days
-        self._bm25_lock = threading.Lock()
-
-    def _bm25(self, snap: Snapshot) -> _BM25:
-        cached = snap.cache.get("bm25")
-        if cached is None:
-            with self._bm25_lock:
-                cached = snap.cache.get("bm25")
-                if cached is None:
-                    ids, texts = self.index.all_chunk_texts(snap)
-                    cached = _BM25(ids, texts)
-                    snap.cache["bm25"] = cached
-        assert isinstance(cached, _BM25)
-        return cached
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Build the BM25 index for the current snapshot now rather than on the first question."""
         if self.mode != "dense":
-            self._bm25(self.index.snapshot())
+            self.index.keywords(self.index.snapshot())
 
     def search(
         self, question: str, k: int = 5, *, filters: Filters | None = None, mode: Mode | None = None
@@ -173,37 +145,52 @@ class Retriever:
         return passages
 
     def _allowed_ids(self, snap: Snapshot, filters: Filters) -> np.ndarray | None:
+        """Live ids passing the filters: vectorized over the base, per chunk over the small overlay."""
         if not filters.active():
             return None
-        return np.array(
-            [i for i, meta in snap.chunks.items() if filters.allows(meta.source, meta.published_at)],
-            dtype=np.int64,
-        )
+        chunks = snap.chunks
+        ids, sources, published = chunks.derived("filter_columns", _filter_columns)
+        mask = np.ones(len(ids), dtype=bool)
+        if filters.sources:
+            mask &= np.isin(sources, [s.casefold() for s in filters.sources])
+        # Undated chunks are stored as "": they fail a date range and pass an as-of date.
+        if filters.published_after:
+            mask &= (published != "") & (published >= filters.published_after)
+        if filters.published_before:
+            mask &= (published != "") & (published <= filters.published_before)
+        if filters.as_of:
+            mask &= (published == "") | (published <= filters.as_of)
+        allowed = ids[mask]
+        stale = chunks.removed | set(chunks.overlay)
+        if stale:
+            allowed = allowed[~np.isin(allowed, np.fromiter(stale, np.int64, len(stale)))]
+        extra = [i for i, m in chunks.overlay.items() if filters.allows(m.source, m.published_at)]
+        return np.concatenate([allowed, np.array(extra, dtype=np.int64)]) if extra else allowed
 
     def _dense(
         self, snap: Snapshot, question: str, pool: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float]]:
-        import faiss
-
-        vector = self.embedder.embed([question])
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)) if allowed is not None else None
-        scores, ids = snap.faiss_index.search(vector, min(pool, snap.size), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        vector = self._question_vector(question)
+        return snap.vectors.search(vector, min(pool, snap.size), allowed)
 
     def _lexical(
         self, snap: Snapshot, question: str, pool: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float]]:
-        bm25 = self._bm25(snap)
-        scores = bm25.scores(question)
-        if not len(scores):
-            return []
-        if allowed is not None:
-            mask = np.zeros(len(scores), dtype=bool)
-            positions = [bm25.position[int(i)] for i in allowed if int(i) in bm25.position]
-            mask[positions] = True
-            scores = np.where(mask, scores, 0.0)
-        top = np.argsort(-scores)[:pool]
-        return [(int(bm25.ids[p]), float(scores[p])) for p in top if scores[p] > 0]
+        return self.index.keywords(snap).search(question, pool, allowed)
+
+    def _question_vector(self, question: str) -> np.ndarray:
+        """The question's vector, from a small LRU: a repeated question skips the encoder."""
+        with self._vectors_lock:
+            vector = self._vectors.get(question)
+            if vector is not None:
+                self._vectors.move_to_end(question)
+                return vector
+        vector = self.embedder.embed([question])
+        with self._vectors_lock:
+            self._vectors[question] = vector
+            while len(self._vectors) > QUESTION_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
 
     def _recency(self, published_at: str | None, as_of: str) -> float:
         if not published_at:

@@ -58,3 +58,27 @@ def test_bench_prints_ratio_and_latencies(tmp_path: Path) -> None:
     assert figures["http"]["questions"] == 2 and figures["http"]["errors"] == 0
     assert figures["http"]["ask_p50_ms"] > 0
     assert "<img" in (out / "bench.html").read_text()
+
+
+def test_scale_bench_and_report_produce_their_figures(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        json.dumps({"id": SEED_ID, "title": "Kremlin", "text": SEED_TEXT, "published_at": "2025-04-22"})
+        + "\n"
+    )
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"question": "Is Putin open to talks?"}) + "\n")
+    out = tmp_path / "out"
+    args = ["--corpus", str(corpus), "--sizes", "300", "--questions", "1", "--pool", "4", "--out", str(out)]
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/bench_scale.py"), *args], check=True, capture_output=True
+    )
+    scale = json.loads((out / "scale.json").read_text())
+    [row] = scale["sizes"]
+    assert row["chunks"] >= 300 and row["recall_at_10"] == 1.0 and row["add_ms_p50"] > 0
+    assert {r["index"] for r in scale["ann"]} >= {"flat", "hnsw32"}
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/bench_report.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    assert "<h2>Scale</h2>" in (out / "bench.html").read_text()

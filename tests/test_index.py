@@ -195,7 +195,10 @@ def test_stale_and_leftover_files_do_not_break_loading(
     assert assert_documents_whole(index) == {SEED_ID}
 
     index.upsert([article(1)])
-    # A write publishes the new generation and sweeps away the older files.
+    # A write touches only the in-memory delta; a compaction writes the new base and sweeps older files.
+    assert index.snapshot().vectors.pending > 0
+    index.compact()
+    assert index.snapshot().vectors.pending == 0
     assert [p.name for p in vector_files(seed_copy)] == [f"vectors.{generation + 1}.faiss"]
     assert assert_documents_whole(index) == {SEED_ID, "doc-1"}
 

@@ -1,0 +1,439 @@
+"""Segmented search structures, so a write costs what it changes.
+
+A snapshot's vectors, keywords and chunk metadata each come in two layers:
+
+* a large **base**, built once (at open, or by a compaction) and never mutated,
+  shared by every snapshot derived from it;
+* a small **delta** (chunks added since the base was built) and a set of
+  **tombstones** (base chunks deleted since), both rebuilt on each write from the
+  previous snapshot's, so one write copies only what changed since the last compaction.
+
+Readers search ``base - tombstones`` and ``delta`` and merge the two rankings; a
+writer builds the next snapshot beside the current one and swaps it in.
+Compaction folds the delta and tombstones into a new base (in the background,
+see :meth:`qa.index.ChunkIndex.compact`).  Chunk ids are never reused and a chunk's
+vector never changes, so any base is correct given the right tombstones and delta.
+
+Past ``ann_threshold`` live chunks a compaction builds an HNSW base (approximate;
+recall@10 against exact is reported by ``scripts/bench_scale.py``); below it, a
+flat (exact) one.  Filtered searches are always exact: they scan the allowed
+rows of the base's own storage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import faiss
+import numpy as np
+from scipy import sparse
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+T = TypeVar("T")
+
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 128
+
+
+# -- chunk metadata ------------------------------------------------------------------------
+
+
+class LayeredMap(Mapping[int, V], Generic[V]):
+    """An immutable id -> value mapping: a shared base dict, a small overlay, removed base keys."""
+
+    __slots__ = ("_base", "_len", "_overlay", "_removed", "_shared")
+
+    def __init__(
+        self,
+        base: dict[int, V],
+        overlay: dict[int, V] | None = None,
+        removed: frozenset[int] = frozenset(),
+        shared: dict[str, object] | None = None,
+    ) -> None:
+        self._base = base
+        self._overlay = overlay or {}
+        self._removed = removed
+        self._shared = shared if shared is not None else {}
+        self._len = len(base) - len(removed) + sum(1 for k in self._overlay if k not in base)
+
+    def __getitem__(self, key: int) -> V:
+        if key in self._overlay:
+            return self._overlay[key]
+        if key in self._removed:
+            raise KeyError(key)
+        return self._base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._overlay or (key in self._base and key not in self._removed)
+
+    def __iter__(self) -> Iterator[int]:
+        overlay, removed = self._overlay, self._removed
+        for key in self._base:
+            if key not in removed and key not in overlay:
+                yield key
+        yield from overlay
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def pending(self) -> int:
+        """Entries outside the base: what a compaction would fold in."""
+        return len(self._overlay) + len(self._removed)
+
+    def evolve(self, put: Mapping[int, V], drop: Iterable[int]) -> LayeredMap[V]:
+        """A new map with ``drop`` removed and ``put`` set; copies only the overlay."""
+        overlay = dict(self._overlay)
+        removed = set(self._removed)
+        for key in drop:
+            overlay.pop(key, None)
+            if key in self._base:
+                removed.add(key)
+        for key, value in put.items():
+            overlay[key] = value
+        return LayeredMap(self._base, overlay, frozenset(removed), self._shared)
+
+    @property
+    def overlay(self) -> Mapping[int, V]:
+        return self._overlay
+
+    @property
+    def removed(self) -> frozenset[int]:
+        return self._removed
+
+    def derived(self, key: str, build: Callable[[dict[int, V]], T]) -> T:
+        """``build(base)``, computed once per base and shared by every map evolved from it."""
+        if key not in self._shared:
+            self._shared[key] = build(self._base)
+        return self._shared[key]  # type: ignore[return-value]
+
+    def flatten(self) -> LayeredMap[V]:
+        """The same mapping with everything in one new base (an O(n) copy: compaction only)."""
+        return LayeredMap(dict(self.items()))
+
+
+# -- vectors -------------------------------------------------------------------------------
+
+
+def _storage(index: faiss.Index) -> np.ndarray:
+    """A zero-copy ``(n, d)`` view of a flat or HNSW-flat index's vectors, in insertion order."""
+    inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexIDMap) else index)
+    if isinstance(inner, faiss.IndexHNSW):
+        inner = faiss.downcast_index(inner.storage)
+    n, d = inner.ntotal, inner.d
+    if n == 0:
+        return np.zeros((0, d), dtype=np.float32)
+    return faiss.rev_swig_ptr(inner.get_xb(), n * d).reshape(n, d)
+
+
+def build_base(ids: np.ndarray, vectors: np.ndarray, dimension: int, ann_threshold: int) -> faiss.Index:
+    """A flat index, or an HNSW one past ``ann_threshold`` vectors, over ``ids``."""
+    if ann_threshold and len(ids) >= ann_threshold:
+        inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        inner = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIDMap2(inner)
+    if len(ids):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+    return index
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    if not len(scores) or k <= 0:
+        return []
+    k = min(k, len(scores))
+    part = np.argpartition(-scores, k - 1)[:k]
+    part = part[np.argsort(-scores[part], kind="stable")]
+    return [(int(ids[p]), float(scores[p])) for p in part]
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Base FAISS index minus tombstones, plus a small exact delta (numpy)."""
+
+    base: faiss.Index
+    base_ids: np.ndarray
+    delta_ids: np.ndarray
+    delta: np.ndarray
+    tombstones: frozenset[int] = frozenset()
+    cache: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_base(cls, base: faiss.Index, dimension: int) -> Vectors:
+        ids = faiss.vector_to_array(base.id_map).astype(np.int64) if base.ntotal else np.zeros(0, np.int64)
+        return cls(base, ids, np.zeros(0, np.int64), np.zeros((0, dimension), np.float32))
+
+    @property
+    def dimension(self) -> int:
+        return int(self.base.d)
+
+    @property
+    def size(self) -> int:
+        return len(self.base_ids) - len(self.tombstones) + len(self.delta_ids)
+
+    @property
+    def pending(self) -> int:
+        return len(self.delta_ids) + len(self.tombstones)
+
+    @property
+    def approximate(self) -> bool:
+        return isinstance(faiss.downcast_index(self.base.index), faiss.IndexHNSW)
+
+    def _tomb_array(self) -> np.ndarray:
+        cached = self.cache.get("tombs")
+        if cached is None:
+            cached = np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
+            self.cache["tombs"] = cached
+        assert isinstance(cached, np.ndarray)
+        return cached
+
+    def live_ids(self) -> np.ndarray:
+        """Every live id: the base's less its tombstones, then the delta's."""
+        base = self.base_ids
+        if self.tombstones:
+            base = base[~np.isin(base, self._tomb_array())]
+        return np.concatenate([base, self.delta_ids])
+
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and vectors of every live chunk (a copy: compaction and checks only)."""
+        vectors = _storage(self.base)
+        keep = ~np.isin(self.base_ids, self._tomb_array()) if self.tombstones else slice(None)
+        return (
+            np.concatenate([self.base_ids[keep], self.delta_ids]),
+            np.vstack([vectors[keep], self.delta]) if len(self.delta) else np.array(vectors[keep]),
+        )
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        """One live chunk's vector."""
+        hit = np.flatnonzero(self.delta_ids == chunk_id)
+        if len(hit):
+            return self.delta[hit[0]]
+        if chunk_id in self.tombstones:
+            raise KeyError(chunk_id)
+        return self.base.reconstruct(int(chunk_id))
+
+    def evolve(self, add_ids: np.ndarray, add_vectors: np.ndarray, drop: Iterable[int]) -> Vectors:
+        """The next generation's vectors: ``drop`` removed, ``add`` appended; copies the delta only."""
+        drop_set = set(int(i) for i in drop)
+        keep = ~np.isin(self.delta_ids, np.fromiter(drop_set, np.int64, len(drop_set)))
+        delta_ids = np.concatenate([self.delta_ids[keep], add_ids.astype(np.int64)])
+        delta = np.vstack([self.delta[keep], add_vectors.reshape(-1, self.dimension)]).astype(np.float32)
+        in_base = drop_set - set(self.delta_ids.tolist())
+        return Vectors(self.base, self.base_ids, delta_ids, delta, self.tombstones | frozenset(in_base))
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` nearest live ids by inner product, restricted to ``allowed`` if given."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        found: list[tuple[int, float]] = []
+        if len(self.base_ids):
+            if allowed is not None:
+                # Filters are exact: an HNSW graph filtered down to a few rows loses recall.
+                rows = np.flatnonzero(np.isin(self.base_ids, allowed))
+                if self.tombstones:
+                    rows = rows[~np.isin(self.base_ids[rows], self._tomb_array())]
+                scores = _storage(self.base)[rows] @ query[0]
+                found += _top(self.base_ids[rows], scores, k)
+            else:
+                found += self._search_base(query, k)
+        if len(self.delta_ids):
+            ids, vectors = self.delta_ids, self.delta
+            if allowed is not None:
+                mask = np.isin(ids, allowed)
+                ids, vectors = ids[mask], vectors[mask]
+            found += _top(ids, vectors @ query[0], k)
+        found.sort(key=lambda pair: -pair[1])
+        return found[:k]
+
+    def _search_base(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, len(self.base_ids) - len(self.tombstones))
+        if k <= 0:
+            return []
+        selector = None
+        if self.tombstones:
+            # A fresh selector per search: FAISS rewrites the params' selector while searching.
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._tomb_array()))
+        if self.approximate:
+            params: faiss.SearchParameters = faiss.SearchParametersHNSW()
+            params.efSearch = max(HNSW_EF_SEARCH, k)
+            if selector is not None:
+                params.sel = selector
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self.base.search(query, k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+# -- keywords (BM25) -----------------------------------------------------------------------
+
+K1 = 1.5
+B = 0.75
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """bm25s's English tokenizer (stopwords out, Snowball stems), as strings."""
+    import bm25s
+    import Stemmer
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    if not texts:
+        return []
+    return bm25s.tokenize(  # type: ignore[no-any-return]
+        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
+
+
+@dataclass(frozen=True)
+class KeywordSegment:
+    """Term counts of some chunks: a CSC matrix (chunk x term), the vocabulary, chunk lengths."""
+
+    ids: np.ndarray
+    vocab: dict[str, int]
+    counts: sparse.csc_matrix
+    lengths: np.ndarray
+    df: np.ndarray
+
+    @classmethod
+    def build(cls, ids: np.ndarray, tokens: list[list[str]]) -> KeywordSegment:
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        for row, doc in enumerate(tokens):
+            for token in doc:
+                rows.append(row)
+                cols.append(vocab.setdefault(token, len(vocab)))
+        counts = sparse.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(tokens), len(vocab))
+        )
+        counts.sum_duplicates()
+        csc = counts.tocsc()
+        return cls(
+            np.asarray(ids, dtype=np.int64),
+            vocab,
+            csc,
+            np.array([len(doc) for doc in tokens], dtype=np.float32),
+            np.diff(csc.indptr).astype(np.float32),
+        )
+
+    @classmethod
+    def merge(cls, first: KeywordSegment, keep: np.ndarray, second: KeywordSegment) -> KeywordSegment:
+        """``first``'s rows where ``keep``, then all of ``second``'s, over a merged vocabulary."""
+        vocab = dict(first.vocab)
+        remap = np.array([vocab.setdefault(t, len(vocab)) for t in second.vocab], dtype=np.int64)
+        a = first.counts.tocsr()[keep]
+        a = sparse.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], len(vocab)))
+        b = second.counts.tocoo()
+        b = sparse.csr_matrix(
+            (b.data, (b.row, remap[b.col] if len(b.col) else b.col)), shape=(b.shape[0], len(vocab))
+        )
+        csc = sparse.vstack([a, b], format="csc")
+        return cls(
+            np.concatenate([first.ids[keep], second.ids]),
+            vocab,
+            csc,
+            np.concatenate([first.lengths[keep], second.lengths]),
+            np.diff(csc.indptr).astype(np.float32),
+        )
+
+    @property
+    def total_length(self) -> float:
+        """Tokens in the segment, summed once (a query needs it, the base never changes)."""
+        cached = self.__dict__.get("_total_length")
+        if cached is None:
+            cached = float(self.lengths.sum())
+            object.__setattr__(self, "_total_length", cached)
+        return cached
+
+    def term_df(self, token: str) -> float:
+        col = self.vocab.get(token)
+        return 0.0 if col is None else float(self.df[col])
+
+    def add_scores(self, out: np.ndarray, token: str, idf: float, avgdl: float) -> None:
+        col = self.vocab.get(token)
+        if col is None:
+            return
+        start, end = self.counts.indptr[col], self.counts.indptr[col + 1]
+        rows = self.counts.indices[start:end]
+        tf = self.counts.data[start:end]
+        out[rows] += idf * tf / (K1 * ((1 - B) + B * self.lengths[rows] / avgdl) + tf)
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """BM25 (bm25s's Lucene variant) over a base segment less tombstones, plus a delta segment.
+
+    Collection statistics (N, average length, document frequencies) count
+    tombstoned chunks until the next compaction, as Lucene does with deleted
+    documents: scores drift slightly, rankings barely.
+    """
+
+    base: KeywordSegment
+    delta: KeywordSegment
+    delta_tokens: dict[int, list[str]]
+    tombstones: frozenset[int] = frozenset()
+    cache: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def build(cls, ids: np.ndarray, texts: list[str]) -> Keywords:
+        return cls(
+            KeywordSegment.build(ids, tokenize(texts)), KeywordSegment.build(np.zeros(0, np.int64), []), {}
+        )
+
+    def evolve(self, add: Mapping[int, str], drop: Iterable[int]) -> Keywords:
+        """Tokenize only the added texts; rebuild the (small) delta segment."""
+        tokens = dict(self.delta_tokens)
+        dropped = set(drop)
+        for chunk_id in dropped:
+            tokens.pop(chunk_id, None)
+        tokens.update(zip(add, tokenize(list(add.values())), strict=True))
+        in_base = {i for i in dropped if i not in self.delta_tokens}
+        ids = np.fromiter(tokens, dtype=np.int64, count=len(tokens))
+        return Keywords(
+            self.base, KeywordSegment.build(ids, list(tokens.values())), tokens, self.tombstones | in_base
+        )
+
+    def compacted(self) -> Keywords:
+        keep = ~np.isin(self.base.ids, np.fromiter(self.tombstones, np.int64, len(self.tombstones)))
+        merged = KeywordSegment.merge(self.base, keep, self.delta)
+        return Keywords(merged, KeywordSegment.build(np.zeros(0, np.int64), []), {})
+
+    def search(self, question: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best-scoring live ids with a positive score."""
+        segments = [s for s in (self.base, self.delta) if len(s.ids)]
+        total = sum(len(s.ids) for s in segments)
+        if not total:
+            return []
+        query = tokenize([question])[0]
+        if not query:
+            return []
+        avgdl = max(sum(s.total_length for s in segments) / total, 1e-9)
+        found: list[tuple[int, float]] = []
+        for seg in segments:
+            scores = np.zeros(len(seg.ids), dtype=np.float32)
+            for token in query:
+                df = sum(s.term_df(token) for s in segments)
+                if df:
+                    seg.add_scores(scores, token, float(np.log(1 + (total - df + 0.5) / (df + 0.5))), avgdl)
+            if seg is self.base and self.tombstones:
+                scores[self._dead_rows()] = 0
+            if allowed is not None:
+                scores[~np.isin(seg.ids, allowed)] = 0
+            found += [(i, s) for i, s in _top(seg.ids, scores, k) if s > 0]
+        found.sort(key=lambda pair: -pair[1])
+        return found[:k]
+
+    def _dead_rows(self) -> np.ndarray:
+        cached = self.cache.get("dead")
+        if cached is None:
+            tombs = np.fromiter(self.tombstones, np.int64, len(self.tombstones))
+            cached = np.flatnonzero(np.isin(self.base.ids, tombs))
+            self.cache["dead"] = cached
+        assert isinstance(cached, np.ndarray)
+        return cached

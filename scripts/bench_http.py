@@ -1,0 +1,66 @@
+"""/search and /ask p50/p95 over HTTP on an existing index, for this tree and a baseline tree, one run.
+
+``qa bench`` ingests the corpus first (tens of minutes on a shared 2-core
+machine); this measures only the query path on an index that exists, so a
+change to the query path can be compared against a baseline in the same run:
+each code tree (``--tree``, default this checkout; ``--baseline-tree``, e.g.
+``git archive main | tar -x -C /tmp/qa-main``) serves its own copy of the
+index in turn, and each question is asked twice (distinct questions, then the
+same ones again: the repeated pass shows the caches).
+
+Usage: python scripts/bench_http.py INDEX_DIR [--baseline-tree DIR] [--questions N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    from qa.bench import measure_http
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("index_dir")
+    parser.add_argument("--baseline-tree")
+    parser.add_argument(
+        "--questions-file", default=str(ROOT.parent / "shared/datasets/realtimeqa_news/qa.jsonl")
+    )
+    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--out", default=str(ROOT / "bench/out/http.json"))
+    args = parser.parse_args()
+    lines = Path(args.questions_file).read_text("utf-8").splitlines()
+    questions = [json.loads(line) for line in lines if line.strip()][: args.questions]
+    results = {}
+    trees = [("baseline", args.baseline_tree)] if args.baseline_tree else []
+    trees.append(("this", str(ROOT)))
+    for label, tree in trees:
+        copy = Path(tempfile.mkdtemp(prefix=f"qa-http-{label}-")) / "index"
+        shutil.copytree(args.index_dir, copy)
+        os.environ["PYTHONPATH"] = tree
+        first = measure_http(copy, questions, None, pairs=(label == "this"))
+        again = measure_http(copy, questions, None, pairs=False)
+        results[label] = {
+            "distinct": {k: v for k, v in first.items() if not isinstance(v, list)},
+            "repeated": {k: v for k, v in again.items() if not isinstance(v, list)},
+        }
+        print(label, json.dumps(results[label]), file=sys.stderr)
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

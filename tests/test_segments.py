@@ -1,0 +1,171 @@
+"""Segmented vectors and keywords answer exactly as one index rebuilt from scratch would.
+
+Random vectors and real bm25s stand in for nothing: the checks compare the
+layered structures (base - tombstones + delta) against brute force and against
+bm25s itself, through adds, deletes and compactions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embedding import SentenceTransformerEmbedder
+from qa.index import ChunkIndex
+from qa.segments import Keywords, LayeredMap, Vectors, build_base
+from qa.types import Article
+
+DIM = 32
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.standard_normal((n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    scores = vectors @ query
+    return [int(ids[i]) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def test_layered_map_evolves_without_touching_its_base() -> None:
+    base = {1: "a", 2: "b", 3: "c"}
+    m = LayeredMap(dict(base))
+    m2 = m.evolve({4: "d", 2: "B"}, [3])
+    m3 = m2.evolve({}, [2, 4])
+    assert dict(m) == base
+    assert dict(m2) == {1: "a", 2: "B", 4: "d"} and len(m2) == 3
+    assert dict(m3) == {1: "a"} and len(m3) == 1 and 2 not in m3 and 3 not in m3
+    assert dict(m3.flatten()) == {1: "a"} and m3.flatten().pending == 0
+
+
+@pytest.mark.parametrize("ann", [False, True])
+def test_vectors_through_adds_and_deletes_match_brute_force(ann: bool) -> None:
+    rng = np.random.default_rng(7)
+    ids = np.arange(1, 2001, dtype=np.int64)
+    vectors = unit(rng, len(ids))
+    live = dict(zip(ids.tolist(), vectors, strict=True))
+    v = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0), DIM)
+    assert v.approximate == ann
+    next_id = 5000
+    for step in range(6):
+        new_ids = np.arange(next_id, next_id + 50, dtype=np.int64)
+        next_id += 50
+        new = unit(rng, 50)
+        drop = rng.choice(np.array(list(live)), 40, replace=False).tolist()
+        v = v.evolve(new_ids, new, drop)
+        for i in drop:
+            del live[i]
+        live.update(zip(new_ids.tolist(), new, strict=True))
+        if step == 3:
+            ids_now, vecs_now = v.live()
+            v = Vectors.from_base(build_base(ids_now, vecs_now, DIM, 0), DIM)
+    assert v.size == len(live) and set(v.live_ids().tolist()) == set(live)
+    all_ids = np.array(list(live), dtype=np.int64)
+    all_vecs = np.vstack(list(live.values()))
+    hits = total = 0
+    for q in unit(rng, 20):
+        got = [i for i, _ in v.search(q, 10)]
+        assert set(got) <= set(live), "a deleted id came back"
+        want = brute(all_ids, all_vecs, q, 10)
+        hits += len(set(got) & set(want))
+        total += 10
+        allowed = all_ids[::7]
+        assert [i for i, _ in v.search(q, 5, allowed)] == brute(allowed, all_vecs[::7], q, 5)
+    assert hits / total >= (0.9 if ann else 1.0)
+    for chunk_id in list(live)[:5] + list(live)[-5:]:
+        assert np.allclose(v.vector(chunk_id), live[chunk_id])
+
+
+TEXTS = [
+    "The harbor council voted to fund the new bridge over the river.",
+    "A storm closed the airport and the ferry for two days.",
+    "The museum opened a garden exhibit; the council praised the museum.",
+    "Budget talks at the council stalled over the stadium.",
+    "The bakery near the canal won a prize for its bread.",
+    "Putin said he is open to talks on civilian infrastructure.",
+]
+
+
+def test_keywords_rank_as_bm25s_does_and_forget_deleted_chunks() -> None:
+    import bm25s
+    import Stemmer
+
+    ids = np.arange(10, 10 + len(TEXTS), dtype=np.int64)
+    kw = Keywords.build(ids, TEXTS)
+    stemmer = Stemmer.Stemmer("english")
+    reference = bm25s.BM25()
+    reference.index(
+        bm25s.tokenize(TEXTS, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False
+    )
+    for question in ("council museum", "storm at the airport", "bread"):
+        tokens = bm25s.tokenize(
+            [question], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+        )
+        want = np.asarray(reference.get_scores(tokens[0]))
+        got = dict(kw.search(question, len(TEXTS)))
+        for row, score in enumerate(want):
+            assert got.get(int(ids[row]), 0.0) == pytest.approx(float(score), rel=1e-4, abs=1e-6)
+
+    # Split across base and delta, with a deletion: same ranking as one index of the live texts.
+    half = Keywords.build(ids[:3], TEXTS[:3]).evolve(
+        dict(zip(ids[3:].tolist(), TEXTS[3:], strict=True)), [12]
+    )
+    whole = Keywords.build(np.delete(ids, 2), [t for i, t in enumerate(TEXTS) if i != 2])
+    for question in ("council museum", "council", "talks"):
+        got = half.search(question, 10)
+        assert 12 not in dict(got)
+        assert [i for i, _ in got] == [i for i, _ in whole.search(question, 10)]
+        assert [i for i, _ in half.compacted().search(question, 10)] == [i for i, _ in got]
+
+
+def test_a_write_touches_only_the_delta_and_readers_keep_their_snapshot(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    index = ChunkIndex(seed_copy, embedder)
+    before = index.snapshot()
+    files = {p.name: p.stat().st_mtime_ns for p in seed_copy.glob("vectors.*.faiss")}
+    index.upsert(
+        [Article("doc-x", "The ferry to the island resumed service on Monday after the storm.", "Ferry")]
+    )
+    after = index.snapshot()
+    assert after.generation == before.generation + 1
+    assert after.vectors.base is before.vectors.base, "the base index was rebuilt or copied"
+    assert len(after.vectors.delta_ids) == after.size - before.size
+    assert {p.name: p.stat().st_mtime_ns for p in seed_copy.glob("vectors.*.faiss")} == files
+    # The old snapshot is untouched: a reader mid-search sees the old generation whole.
+    assert before.size == len(before.vectors.live_ids())
+    assert after.vectors.search(embedder.embed(["ferry island storm"]), 1)[0][0] in after.chunks
+    index.delete(["doc-x"])
+    assert index.snapshot().size == before.size
+    assert index.check_consistency() == []
+
+
+def test_filters_see_chunks_written_since_the_base(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    from qa.retrieval import Filters, Retriever
+
+    index = ChunkIndex(seed_copy, embedder)
+    retriever = Retriever(index, embedder)
+    text = "The ferry to the island resumed service on Monday after the storm."
+    index.upsert(
+        [
+            Article("ferry-old", text, "Ferry", source="Gazette", published_at="2020-01-01"),
+            Article("ferry-new", text + " Crowds came.", "Ferry", source="Herald", published_at="2030-01-01"),
+        ]
+    )
+    as_of = retriever.search("ferry island storm", 5, filters=Filters(as_of="2025-01-01"))
+    assert "ferry-old" in {p.doc_id for p in as_of} and "ferry-new" not in {p.doc_id for p in as_of}
+    herald = retriever.search("ferry island storm", 5, filters=Filters(sources=("herald",)))
+    assert {p.doc_id for p in herald} == {"ferry-new"}
+    index.delete(["ferry-old"])
+    # The source's metadata changes without a text change: the overlay carries the new label.
+    index.upsert(
+        [Article("ferry-new", text + " Crowds came.", "Ferry", source="Gazette", published_at="2030-01-01")]
+    )
+    assert retriever.search("ferry island storm", 5, filters=Filters(sources=("herald",))) == []
+    gazette = retriever.search("ferry island storm", 5, filters=Filters(sources=("gazette",)))
+    assert {p.doc_id for p in gazette} == {"ferry-new"}
