@@ -46,9 +46,13 @@ def load_articles(corpus: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-def run(claims: list[dict], articles: dict[str, tuple[str, str]]) -> list[dict]:
+def run(
+    claims: list[dict], articles: dict[str, tuple[str, str]], substitution: float | None = None
+) -> list[dict]:
     """Verify every claim at threshold 0; record whether the checks passed and the support."""
     pipeline = Pipeline(Settings(index_dir=Path(tempfile.mkdtemp()) / "index", answer_min_support=0.0))
+    if substitution is not None:
+        pipeline.verifier.substitution_min = substitution
     rows = []
     for c in claims:
         if c["doc_id"] not in articles:
@@ -98,9 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(NEWS), help="the news corpus.jsonl (read, never copied)")
     parser.add_argument("--threshold", type=float, default=Settings().answer_min_support)
     parser.add_argument("--out", default=str(ROOT / "evals" / "out" / "verifier"))
+    parser.add_argument(
+        "--substitution",
+        type=float,
+        help="the predicate check's substitution threshold (default: the verifier's)",
+    )
     args = parser.parse_args(argv)
     claims = [json.loads(line) for line in Path(args.claims).read_text("utf-8").splitlines() if line.strip()]
-    rows = run(claims, load_articles(Path(args.corpus)))
+    rows = run(claims, load_articles(Path(args.corpus)), args.substitution)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "claims.json").write_text(json.dumps(rows, indent=1) + "\n")

@@ -195,27 +195,48 @@ class AnnotationStore:
         if not keys or not self.path.exists():
             return {}
         out: dict[str, str] = {}
-        conn = self._conn()
-        for i in range(0, len(keys), 500):
-            part = list(keys[i : i + 500])
-            marks = ",".join("?" * len(part))
-            for key, data in conn.execute(f"SELECT key, data FROM notes WHERE key IN ({marks})", part):
-                out[key] = data
+        try:
+            conn = self._conn()
+            for i in range(0, len(keys), 500):
+                part = list(keys[i : i + 500])
+                marks = ",".join("?" * len(part))
+                for key, data in conn.execute(f"SELECT key, data FROM notes WHERE key IN ({marks})", part):
+                    out[key] = data
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            return {}
         return out
+
+    def _recover(self, exc: Exception) -> None:
+        """A damaged cache is moved aside and started afresh: annotations are re-parsed on demand."""
+        log.warning("annotation cache %s is unreadable (%s); starting a new one", self.path, exc)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._local.conn = None
+        if "malformed" in str(exc) or "not a database" in str(exc):
+            with contextlib.suppress(OSError):
+                self.path.rename(self.path.with_name(f"{self.path.name}.damaged"))
 
     def put_many(self, rows: Iterable[tuple[str, str]]) -> None:
         rows = list(rows)
         if not rows:
             return
-        conn = self._conn()
         try:
+            conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT OR REPLACE INTO notes(key, data) VALUES (?, ?)", rows)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # a cache: a failed write only costs a re-parse later
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            log.warning("could not store sentence annotations: %s", exc)
+            live = getattr(self._local, "conn", None)
+            if live is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                self._recover(exc)
+            else:
+                log.warning("could not store sentence annotations: %s", exc)
 
     def count(self) -> int:
         if not self.path.exists():

@@ -361,7 +361,13 @@ class Pipeline:
             answer.short_answer = ShortAnswer(
                 ent.text, best.doc_id, best.start + ent.start, best.start + ent.end, best.n
             )
-        if answer.confidence < self.settings.min_confidence:
+        # Whatever the backend, an answer that holds nothing of what was asked is no answer: asked
+        # how many were injured, sentences that state no such number; asked about Kharkiv,
+        # passages that never name it.
+        off_question = (info.types and not any(f.answers for _, _, f, _ in scored)) or bool(
+            answering.names_missing(info, [t for p in answer.passages for t in (p.text, p.title)])
+        )
+        if off_question or answer.confidence < self.settings.min_confidence:
             answer.unsupported = [*answer.unsupported, *(c.text for c in answer.citations)]
             answer.answer, answer.answered, answer.citations, answer.short_answer = NOT_FOUND, False, [], None
 

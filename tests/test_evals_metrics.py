@@ -405,7 +405,8 @@ def test_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert "Sumy &lt;b&gt;was&lt;/b&gt; hit." in page
     assert "Seed &lt;eval&gt;" in page
     # Self-contained: plots inline, no external fetches.
-    assert page.count('src="data:image/png;base64,') + page.count("src='data:image/png;base64,") == 2
+    # metrics, risk-coverage and latency
+    assert page.count('src="data:image/png;base64,') + page.count("src='data:image/png;base64,") == 3
     assert "http://" not in page and "https://" not in page and "<link" not in page
     assert "pass_rate" in page and "+1.000" in page and "Regressions" in page
 

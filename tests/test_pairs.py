@@ -16,9 +16,12 @@ from tests.conftest import make_pipeline
 
 
 def test_warm_pairs_stores_every_candidate_pair_once(
-    seed_copy: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    index = ChunkIndex(seed_copy, embedder)
+    # A fresh index: the shared seed index may have had its pairs stored by a server under test.
+    fresh_dir = tmp_path / "index"
+    make_pipeline(fresh_dir, embedder).ingest([Path(__file__).resolve().parent.parent / "seeds"])
+    index = ChunkIndex(fresh_dir, embedder)
     assert index.pairs_pending() == index.snapshot().size
     index.warm_pairs(background=False)
     assert index.pairs_pending() == 0
