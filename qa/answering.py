@@ -244,7 +244,9 @@ def assess(
         lemmas |= c.lemmas
 
     verbs = {_argument_of(sent, e) for e in sent.ents if e.label in info.types} if info.types else set()
-    words = sorted({t.lemma for t in sent.toks if t.pos in {"VERB", "NOUN", "ADJ", "PROPN"}} | verbs - {""})
+    # Predicates are verbs; the wh-noun and the counted noun are nouns.
+    pos = {"VERB", "NOUN"} if (info.focus or info.unit) else {"VERB"}
+    words = sorted({t.lemma for t in sent.toks if t.pos in pos} | verbs - {""})
     table: dict[tuple[str, str], float] = {}
     if word_similarity is not None and words:
         for w in (info.predicate, info.focus, info.unit, *info.also):

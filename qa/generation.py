@@ -100,7 +100,7 @@ class ExtractiveBackend:
     """
 
     name = "extractive"
-    READ = 12  # most relevant sentences read per question
+    READ = 8  # most relevant sentences read per question
 
     def __init__(
         self,
@@ -171,6 +171,14 @@ class ExtractiveBackend:
         if not top:
             return info, []
         sents = self.annotator.annotate([c.text for _, c in top])
+        # One batched embed of every word the predicate checks will compare (cached after), not
+        # one small encode per sentence.
+        asked = [w for w in (info.predicate, info.focus, info.unit, *info.also) if w]
+        if asked:
+            words = {
+                t.lemma for sent in sents for t in sent.toks if t.pos in {"VERB", "NOUN", "ADJ", "PROPN"}
+            }
+            self.embeddings.embed(sorted(words | set(asked)))
         answers: list[tuple[float, Candidate, SentenceFit]] = []
         # Asked about Kharkiv, passages that never name it do not answer (looked up across all the
         # retrieved passages: "Moscow" may be named in the paragraph before the answer).

@@ -125,7 +125,7 @@ def test_schemathesis_all_checks_all_phases(api_server: Server, tmp_path: Path) 
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=480, cwd=tmp_path)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
+    assert result.returncode == 0, output[-6000:] + "\n--- head ---\n" + output[:4000]
     assert re.search(r"Operations:\s+(\d+) selected / \1 total", output), output[:2000]  # every one
 
 
