@@ -260,15 +260,16 @@ class Verifier:
             # A verbatim quote (the extractive backend's, or an LLM's) is its own evidence.
             judgement = Judgement(ENTAILED, {"verbatim": True}, ["quotes the article verbatim"])
             return CheckedSentence(claim, [], True, 1.0, exact, judgement)
+        # Only single sentences are judged, so only they are scored (a pair would let a claim
+        # borrow its date from one clause and its subject from another; pairs still count for
+        # verbatim quotes above); the sentence before and the title are context for the names a
+        # sentence refers to ("he", "the deal").
+        cands = [c for c in cands if not c.pair]
         scores = self.score([claim], cands)[0] if cands else np.zeros(0)
         if not len(scores):
             return CheckedSentence(claim, [], False, 0.0, None, Judgement(NOT_STATED, {}, ["no evidence"]))
         verifiable = len(set(content_stems(claim))) >= MIN_CLAIM_STEMS
-        # Single sentences are judged (a pair would let a claim borrow its date from one
-        # clause and its subject from another); the sentence before and the title are
-        # context for the names a sentence refers to ("he", "the deal").
-        singles = [i for i, c in enumerate(cands) if not c.pair]
-        order = sorted(singles, key=lambda i: -scores[i])[: self.JUDGED]
+        order = sorted(range(len(cands)), key=lambda i: -scores[i])[: self.JUDGED]
         claim_sent = self.annotator.annotate([claim], persist=False)[0]
         first: tuple[int, Judgement] | None = None
         for i in order:
