@@ -10,14 +10,14 @@ Usage::
 
 Every answered question of the results (run with no confidence threshold, so
 nothing is declined for low confidence) is an example: its features
-(``qa.answering.FEATURES``) and whether it was right (an answerable question
+(``qa.answer.assess.FEATURES``) and whether it was right (an answerable question
 whose answer passed; an answered unanswerable question is always wrong).  A
 logistic regression is fitted by gradient descent with L2 regularization.
 Calibration is reported by 5-fold cross-validation (each fold scored by a model
 that never saw it), so the figures are honest for questions like these but
 unseen.  The threshold is the lowest confidence at which the cross-validated
 precision of answered questions reaches ``--precision``.  ``--write`` stores the
-weights in ``qa/data/confidence.json``.
+weights in ``qa/answer/data/confidence.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answering import FEATURES, MODEL_PATH
+from qa.answer.assess import FEATURES, MODEL_PATH
 
 
 def examples(paths: list[str]) -> tuple[np.ndarray, np.ndarray, int]:

@@ -44,7 +44,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _pipeline(settings: Settings) -> Any:
-    from qa.embedding import set_torch_threads
+    from qa.models.embedding import set_torch_threads
     from qa.pipeline import Pipeline  # torch loads here: keep `qa --help` fast
 
     if settings.torch_threads:
@@ -53,7 +53,7 @@ def _pipeline(settings: Settings) -> Any:
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from qa.retrieval import Filters
+    from qa.answer.retrieve import Filters
 
     return Filters(
         sources=tuple(args.source or ()),
@@ -64,7 +64,7 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def _date(value: str) -> str:
-    from qa.ingest import normalize_date
+    from qa.ingest.load import normalize_date
 
     try:
         result = normalize_date(value)
@@ -128,7 +128,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     pipeline = _pipeline(_settings(args))
     answer = pipeline.ask(args.question, top_k=args.k, backend=args.backend, filters=_filters(args))
     if args.json:
-        from qa.schemas import AnswerPublic
+        from qa.server.schemas import AnswerPublic
 
         print(AnswerPublic.of(answer).model_dump_json(indent=2))
         return 0
@@ -144,9 +144,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from qa.api import create_app
-    from qa.index import index_exists
-    from qa.observability import configure_logging
+    from qa.server.app import create_app
+    from qa.server.observability import configure_logging
+    from qa.store.index import index_exists
 
     settings = _settings(args)
     # Before anything logs, so every line (seeding, model loading, uvicorn) has one format.
@@ -238,7 +238,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_mcp(args: argparse.Namespace) -> int:
     import anyio
 
-    from qa.mcp_server import run_stdio
+    from qa.server.mcp_server import run_stdio
 
     pipeline = _pipeline(_settings(args))
     # Load the model and index before the first message, so the client's first call is fast.
@@ -248,7 +248,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from qa.feeds import FeedReader, FeedStore
+    from qa.ingest.feeds import FeedReader, FeedStore
 
     settings = _settings(args)
     store = FeedStore(settings.index_dir)
@@ -286,7 +286,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_server(args: argparse.Namespace) -> int:
-    from qa.local_llm import main as llm_main
+    from qa.tools.local_llm import main as llm_main
 
     return llm_main(args.rest)
 
@@ -383,11 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("llm-server", help="serve the offline SmolLM2 model on 127.0.0.1 (OpenAI-compatible)")
     p.add_argument(
-        "rest", nargs=argparse.REMAINDER, help="options of python -m qa.local_llm (--port, --alias)"
+        "rest", nargs=argparse.REMAINDER, help="options of python -m qa.tools.local_llm (--port, --alias)"
     )
     p.set_defaults(func=cmd_llm_server)
 
-    from qa import bench, evals_cli
+    from qa.evals import cli as evals_cli
+    from qa.tools import bench
 
     evals_cli.add_parser(sub)
     bench.add_parser(sub)
@@ -400,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["llm-server"]:
-        # Its options belong to qa.local_llm; argparse's REMAINDER drops leading "--port" style ones.
+        # Its options belong to qa.tools.local_llm; argparse's REMAINDER drops leading "--port" style ones.
         return cmd_llm_server(argparse.Namespace(rest=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)

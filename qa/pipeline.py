@@ -17,17 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from qa import answering
-from qa.chunking import sentence_spans
-from qa.citations import NOT_FOUND, EmbeddingCache, Verified, Verifier
+from qa.answer import assess as answering
+from qa.answer.backends import Backend, Turn, get_backend
+from qa.answer.retrieve import Filters, Mode, Retriever
+from qa.answer.verify import NOT_FOUND, EmbeddingCache, Verified, Verifier
 from qa.config import Settings
-from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
-from qa.generation import Backend, Turn, get_backend
-from qa.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
-from qa.ingest import Problem, has_lone_surrogate, load_articles
-from qa.nlp import AnnotationStore, Annotator
-from qa.retrieval import Filters, Mode, Retriever
+from qa.ingest.chunk import sentence_spans
+from qa.ingest.load import Problem, has_lone_surrogate, load_articles
+from qa.models.embedding import Embedder, SentenceTransformerEmbedder
+from qa.models.nlp import AnnotationStore, Annotator
+from qa.store.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
 from qa.types import Answer, Article, Citation, Passage, Question, ShortAnswer
 
 INGEST_BATCH = 64

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from qa.bench import measure_http
+    from qa.tools.bench import measure_http
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

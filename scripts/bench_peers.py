@@ -57,10 +57,10 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench/out"))
     args = parser.parse_args()
 
-    from qa.chunking import chunk_article, embedding_text
     from qa.config import Settings
-    from qa.embedding import resolve_model_path
-    from qa.ingest import Problem, load_articles
+    from qa.ingest.chunk import chunk_article, embedding_text
+    from qa.ingest.load import Problem, load_articles
+    from qa.models.embedding import resolve_model_path
     from qa.pipeline import Pipeline
 
     settings = Settings()
@@ -110,7 +110,7 @@ def main() -> int:
     report = pipeline.ingest([jsonl]).report
     ingest_s = time.perf_counter() - start
     print(f"qa ingest: {ingest_s:.1f} s ({report.chunks_embedded} chunks)", file=sys.stderr)
-    from qa.embedding import set_torch_threads
+    from qa.models.embedding import set_torch_threads
 
     set_torch_threads(1)  # queries as qa serve runs them (the peers' child does the same)
     pipeline.search(questions[0])

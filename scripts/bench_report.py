@@ -110,7 +110,7 @@ def main() -> None:
         import sys
 
         sys.path.insert(0, str(ROOT))
-        from qa.bench import _html
+        from qa.tools.bench import _html
 
         results = json.loads(bench.read_text("utf-8"))
         if results.get("http"):

@@ -45,12 +45,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.chunking import chunk_article, embedding_text, sentence_spans  # noqa: E402
-from qa.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
-from qa.index import ChunkIndex  # noqa: E402
-from qa.ingest import Problem, load_articles  # noqa: E402
-from qa.retrieval import Retriever  # noqa: E402
-from qa.segments import HNSW_EF_SEARCH, Keywords, build_base  # noqa: E402
+from qa.answer.retrieve import Retriever  # noqa: E402
+from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans  # noqa: E402
+from qa.ingest.load import Problem, load_articles  # noqa: E402
+from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
+from qa.store.index import ChunkIndex  # noqa: E402
+from qa.store.segments import HNSW_EF_SEARCH, Keywords, build_base  # noqa: E402
 from qa.types import Article  # noqa: E402
 
 

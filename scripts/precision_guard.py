@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from qa.embedding import SentenceTransformerEmbedder
-    from qa.evals import document_rank
-    from qa.index import ChunkIndex
-    from qa.ingest import Problem, load_articles
-    from qa.retrieval import Filters, Retriever
+    from qa.answer.retrieve import Filters, Retriever
+    from qa.evals.run import document_rank
+    from qa.ingest.load import Problem, load_articles
+    from qa.models.embedding import SentenceTransformerEmbedder
+    from qa.store.index import ChunkIndex
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -8,7 +8,7 @@ option, the seconds spent and the cosine to the real vectors:
 * ``alone``: every distinct sentence embedded on its own (what ingest stores);
 * ``pooled``: mean of the chunk pass's own token embeddings over each sentence's
   tokens (free once the chunk is encoded: the chunk pass yields them);
-* ``alone_bf16``: the real thing under bf16 autocast (see qa.embedding).
+* ``alone_bf16``: the real thing under bf16 autocast (see qa.models.embedding).
 
 Usage: python scripts/sentence_vector_options.py [--articles 40]
 """
@@ -29,9 +29,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main() -> None:
     import torch
 
-    from qa.chunking import chunk_article, embedding_text, sentence_spans
-    from qa.embedding import SentenceTransformerEmbedder
-    from qa.ingest import Problem, load_articles
+    from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans
+    from qa.ingest.load import Problem, load_articles
+    from qa.models.embedding import SentenceTransformerEmbedder
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

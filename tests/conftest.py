@@ -24,7 +24,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa.config import Settings
-from qa.embedding import SentenceTransformerEmbedder
+from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
 
 pytest_plugins = ["tests.llm_fixtures", "tests.openai_stub"]

@@ -22,7 +22,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa.local_llm import LocalLLMServer, LocalLLMStartupError, LocalLLMUnavailable
+from qa.tools.local_llm import LocalLLMServer, LocalLLMStartupError, LocalLLMUnavailable
 
 
 def started_local_llm(**kwargs: Any) -> Iterator[LocalLLMServer]:

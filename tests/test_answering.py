@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answering import analyze
-from qa.generation import Turn
-from qa.nlp import Annotator
+from qa.answer.assess import analyze
+from qa.answer.backends import Turn
+from qa.models.nlp import Annotator
 from tests.conftest import SEED_TEXT
 
 pytestmark = pytest.mark.slow

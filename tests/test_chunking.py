@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import chunk_article, embedding_text, sentence_spans
+from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans
 from qa.types import Article
 from tests.conftest import SEED_TEXT
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.embedding import SentenceTransformerEmbedder
-from qa.index import ChunkIndex
+from qa.models.embedding import SentenceTransformerEmbedder
+from qa.store.index import ChunkIndex
 from tests.conftest import ROOT, SEED_ID, SEED_TEXT
 
 pytestmark = pytest.mark.slow

@@ -26,10 +26,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from qa.chunking import chunk_article
-from qa.embedding import SentenceTransformerEmbedder
-from qa.index import ChunkIndex
+from qa.ingest.chunk import chunk_article
+from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
+from qa.store.index import ChunkIndex
 from qa.types import Article
 from tests.conftest import make_pipeline
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.chunking import chunk_article
-from qa.embedding import SentenceTransformerEmbedder
-from qa.index import STORE_NAME
+from qa.ingest.chunk import chunk_article
+from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import INGEST_BATCH
+from qa.store.index import STORE_NAME
 from tests.conftest import ROOT, SEED_ID, SEED_TEXT, SEEDS, Server, make_pipeline
 
 pytestmark = pytest.mark.slow

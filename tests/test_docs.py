@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from qa.answer.backends import BUILTIN_BACKENDS
 from qa.cli import build_parser
 from qa.config import Settings
-from qa.generation import BUILTIN_BACKENDS
 from scripts.settings_table import table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def test_every_cli_command_is_documented() -> None:
 
 
 def test_every_http_route_is_documented() -> None:
-    from qa.api import create_app
+    from qa.server.app import create_app
 
     app = create_app(Settings())
     for route in app.routes:

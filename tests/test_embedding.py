@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.embedding import SentenceTransformerEmbedder, cpu_has_bf16, resolve_precision
 from qa.errors import QAError
+from qa.models.embedding import SentenceTransformerEmbedder, cpu_has_bf16, resolve_precision
 
 TEXTS = [
     "Short one.",

@@ -1,4 +1,4 @@
-"""Arithmetic of the eval harness (qa/evals.py) against a tiny in-memory target.
+"""Arithmetic of the eval harness (qa/evals/run.py) against a tiny in-memory target.
 
 The fake target is deliberate here: these tests check metric counting, report
 writing and baseline comparison, not retrieval or generation (tested elsewhere).
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evals import (
+from qa.evals.run import (
     EvalFileError,
     EvalItem,
     compare_to_baseline,

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from qa.config import Settings
-from qa.embedding import SentenceTransformerEmbedder
-from qa.feeds import FeedReader, FeedStore, doc_id_for
+from qa.ingest.feeds import FeedReader, FeedStore, doc_id_for
+from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
 from tests.conftest import ROOT, Server, make_pipeline
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa import chunking
-from qa.api import parse_upload
-from qa.citations import split_claims
+from qa.answer.verify import split_claims
 from qa.errors import QAError
-from qa.ingest import Problem, iter_jsonl
+from qa.ingest import chunk as chunking
+from qa.ingest.load import Problem, iter_jsonl
+from qa.server.app import parse_upload
 from qa.text import MARKER
 
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))

@@ -25,16 +25,16 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from qa.api import create_app
+from qa.answer.backends import Turn
+from qa.answer.prompts import format_passages
 from qa.cli import proxy_options, serve_secrets
 from qa.config import MIN_KEY_CHARS, Settings
 from qa.errors import BackendError, BackendNotEnabled, BadQuestion, IndexNotBuilt
-from qa.generation import Turn
-from qa.index import ChunkIndex
 from qa.pipeline import Pipeline, recent_turns
-from qa.prompts import format_passages
-from qa.schemas import NOT_BLANK
-from qa.security import RateLimiter, client_key
+from qa.server.app import create_app
+from qa.server.schemas import NOT_BLANK
+from qa.server.security import RateLimiter, client_key
+from qa.store.index import ChunkIndex
 from qa.types import Passage
 from tests.conftest import SEED_ID, Server, make_pipeline
 from tests.openai_stub import OpenAIStub
@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # a linear splitter gives a ratio near 1 and a quadratic one near 10.
 _TIMING = """
 import json, sys, time
-from qa.chunking import sentence_spans
-from qa.citations import split_claims
+from qa.ingest.chunk import sentence_spans
+from qa.answer.verify import split_claims
 run = {"sentence_spans": sentence_spans, "split_claims": split_claims}[sys.argv[1]]
 mark = sys.argv[2]
 def best(text, repeat):

@@ -21,10 +21,10 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.embedding import SentenceTransformerEmbedder
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
-from qa.index import ChunkIndex
+from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import INGEST_BATCH
+from qa.store.index import ChunkIndex
 from qa.types import Article
 from tests.conftest import ROOT, SEED_ID, make_pipeline
 

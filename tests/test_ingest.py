@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.embedding import SentenceTransformerEmbedder, resolve_model_path
-from qa.ingest import Problem, load_articles, normalize_date, slug_id
+from qa.ingest.load import Problem, load_articles, normalize_date, slug_id
+from qa.models.embedding import SentenceTransformerEmbedder, resolve_model_path
 from qa.types import Article
 from tests.conftest import ROOT, SEED_ID, SEEDS, make_pipeline
 
@@ -134,7 +134,7 @@ def test_real_corpus_lines_parse() -> None:
         pytest.skip(f"shared corpus not present at {corpus}")
     with corpus.open("rb") as handle:
         head = [next(handle) for _ in range(20)]
-    from qa.ingest import iter_jsonl
+    from qa.ingest.load import iter_jsonl
 
     items = list(iter_jsonl(str(corpus), head))
     assert all(isinstance(i, Article) for i in items), [str(i) for i in items if isinstance(i, Problem)]

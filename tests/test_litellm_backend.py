@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from qa.citations import NOT_FOUND, split_claims
+from qa.answer.prompts import load_prompt
+from qa.answer.verify import NOT_FOUND, split_claims
 from qa.errors import BackendError
 from qa.pipeline import Pipeline
-from qa.prompts import load_prompt
 from qa.text import content_stems, strip_markers
 from qa.types import Answer
 from tests.conftest import SEED_ID, SEED_TEXT, free_port, make_pipeline

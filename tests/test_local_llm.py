@@ -1,4 +1,4 @@
-"""The offline local LLM (qa.local_llm): a real SmolLM2 server on 127.0.0.1, called through litellm."""
+"""The offline local LLM (qa.tools.local_llm): a real SmolLM2 server on 127.0.0.1, called through litellm."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import httpx
 import litellm
 import pytest
 
-from qa import local_llm
-from qa.local_llm import (
+from qa.tools import local_llm
+from qa.tools.local_llm import (
     SMOLLM2_INSTALL,
     XLLAMACPP_INSTALL,
     LocalLLMServer,
@@ -205,7 +205,7 @@ def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> s
 
 def test_cli_serves_until_interrupted() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa.local_llm", "--port", "0", "--alias", "tiny"],
+        [sys.executable, "-m", "qa.tools.local_llm", "--port", "0", "--alias", "tiny"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

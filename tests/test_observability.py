@@ -21,7 +21,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from qa.observability import JsonFormatter, PlainFormatter, RequestIdFilter, request_id, sane_request_id
+from qa.server.observability import (
+    JsonFormatter,
+    PlainFormatter,
+    RequestIdFilter,
+    request_id,
+    sane_request_id,
+)
 from tests.conftest import SEED_ID, Server
 
 KEY = "obs-3c9e1f7a2b8d4e65"

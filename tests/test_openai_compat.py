@@ -17,8 +17,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from qa.openai_compat import ChatMessageIn, render_content, split_messages, strip_sources
-from qa.schemas import AnswerPublic
+from qa.server.openai_compat import ChatMessageIn, render_content, split_messages, strip_sources
+from qa.server.schemas import AnswerPublic
 from tests.conftest import SEED_ID, SEED_TEXT, Server
 
 KEY = "ko-5e6f7a8b9c0d1e2f"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import sentence_spans
-from qa.citations import candidates
-from qa.embedding import SentenceTransformerEmbedder
-from qa.index import ChunkIndex
+from qa.answer.verify import candidates
+from qa.ingest.chunk import sentence_spans
+from qa.models.embedding import SentenceTransformerEmbedder
+from qa.store.index import ChunkIndex
 from qa.types import Article
 from tests.conftest import make_pipeline
 

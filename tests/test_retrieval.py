@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.retrieval import Filters
+from qa.answer.retrieve import Filters
 from qa.types import Article
 from tests.conftest import make_pipeline
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from qa.security import KeyChecker, RateLimiter
+from qa.server.security import KeyChecker, RateLimiter
 from tests.conftest import SEED_ID, Server
 
 KEY_WRITES = "kw-7f3a9c1e5b2d4a60"

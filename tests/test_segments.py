@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embedding import SentenceTransformerEmbedder
-from qa.index import ChunkIndex
-from qa.segments import Keywords, LayeredMap, Vectors, build_base
+from qa.models.embedding import SentenceTransformerEmbedder
+from qa.store.index import ChunkIndex
+from qa.store.segments import Keywords, LayeredMap, Vectors, build_base
 from qa.types import Article
 
 DIM = 32
@@ -146,7 +146,7 @@ def test_a_write_touches_only_the_delta_and_readers_keep_their_snapshot(
 def test_filters_see_chunks_written_since_the_base(
     seed_copy: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    from qa.retrieval import Filters, Retriever
+    from qa.answer.retrieve import Filters, Retriever
 
     index = ChunkIndex(seed_copy, embedder)
     retriever = Retriever(index, embedder)

@@ -1,4 +1,4 @@
-"""The embeddable chat widget (qa/static/widget.js) in a real browser.
+"""The embeddable chat widget (qa/server/static/widget.js) in a real browser.
 
 Playwright drives Debian's Chromium (``apt-get install chromium``) against real
 ``qa serve`` subprocesses (tests/conftest.py's ``Server``) over a real index built

@@ -15,7 +15,7 @@ key::
 or, for ``qa`` itself, ``QA_BACKEND=litellm:openai/smollm2 QA_LLM_API_BASE=http://127.0.0.1:8001/v1``.
 
 The llama.cpp server runs on native threads inside the calling process, so it cannot outlive it: a
-killed parent never leaves a port-holding orphan behind.  ``python -m qa.local_llm`` serves until
+killed parent never leaves a port-holding orphan behind.  ``python -m qa.tools.local_llm`` serves until
 Ctrl-C (see :func:`main`).
 """
 
@@ -362,9 +362,9 @@ class LocalLLMServer:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    """Argument parser of ``python -m qa.local_llm`` (and ``qa llm-server``)."""
+    """Argument parser of ``python -m qa.tools.local_llm`` (and ``qa llm-server``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m qa.local_llm",
+        prog="python -m qa.tools.local_llm",
         description="Serve SmolLM2-135M-Instruct offline on an OpenAI-compatible /v1 API until Ctrl-C.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")

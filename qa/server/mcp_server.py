@@ -4,7 +4,7 @@ Why: agents that call tools over the Model Context Protocol can use qa without
 learning its HTTP API.  The tools are built with the maintained ``mcp`` SDK
 (``MCPServer``): each is a typed function, so its JSON-schema input comes from
 its annotations and its structured result from the same response models as
-the HTTP API (:mod:`qa.schemas`), citations and their spans included.
+the HTTP API (:mod:`qa.server.schemas`), citations and their spans included.
 
 * ``search``: the top passages for a query (``SearchPublic``);
 * ``ask``: a verified answer with ``[n]`` markers and citations (``AnswerPublic``);
@@ -35,12 +35,12 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from qa.answer.retrieve import Filters
 from qa.config import Settings
 from qa.errors import BadRequest, QAError, Unauthorized
 from qa.pipeline import Pipeline
-from qa.retrieval import Filters
-from qa.schemas import AnswerPublic, DocumentPage, DocumentSummary, PassagePublic, SearchPublic
-from qa.security import API_KEY_HEADER, WWW_AUTHENTICATE, Access, RateLimiter
+from qa.server.schemas import AnswerPublic, DocumentPage, DocumentSummary, PassagePublic, SearchPublic
+from qa.server.security import API_KEY_HEADER, WWW_AUTHENTICATE, Access, RateLimiter
 
 log = logging.getLogger("qa.mcp")
 PATH = "/mcp"

@@ -1,6 +1,6 @@
 """create_app(): the HTTP API, its one error handler, and the widget's static files.
 
-Routes are thin: they validate with the schemas in :mod:`qa.schemas`, run the
+Routes are thin: they validate with the schemas in :mod:`qa.server.schemas`, run the
 pipeline's blocking work in the thread pool, and shape the response.  Every
 ``QAError`` becomes ``{"detail", "error"}`` with its status; validation errors
 become a 422 with a readable ``detail``; anything else is logged and answered
@@ -29,16 +29,23 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from qa.answer.backends import Turn
+from qa.answer.retrieve import Filters
 from qa.config import Settings, get_settings
-from qa.embedding import set_torch_threads
 from qa.errors import BadDocument, ClientGone, NotFound, PayloadTooLarge, QAError, Unauthorized
-from qa.generation import Turn
-from qa.ingest import JSONL_SUFFIXES, SUPPORTED_SUFFIXES, Problem, article_from_dict, iter_jsonl, parse_text
-from qa.integrations import Integrations
-from qa.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
+from qa.ingest.load import (
+    JSONL_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    Problem,
+    article_from_dict,
+    iter_jsonl,
+    parse_text,
+)
+from qa.models.embedding import set_torch_threads
 from qa.pipeline import Pipeline
-from qa.retrieval import Filters
-from qa.schemas import (
+from qa.server.integrations import Integrations
+from qa.server.observability import CONTENT_TYPE_LATEST, Metrics, RequestContext
+from qa.server.schemas import (
     HAS_TEXT,
     NOT_BLANK,
     AnswerPublic,
@@ -58,7 +65,7 @@ from qa.schemas import (
     SearchPublic,
     SkippedPublic,
 )
-from qa.security import WWW_AUTHENTICATE, Access, BodyLimit, RateLimiter
+from qa.server.security import WWW_AUTHENTICATE, Access, BodyLimit, RateLimiter
 from qa.types import Article
 
 log = logging.getLogger("qa.api")
@@ -430,7 +437,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             raise NotFound(f"no document with id {doc_id!r}")
         return DeletedPublic(deleted=doc_id)
 
-    # OpenAI-compatible /v1, MCP at /mcp, the feed poller (see qa.integrations).
+    # OpenAI-compatible /v1, MCP at /mcp, the feed poller (see qa.server.integrations).
     integrations = Integrations(
         app, settings, pipe, access=access, limiter=limiter, metrics=metrics, questions=questions, reads=reads
     )

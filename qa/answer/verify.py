@@ -30,10 +30,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from qa.chunking import sentence_spans
-from qa.embedding import Embedder
-from qa.entailment import ENTAILED, NOT_STATED, Judgement, judge
-from qa.nlp import Annotator
+from qa.answer.entail import ENTAILED, NOT_STATED, Judgement, judge
+from qa.ingest.chunk import sentence_spans
+from qa.models.embedding import Embedder
+from qa.models.nlp import Annotator
 from qa.text import MARKER, content_stems, strip_markers
 from qa.types import Citation, Passage
 

@@ -1,7 +1,7 @@
 """Question -> scored Passages: dense (FAISS), BM25 (bm25s), or both fused with RRF.
 
 Filters (source, published_at range) and an as-of date apply to every mode.
-The vector and keyword indexes themselves live with the snapshot (:mod:`qa.segments`),
+The vector and keyword indexes themselves live with the snapshot (:mod:`qa.store.segments`),
 so a write extends them instead of rebuilding them.
 With an as-of date, articles published after it are excluded and each ranking's
 scores (cosine, BM25) are scaled by a recency factor
@@ -21,8 +21,8 @@ from typing import Literal
 
 import numpy as np
 
-from qa.embedding import Embedder
-from qa.index import ChunkIndex, ChunkMeta, Snapshot
+from qa.models.embedding import Embedder
+from qa.store.index import ChunkIndex, ChunkMeta, Snapshot
 from qa.types import Passage
 
 log = logging.getLogger(__name__)

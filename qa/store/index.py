@@ -10,7 +10,7 @@ SQLite is the record: every write is one transaction, so a process killed
 mid-ingest leaves the previous state.  The FAISS file is derived data, a *base*
 that may lag the store: on open, chunks the store has and the base lacks are
 read back as a delta and base chunks the store lost become tombstones (see
-:mod:`qa.segments`), so a missing, stale or corrupt file costs a rebuild from the
+:mod:`qa.store.segments`), so a missing, stale or corrupt file costs a rebuild from the
 stored vectors (no re-embedding), never a wrong answer.  Chunk ids are never
 reused, so a reader holding an older snapshot can never be handed another
 document's chunk: ids it finds that were deleted meanwhile are simply dropped.
@@ -44,10 +44,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.chunking import CHUNKER_VERSION, chunk_article, embedding_text, sentence_spans
-from qa.embedding import Embedder
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
-from qa.segments import Keywords, LayeredMap, Vectors, build_base
+from qa.ingest.chunk import CHUNKER_VERSION, chunk_article, embedding_text, sentence_spans
+from qa.models.embedding import Embedder
+from qa.store.segments import Keywords, LayeredMap, Vectors, build_base
 from qa.types import Article, Chunk
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ question, so annotations are:
   claim) is parsed on the spot and cached.
 
 A :class:`Sent` is a plain, picklable view (no spaCy objects), so the checks in
-:mod:`qa.entailment` are testable without a model and cheap to deserialize.
+:mod:`qa.answer.entail` are testable without a model and cheap to deserialize.
 """
 
 from __future__ import annotations

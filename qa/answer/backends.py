@@ -8,7 +8,7 @@
   OpenAI-compatible server via ``QA_LLM_API_BASE``).  litellm is imported here
   only, lazily, and its exceptions become :class:`~qa.errors.BackendError`.
 
-Every backend's draft goes through :mod:`qa.citations` verification afterwards.
+Every backend's draft goes through :mod:`qa.answer.verify` verification afterwards.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.answering import QuestionInfo, SentenceFit, analyze, assess, names_missing
-from qa.citations import Candidate, EmbeddingCache, candidates
+from qa.answer.assess import QuestionInfo, SentenceFit, analyze, assess, names_missing
+from qa.answer.prompts import format_passages, load_prompt
+from qa.answer.verify import Candidate, EmbeddingCache, candidates
 from qa.errors import BackendError, UnknownBackend
-from qa.nlp import Annotator
-from qa.prompts import format_passages, load_prompt
+from qa.models.nlp import Annotator
 from qa.text import content_stems, strip_markers
 from qa.types import Passage, Question
 
@@ -92,7 +92,7 @@ class ExtractiveBackend:
     A sentence's relevance is ``0.6 * cosine(question, sentence) + 0.4 * lexical``
     where *lexical* is the share of the question's content words in the sentence
     or its article's title.  The most relevant sentences are then read
-    (:mod:`qa.answering`): a sentence answers only if it states the question's
+    (:mod:`qa.answer.assess`): a sentence answers only if it states the question's
     predicate and, when the question asks for a person, place, date, quantity or
     named thing, holds one that the question doesn't already contain.  Nothing
     answers: the draft is empty and the answer is declined.  A second sentence is

@@ -40,12 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qa.answer.backends import Turn
 from qa.errors import BadQuestion, QAError, UnknownModel
-from qa.generation import Turn
-from qa.ingest import has_lone_surrogate
-from qa.observability import Metrics
+from qa.ingest.load import has_lone_surrogate
 from qa.pipeline import Pipeline
-from qa.schemas import AnswerPublic, CitationPublic, FilterFields
+from qa.server.observability import Metrics
+from qa.server.schemas import AnswerPublic, CitationPublic, FilterFields
 from qa.types import Answer
 
 log = logging.getLogger("qa.openai_compat")

@@ -48,8 +48,8 @@ def _pct(values: list[float], q: float) -> float:
 def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from qa.chunking import chunk_article, embedding_text, sentence_spans
-    from qa.ingest import Problem, load_articles
+    from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans
+    from qa.ingest.load import Problem, load_articles
     from qa.pipeline import Pipeline
 
     articles = [a for a in load_articles([corpus]) if not isinstance(a, Problem)]
@@ -187,7 +187,7 @@ def _wait_for_pairs(index_dir: Path, deadline: float) -> None:
     """
     import sqlite3
 
-    from qa.index import PAIRS_KEY, STORE_NAME
+    from qa.store.index import PAIRS_KEY, STORE_NAME
 
     start = time.monotonic()
     with sqlite3.connect(index_dir / STORE_NAME, timeout=30) as conn:

@@ -17,7 +17,7 @@ backend), whether it holds an answer of the expected type that the question
 doesn't contain, whether it states the question's predicate (same lemma, or a
 word whose embedding is close), and the share of the question's content words
 it covers.  :func:`confidence` maps those features through a logistic model
-fitted on the dev sets (``evals/calibrate.py`` writes ``qa/data/confidence.json``),
+fitted on the dev sets (``evals/calibrate.py`` writes ``qa/answer/data/confidence.json``),
 so 0.8 means about 80% of such answers were right there.
 """
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from qa.entailment import entity_dates, same_name
-from qa.nlp import NAME_TYPES, Annotator, Ent, Sent
+from qa.answer.entail import entity_dates, same_name
+from qa.models.nlp import NAME_TYPES, Annotator, Ent, Sent
 
 PERSONISH = frozenset({"PERSON", "ORG"})
 PLACE = frozenset({"GPE", "LOC", "FAC", "ORG"})
@@ -297,7 +297,7 @@ def assess(
 
 def _counted(sent: Sent, ent: Ent) -> str:
     """The noun a number counts ("87,000 employees" -> employee), "money" or "%", or ""."""
-    from qa.entailment import _unit
+    from qa.answer.entail import _unit
 
     return _unit(sent, ent.first, ent.last)
 
@@ -338,7 +338,7 @@ def _argument_of(sent: Sent, ent: Ent) -> str:
 
 def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
     """The question's names (people, places, organisations, events) that none of ``texts`` mentions."""
-    from qa.entailment import _norm_words
+    from qa.answer.entail import _norm_words
 
     haystack = " ".join(" ".join(_norm_words(t)) for t in texts)
     return [n for n in info.strict_names if " ".join(_norm_words(n)) not in haystack]

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from qa.ingest import has_lone_surrogate
-from qa.retrieval import Filters
+from qa.answer.retrieve import Filters
+from qa.ingest.load import has_lone_surrogate
 from qa.types import Answer, Citation, Passage
 
 # "Contains a character that str.strip() keeps", so the schema states what check_question enforces

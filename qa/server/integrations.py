@@ -1,14 +1,14 @@
 """The integrations the HTTP app carries besides its own API, mounted in one place.
 
-Why one place: :func:`qa.api.create_app` stays about qa's own routes and gains
+Why one place: :func:`qa.server.app.create_app` stays about qa's own routes and gains
 two lines (build :class:`Integrations`, enter its lifespan); everything that
 plugs qa into other tools is wired here:
 
-* ``/v1/chat/completions`` and ``/v1/models`` (:mod:`qa.openai_compat`), with
+* ``/v1/chat/completions`` and ``/v1/models`` (:mod:`qa.server.openai_compat`), with
   the same key, rate-limit and body-limit dependencies as ``/chat``;
-* ``/mcp``, MCP over streamable HTTP (:mod:`qa.mcp_server`) when ``QA_MCP_HTTP``
+* ``/mcp``, MCP over streamable HTTP (:mod:`qa.server.mcp_server`) when ``QA_MCP_HTTP``
   is on; its session manager runs for the app's lifetime;
-* the feed poller (:mod:`qa.feeds`) when ``QA_FEEDS_POLL_INTERVAL_S`` is set.
+* the feed poller (:mod:`qa.ingest.feeds`) when ``QA_FEEDS_POLL_INTERVAL_S`` is set.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.concurrency import run_in_threadpool
 
 from qa.config import Settings
-from qa.feeds import FeedReader
-from qa.index import IngestReport
-from qa.mcp_server import mount_http
-from qa.observability import Metrics
-from qa.openai_compat import OpenAIErrors, openai_router
+from qa.ingest.feeds import FeedReader
 from qa.pipeline import Pipeline
-from qa.security import Access, RateLimiter
+from qa.server.mcp_server import mount_http
+from qa.server.observability import Metrics
+from qa.server.openai_compat import OpenAIErrors, openai_router
+from qa.server.security import Access, RateLimiter
+from qa.store.index import IngestReport
 from qa.types import Article
 
 log = logging.getLogger("qa.feeds")

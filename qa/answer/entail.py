@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from qa.nlp import NAME_TYPES, Ent, Sent
+from qa.models.nlp import NAME_TYPES, Ent, Sent
 
 ENTAILED, CONTRADICTED, NOT_STATED = "entailed", "contradicted", "not_stated"
 
