@@ -94,7 +94,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     bar.close()
     chunks_bar.close()
     r = result.report
-    stats = pipeline.index.stats()
+    stats = pipeline.stats()
     print(
         f"{len(r.added)} added, {len(r.updated)} updated, {len(r.unchanged)} unchanged; "
         f"{r.chunks_embedded} chunks embedded, {r.chunks_reused} reused; "
@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from qa.server.app import create_app
     from qa.server.observability import configure_logging
-    from qa.store.index import index_exists
+    from qa.store import index_exists
 
     settings = _settings(args)
     # Before anything logs, so every line (seeding, model loading, uvicorn) has one format.
@@ -158,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("qa.serve")
     if args.seed:
         pipeline = _pipeline(settings)
-        empty = not index_exists(settings.index_dir) or pipeline.index.stats()["documents"] == 0
+        empty = not index_exists(settings.index_dir) or pipeline.stats()["documents"] == 0
         if empty:
             log.info("index %s is empty: ingesting %s", settings.index_dir, settings.seeds_dir)
             result = pipeline.ingest([settings.seeds_dir])
@@ -205,12 +205,12 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 def cmd_documents(args: argparse.Namespace) -> int:
     pipeline = _pipeline(_settings(args))
     if args.action == "list":
-        total, docs = pipeline.index.list_documents(offset=args.offset, limit=args.limit)
+        total, docs = pipeline.list_documents(offset=args.offset, limit=args.limit)
         for d in docs:
             print(f"{d.id}\t{d.published_at or '-'}\t{d.source or '-'}\t{d.chunk_count} chunks\t{d.title}")
         print(f"{len(docs)} of {total} documents", file=sys.stderr)
     elif args.action == "show":
-        d = pipeline.index.get_document(args.id)
+        d = pipeline.get_document(args.id)
         print(json.dumps({k: v for k, v in d.__dict__.items()}, ensure_ascii=False, indent=2))
     else:
         deleted = pipeline.delete(args.ids)
@@ -224,8 +224,8 @@ def cmd_documents(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     pipeline = _pipeline(_settings(args))
-    problems = pipeline.index.check_consistency()
-    stats = pipeline.index.stats()
+    problems = pipeline.check()
+    stats = pipeline.stats()
     for problem in problems:
         print(f"problem: {problem}")
     print(

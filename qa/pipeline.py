@@ -1,8 +1,8 @@
 """The only module that knows the order of the stages.
 
-``load_articles -> chunk_article -> Embedder.embed -> ChunkIndex.upsert`` on the
-way in; ``Retriever.search -> Backend.draft -> Verifier.verify -> Answer`` on
-the way out.  Models and the index load on first use (or in ``warm_up``) and
+``load_articles -> chunk_article -> embed.prepare -> Store.writer().write`` on the
+way in (the store stores: it neither chunks nor embeds); ``Retriever.search ->
+Backend.draft -> Verifier.verify -> Answer`` on the way out.  Models and the index load on first use (or in ``warm_up``) and
 are shared by every request.
 """
 
@@ -23,11 +23,13 @@ from qa.answer.retrieve import Filters, Mode, Retriever
 from qa.answer.verify import NOT_FOUND, EmbeddingCache, Verified, Verifier
 from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
-from qa.ingest.chunk import sentence_spans
+from qa.ingest import embed
+from qa.ingest.chunk import chunk_article, sentence_spans
+from qa.ingest.embed import IngestReport
 from qa.ingest.load import Problem, has_lone_surrogate, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
-from qa.store.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
+from qa.store import BUILD_HINT, Store, StoredDocument, index_exists
 from qa.types import Answer, Article, Citation, Passage, Question, ShortAnswer
 
 INGEST_BATCH = 64
@@ -64,6 +66,35 @@ def recent_turns(history: Sequence[Turn], max_chars: int) -> list[Turn]:
     return kept
 
 
+def write_articles(
+    store: Store,
+    embedder: Embedder,
+    articles: Sequence[Article],
+    *,
+    chunk_words: int = 120,
+    overlap_sentences: int = 1,
+    sentences: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Add or replace ``articles`` in one atomic write: chunk -> embed (reusing stored vectors) -> write.
+
+    Runs under the store's write lock, so the stored content hashes it compares
+    against are the ones it replaces.  Unchanged articles do no work; a changed
+    article's chunks are replaced, and chunks whose text is unchanged keep their
+    stored vectors.  ``sentences`` also stores each chunk's sentence vectors;
+    ``progress`` is called with the number of chunks embedded as work proceeds.
+    """
+    if not articles:
+        return IngestReport()
+    chunking = embed.Chunking(embedder.name, chunk_words, overlap_sentences)
+    with store.writer() as writer:
+        todo = embed.changes(articles, writer.document_states([a.id for a in articles]), chunking)
+        chunks = {a.id: chunk_article(a, chunk_words, overlap_sentences) for a, _ in todo.rewrite}
+        prepared = embed.prepare(todo, chunks, embedder, writer, sentences=sentences, progress=progress)
+        writer.write(prepared)
+    return prepared.report
+
+
 class Pipeline:
     """Wires the stages together for the CLI, the HTTP API and the eval harness."""
 
@@ -76,11 +107,10 @@ class Pipeline:
         # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
         self.verifier = Verifier(self.embeddings, settings.answer_min_support, annotator=self.annotator)
-        self._index: ChunkIndex | None = None
+        self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
-        self._serving = False
 
     # -- components --------------------------------------------------------------------
 
@@ -88,41 +118,38 @@ class Pipeline:
     def index_dir(self) -> Path:
         return self.settings.index_dir
 
-    def _open_index(self, create: bool) -> ChunkIndex:
-        if self._index is None:
+    def _open_store(self, create: bool) -> Store:
+        if self._store is None:
             with self._lock:
-                if self._index is None:
+                if self._store is None:
                     if not create and not index_exists(self.index_dir):
                         raise IndexNotBuilt(f"no index in {self.index_dir}: build it with `{BUILD_HINT}`")
-                    self._index = ChunkIndex(
+                    self._store = Store(
                         self.index_dir,
                         self.embedder,
-                        chunk_words=self.settings.chunk_words,
-                        overlap_sentences=self.settings.chunk_overlap_sentences,
-                        sentence_vectors=self.settings.sentence_vectors,
                         ann_threshold=self.settings.ann_threshold,
                         create=create,
                     )
-        return self._index
+        return self._store
 
     def _stored_sentence_vectors(self, texts: Sequence[str]) -> dict[str, Any]:
-        # Only an index that is already open: a lookup must never create or wait for one.
-        return self._index.sentence_vectors(texts) if self._index is not None else {}
+        # Only a store that is already open: a lookup must never create or wait for one.
+        return self._store.sentence_vectors(texts) if self._store is not None else {}
 
     @property
-    def index(self) -> ChunkIndex:
-        """The index, opened on first use; ``IndexNotBuilt`` if there is none."""
-        return self._open_index(create=False)
+    def store(self) -> Store:
+        """The store, opened on first use; ``IndexNotBuilt`` if there is none."""
+        return self._open_store(create=False)
 
-    def writable_index(self) -> ChunkIndex:
-        """The index, created if missing (for writes)."""
-        return self._open_index(create=True)
+    def writable_store(self) -> Store:
+        """The store, created if missing (for writes)."""
+        return self._open_store(create=True)
 
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
             self._retriever = Retriever(
-                self.index,
+                self.store,
                 self.embedder,
                 mode=self.settings.retrieval_mode,
                 rrf_k=self.settings.rrf_k,
@@ -153,9 +180,6 @@ class Pipeline:
         self.backend()
         if index_exists(self.index_dir):
             self.retriever.warm_up()
-            # A server stores sentence-pair vectors in the background (see ChunkIndex.warm_pairs).
-            self._serving = True
-            self.index.warm_pairs()
 
     def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -168,7 +192,7 @@ class Pipeline:
             "retrieval": self.settings.retrieval_mode,
         }
         if index_exists(self.index_dir):
-            stats = self.index.stats()
+            stats = self.stats()
             info.update(index_loaded=True, documents=stats["documents"], chunks=stats["chunks"])
         else:
             info["status"] = "no_index"
@@ -214,10 +238,8 @@ class Pipeline:
     ) -> list[Passage]:
         # No length check here: a condensed question may rightly be longer than what the user typed,
         # which ``_prepare`` has checked.
-        if as_of:
-            filters = Filters(**{**(filters.__dict__ if filters else {}), "as_of": as_of})
-        index = self.index
-        if index.snapshot().size == 0:
+        filters = (filters or Filters()).at(as_of)
+        if self.store.snapshot().size == 0:
             raise IndexNotBuilt(
                 f"the index in {self.index_dir} holds no articles yet: add some with `{BUILD_HINT}`"
             )
@@ -376,16 +398,27 @@ class Pipeline:
         vectors = self.embeddings.embed([word, *others])
         return [float(v) for v in vectors[1:] @ vectors[0]]
 
-    # -- writes ------------------------------------------------------------------------
+    # -- writes ----------------------------------------------------------------------
+
+    def _write(
+        self, store: Store, articles: Sequence[Article], progress: Callable[[int], None] | None
+    ) -> IngestReport:
+        return write_articles(
+            store,
+            self.embedder,
+            articles,
+            chunk_words=self.settings.chunk_words,
+            overlap_sentences=self.settings.chunk_overlap_sentences,
+            sentences=self.settings.sentence_vectors,
+            progress=progress,
+        )
 
     def add_articles(
         self, articles: Sequence[Article], progress: Callable[[int], None] | None = None
     ) -> IngestReport:
-        """Add or replace articles (one atomic write), then annotate their new sentences."""
-        report = self.writable_index().upsert(articles, progress=progress)
+        """Add or replace articles (one atomic write, see :func:`write_articles`), then annotate them."""
+        report = self._write(self.writable_store(), articles, progress)
         self.annotate(articles)
-        if self._serving:
-            self.writable_index().warm_pairs()
         return report
 
     def annotate(self, articles: Sequence[Article]) -> int:
@@ -409,7 +442,7 @@ class Pipeline:
         ``progress(articles_done, chunks_embedded)`` is called after each article
         batch and as chunks are embedded.
         """
-        index = self.writable_index()
+        store = self.writable_store()
         result = IngestResult(IngestReport(), [])
         batch: list[Article] = []
         done = 0
@@ -418,7 +451,7 @@ class Pipeline:
             nonlocal done
             if not batch:
                 return
-            report = index.upsert(batch, progress=(lambda n: progress(0, n)) if progress else None)
+            report = self._write(store, batch, (lambda n: progress(0, n)) if progress else None)
             self.annotate(batch)
             result.report.merge(report)
             done += len(batch)
@@ -437,8 +470,29 @@ class Pipeline:
                 flush()
         flush()
         # A batch ingest ends with its writes folded into the base file, so the next open loads it.
-        index.compact()
+        store.compact()
         return result
 
     def delete(self, doc_ids: Sequence[str]) -> list[str]:
-        return self.writable_index().delete(doc_ids)
+        """Delete documents and their chunks; returns the ids that existed."""
+        return self.writable_store().delete(doc_ids)
+
+    # -- documents -----------------------------------------------------------------------
+
+    def list_documents(
+        self, *, offset: int = 0, limit: int = 50, source: str | None = None
+    ) -> tuple[int, list[StoredDocument]]:
+        """A page of stored documents ordered by id, and the total count."""
+        return self.store.list_documents(offset=offset, limit=limit, source=source)
+
+    def get_document(self, doc_id: str) -> StoredDocument:
+        """One stored document; ``NotFound`` if there is none with that id."""
+        return self.store.get_document(doc_id)
+
+    def stats(self) -> dict[str, Any]:
+        """Documents, chunks, model, dimension and generation of the index."""
+        return self.store.stats()
+
+    def check(self) -> list[str]:
+        """The index's consistency problems (none: an empty list)."""
+        return self.store.check_consistency()

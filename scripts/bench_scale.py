@@ -10,7 +10,7 @@ distribution is close to the real one's; the writes, the store, the FAISS and
 BM25 segments and the compactions are all the real code.  Questions are the
 news set's, encoded by the real model.
 
-At each size: one-article add and delete latency through ``ChunkIndex``
+At each size: one-article add and delete latency through ``Store``
 (medians of 5; encoding excluded, it is measured by ``qa bench``), hybrid and
 dense search p50/p95 in-process over distinct questions, dense recall@10
 against exact search, peak RSS and disk size; at the largest size, HNSW and IVF
@@ -49,7 +49,8 @@ from qa.answer.retrieve import Retriever  # noqa: E402
 from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans  # noqa: E402
 from qa.ingest.load import Problem, load_articles  # noqa: E402
 from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
-from qa.store.index import ChunkIndex  # noqa: E402
+from qa.pipeline import write_articles  # noqa: E402
+from qa.store import Store  # noqa: E402
 from qa.store.segments import HNSW_EF_SEARCH, Keywords, build_base  # noqa: E402
 from qa.types import Article  # noqa: E402
 
@@ -146,15 +147,18 @@ def main() -> int:
     qvecs = real.embed(questions)
 
     index_dir = Path(args.index_dir) if args.index_dir else Path(tempfile.mkdtemp(prefix="qa-scale-"))
-    index = ChunkIndex(
+    index = Store(
         index_dir,
         embedder,  # type: ignore[arg-type]
-        sentence_vectors=False,
         ann_threshold=args.ann_threshold,
         compact_after=10**12,  # compactions at the measured sizes only
         create=True,
     )
     retriever = Retriever(index, real, rrf_k=10)
+
+    def upsert(articles: list[Article]) -> None:
+        write_articles(index, embedder, articles, sentences=False)  # type: ignore[arg-type]
+
     rng = random.Random(1)
     serial = 0
 
@@ -184,7 +188,7 @@ def main() -> int:
         grow_start = time.perf_counter()
         while index.snapshot().size < size:
             missing = size - index.snapshot().size
-            index.upsert(synthetic(max(1, min(2000, missing // 8 + 1))))
+            upsert(synthetic(max(1, min(2000, missing // 8 + 1))))
             print(f"  {index.snapshot().size} chunks", file=sys.stderr)
         grow_s = time.perf_counter() - grow_start
         start = time.perf_counter()
@@ -194,13 +198,13 @@ def main() -> int:
         index.keywords(snap)
         # A BM25 build over every chunk, as each write used to trigger (the index's own is extended).
         start = time.perf_counter()
-        Keywords.build(*index.all_chunk_texts(snap))
+        Keywords.build(*index.keyword_texts(snap.ids))
         keywords_s = time.perf_counter() - start
 
         # What every write cost before segments: all vectors read back from SQLite, a flat index
         # rebuilt and written whole, BM25 rebuilt over every chunk (keywords_build_s).
         start = time.perf_counter()
-        rows = index._conn().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        rows = index.records.conn().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
         full = build_base(
             np.array([r[0] for r in rows], dtype=np.int64),
             np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1),
@@ -216,7 +220,7 @@ def main() -> int:
         for _ in range(5):
             article = synthetic(1)
             start = time.perf_counter()
-            index.upsert(article)
+            upsert(article)
             adds.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
             index.delete([article[0].id])
@@ -226,7 +230,7 @@ def main() -> int:
         start = time.perf_counter()
         index.delete([victim])
         base_delete_ms = (time.perf_counter() - start) * 1000
-        index.upsert(synthetic(1))
+        upsert(synthetic(1))
 
         snap = index.snapshot()
         hybrid, dense, dense_index = [], [], []

@@ -32,7 +32,8 @@ def main() -> int:
     from qa.evals.run import document_rank
     from qa.ingest.load import Problem, load_articles
     from qa.models.embedding import SentenceTransformerEmbedder
-    from qa.store.index import ChunkIndex
+    from qa.pipeline import write_articles
+    from qa.store import Store
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -60,13 +61,11 @@ def main() -> int:
     results: dict[str, object] = {"articles": len(chosen), "questions": len(items)}
     stored: dict[str, np.ndarray] = {}
     for name, embedder in (("fp32", fp32), ("bf16", bf16)):
-        index = ChunkIndex(
-            Path(tempfile.mkdtemp(prefix=f"qa-{name}-")), embedder, sentence_vectors=False, create=True
-        )
+        index = Store(Path(tempfile.mkdtemp(prefix=f"qa-{name}-")), embedder, create=True)
         start = time.perf_counter()
-        report = index.upsert(chosen)
+        report = write_articles(index, embedder, chosen, sentences=False)
         seconds = time.perf_counter() - start
-        rows = index._conn().execute("SELECT vector FROM chunks ORDER BY id").fetchall()
+        rows = index.records.conn().execute("SELECT vector FROM chunks ORDER BY id").fetchall()
         stored[name] = np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
         retriever = Retriever(index, embedder, rrf_k=10)
         row: dict[str, object] = {"ingest_s": round(seconds, 1), "chunks": report.chunks_embedded}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from qa.models.embedding import SentenceTransformerEmbedder
-from qa.store.index import ChunkIndex
+from qa.store import Store
 from tests.conftest import ROOT, SEED_ID, SEED_TEXT
 
 pytestmark = pytest.mark.slow
@@ -135,7 +135,7 @@ def test_documents_list_and_show(seed_index: Path) -> None:
 def test_documents_delete(seed_copy: Path, embedder: SentenceTransformerEmbedder) -> None:
     proc = ok(run_qa("--index-dir", str(seed_copy), "documents", "delete", SEED_ID))
     assert "deleted 1 document(s)" in proc.stdout
-    index = ChunkIndex(seed_copy, embedder)
+    index = Store(seed_copy, embedder)
     assert index.stats()["documents"] == 0 and index.stats()["chunks"] == 0
     assert index.check_consistency() == []
 

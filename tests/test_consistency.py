@@ -3,7 +3,7 @@
 A hypothesis state machine drives a real :class:`Pipeline` (real MiniLM, FAISS,
 SQLite) and keeps a plain dict of what the index should hold.  After every step
 the index must agree with that model, with itself (``check_consistency``), and
-with a second ``ChunkIndex`` opened cold from the same directory.
+with a second :class:`Store` opened cold from the same directory.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 from qa.ingest.chunk import chunk_article
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
-from qa.store.index import ChunkIndex
+from qa.store import Store
 from qa.types import Article
 from tests.conftest import make_pipeline
 
@@ -52,10 +52,10 @@ def _faiss_ids(index: faiss.Index) -> list[int]:
     return faiss.vector_to_array(index.id_map).tolist() if index.ntotal else []
 
 
-def _state(index: ChunkIndex) -> dict[str, object]:
+def _state(index: Store) -> dict[str, object]:
     """Everything a reader can observe, in a comparable form."""
     _, docs = index.list_documents(limit=1000)
-    conn = index._conn()
+    conn = index.records.conn()
     chunks = [
         tuple(r) for r in conn.execute("SELECT id, doc_id, ordinal, start, end, text FROM chunks ORDER BY id")
     ]
@@ -79,7 +79,7 @@ class IndexMachine(RuleBasedStateMachine):
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="qa-consistency-"))
         self.pipeline: Pipeline = make_pipeline(self.tmp / "index", self.embedder, chunk_words=CHUNK_WORDS)
-        self.index = self.pipeline.writable_index()
+        self.index = self.pipeline.writable_store()
         self.model: dict[str, Article] = {}
 
     def teardown(self) -> None:
@@ -146,7 +146,7 @@ class IndexMachine(RuleBasedStateMachine):
     def vectors_match_chunks(self) -> None:
         snap = self.index.snapshot()
         ids = _faiss_ids(snap.faiss_index)
-        rows = self.index._conn().execute("SELECT id, vector FROM chunks").fetchall()
+        rows = self.index.records.conn().execute("SELECT id, vector FROM chunks").fetchall()
         stored = {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
         assert len(ids) == len(set(ids)) == len(stored)
         assert set(ids) == set(stored) == set(snap.chunks)
@@ -160,7 +160,7 @@ class IndexMachine(RuleBasedStateMachine):
         assert {d.id: (d.title, d.text) for d in docs} == {
             a.id: (a.title, a.text) for a in self.model.values()
         }
-        rows = self.index._conn().execute(
+        rows = self.index.records.conn().execute(
             "SELECT doc_id, start, end, text FROM chunks ORDER BY doc_id, ordinal"
         )
         got: dict[str, list[tuple[int, int, str]]] = {}
@@ -184,7 +184,7 @@ class IndexMachine(RuleBasedStateMachine):
 
     @invariant()
     def reopened_index_agrees(self) -> None:
-        cold = ChunkIndex(self.tmp / "index", self.embedder, chunk_words=CHUNK_WORDS)
+        cold = Store(self.tmp / "index", self.embedder)
         try:
             assert cold.check_consistency() == []
             assert _state(cold) == _state(self.index)

@@ -26,7 +26,7 @@ import pytest
 from qa.ingest.chunk import chunk_article
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import INGEST_BATCH
-from qa.store.index import STORE_NAME
+from qa.store import STORE_NAME
 from tests.conftest import ROOT, SEED_ID, SEED_TEXT, SEEDS, Server, make_pipeline
 
 pytestmark = pytest.mark.slow
@@ -70,10 +70,12 @@ def stored_documents(index_dir: Path) -> dict[str, str]:
 
 def assert_chunks_whole(index_dir: Path, embedder: SentenceTransformerEmbedder) -> None:
     """Each document's chunks are exactly the chunks of its current text."""
-    index = make_pipeline(index_dir, embedder).index
+    index = make_pipeline(index_dir, embedder).store
     try:
         assert index.check_consistency() == []
-        rows = index._conn().execute("SELECT doc_id, start, end, text FROM chunks ORDER BY doc_id, ordinal")
+        rows = index.records.conn().execute(
+            "SELECT doc_id, start, end, text FROM chunks ORDER BY doc_id, ordinal"
+        )
         got: dict[str, list[tuple[int, int, str]]] = {}
         for r in rows:
             got.setdefault(r[0], []).append((r[1], r[2], r[3]))

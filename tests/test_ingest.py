@@ -323,7 +323,7 @@ def test_pipeline_ingest_skips_bad_input_and_indexes_the_rest(
     assert (
         pipeline.search("Who retired after forty years at the lighthouse?", 1)[0].doc_id == "rtqa-lighthouse"
     )
-    assert pipeline.index.check_consistency() == []
+    assert pipeline.check() == []
 
 
 def long_article(doc_id: str, paragraphs: list[str]) -> Article:
@@ -349,13 +349,13 @@ def test_reingest_unchanged_does_no_embedding_work(
     pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30)
     first = pipeline.add_articles([long_article("harbour", PARAGRAPHS)])
     assert first.added == ["harbour"] and first.chunks_embedded > 1
-    generation = pipeline.index.stats()["generation"]
+    generation = pipeline.stats()["generation"]
 
     again = pipeline.add_articles([long_article("harbour", PARAGRAPHS)])
     assert again.unchanged == ["harbour"] and not again.added and not again.updated
     assert again.chunks_embedded == 0
     # No write at all: the generation (and so the FAISS file) is untouched.
-    assert pipeline.index.stats()["generation"] == generation
+    assert pipeline.stats()["generation"] == generation
 
 
 @pytest.mark.slow
@@ -378,12 +378,12 @@ def test_reingest_changed_text_replaces_old_chunks(
     for mode in ("bm25", "dense", "hybrid"):
         passages = pipeline.search("fishermen cod breeding grounds dredging", 10, mode=mode)  # type: ignore[arg-type]
         assert not any("Fishermen" in p.text or "Dredging" in p.text for p in passages), mode
-    stored = pipeline.index.get_document("harbour")
+    stored = pipeline.get_document("harbour")
     assert stored.text == "\n".join(replacement)
-    stats = pipeline.index.stats()
-    _, docs = pipeline.index.list_documents()
-    assert stats["chunks"] == sum(d.chunk_count for d in docs) == pipeline.index.snapshot().size
-    assert pipeline.index.check_consistency() == []
+    stats = pipeline.stats()
+    _, docs = pipeline.list_documents()
+    assert stats["chunks"] == sum(d.chunk_count for d in docs) == pipeline.store.snapshot().size
+    assert pipeline.check() == []
 
 
 @pytest.mark.slow
@@ -397,8 +397,8 @@ def test_editing_one_paragraph_reuses_the_other_vectors(
     assert report.updated == ["harbour"]
     assert report.chunks_reused > 0
     assert 0 < report.chunks_embedded < first.chunks_embedded
-    assert report.chunks_reused + report.chunks_embedded >= pipeline.index.get_document("harbour").chunk_count
-    assert pipeline.index.check_consistency() == []
+    assert report.chunks_reused + report.chunks_embedded >= pipeline.get_document("harbour").chunk_count
+    assert pipeline.check() == []
 
 
 @pytest.mark.slow
@@ -411,7 +411,7 @@ def test_metadata_only_change_updates_without_embedding(
         [Article("tram", GOOD_TEXT, title="Tram", source="B", published_at="2024-02-03")]
     )
     assert report.updated == ["tram"] and report.chunks_embedded == 0
-    doc = pipeline.index.get_document("tram")
+    doc = pipeline.get_document("tram")
     assert (doc.source, doc.published_at) == ("B", "2024-02-03")
     assert pipeline.search("tram line", 1)[0].source == "B"
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from qa.models.embedding import SentenceTransformerEmbedder
-from qa.store.index import ChunkIndex
+from qa.pipeline import write_articles
+from qa.store import Store
 from qa.store.segments import Keywords, LayeredMap, Vectors, build_base
 from qa.types import Article
 
@@ -124,11 +125,13 @@ def test_keywords_rank_as_bm25s_does_and_forget_deleted_chunks() -> None:
 def test_a_write_touches_only_the_delta_and_readers_keep_their_snapshot(
     seed_copy: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    index = ChunkIndex(seed_copy, embedder)
+    index = Store(seed_copy, embedder)
     before = index.snapshot()
     files = {p.name: p.stat().st_mtime_ns for p in seed_copy.glob("vectors.*.faiss")}
-    index.upsert(
-        [Article("doc-x", "The ferry to the island resumed service on Monday after the storm.", "Ferry")]
+    write_articles(
+        index,
+        embedder,
+        [Article("doc-x", "The ferry to the island resumed service on Monday after the storm.", "Ferry")],
     )
     after = index.snapshot()
     assert after.generation == before.generation + 1
@@ -148,14 +151,16 @@ def test_filters_see_chunks_written_since_the_base(
 ) -> None:
     from qa.answer.retrieve import Filters, Retriever
 
-    index = ChunkIndex(seed_copy, embedder)
+    index = Store(seed_copy, embedder)
     retriever = Retriever(index, embedder)
     text = "The ferry to the island resumed service on Monday after the storm."
-    index.upsert(
+    write_articles(
+        index,
+        embedder,
         [
             Article("ferry-old", text, "Ferry", source="Gazette", published_at="2020-01-01"),
             Article("ferry-new", text + " Crowds came.", "Ferry", source="Herald", published_at="2030-01-01"),
-        ]
+        ],
     )
     as_of = retriever.search("ferry island storm", 5, filters=Filters(as_of="2025-01-01"))
     assert "ferry-old" in {p.doc_id for p in as_of} and "ferry-new" not in {p.doc_id for p in as_of}
@@ -163,8 +168,10 @@ def test_filters_see_chunks_written_since_the_base(
     assert {p.doc_id for p in herald} == {"ferry-new"}
     index.delete(["ferry-old"])
     # The source's metadata changes without a text change: the overlay carries the new label.
-    index.upsert(
-        [Article("ferry-new", text + " Crowds came.", "Ferry", source="Gazette", published_at="2030-01-01")]
+    write_articles(
+        index,
+        embedder,
+        [Article("ferry-new", text + " Crowds came.", "Ferry", source="Gazette", published_at="2030-01-01")],
     )
     assert retriever.search("ferry island storm", 5, filters=Filters(sources=("herald",))) == []
     gazette = retriever.search("ferry island storm", 5, filters=Filters(sources=("gazette",)))

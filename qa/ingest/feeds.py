@@ -45,8 +45,8 @@ import httpx
 
 from qa.config import Settings
 from qa.errors import BadDocument, BadRequest, FeedError, NotFound
+from qa.ingest.embed import IngestReport
 from qa.ingest.load import article_from_dict, extract_html, normalize_date
-from qa.store.index import IngestReport
 from qa.types import Article
 
 log = logging.getLogger("qa.feeds")

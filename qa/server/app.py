@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     # LLM answers wait for a slot here, in the event loop, not in a worker thread: however many
     # wait, the thread pool keeps free threads for /health and the other routes.
     llm_slots = asyncio.Semaphore(settings.llm_concurrency)
-    metrics = Metrics(lambda: pipe().index.stats() if "pipeline" in state else None)
+    metrics = Metrics(lambda: pipe().stats() if "pipeline" in state else None)
     app.state.metrics = metrics
     writes = [Depends(access.write)]
     reads = [Depends(access.read)] if settings.require_key_for_reads else []
@@ -411,7 +411,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         source: str | None = Query(None, max_length=200),
     ) -> DocumentPage:
         total, docs = await run_in_threadpool(
-            pipe().index.list_documents, offset=offset, limit=limit, source=source
+            pipe().list_documents, offset=offset, limit=limit, source=source
         )
         return DocumentPage(total=total, offset=offset, limit=limit, documents=[_summary(d) for d in docs])
 
@@ -422,7 +422,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         dependencies=reads,
     )
     async def get_document(doc_id: str) -> DocumentPublic:
-        d = await run_in_threadpool(pipe().index.get_document, doc_id)
+        d = await run_in_threadpool(pipe().get_document, doc_id)
         return DocumentPublic(**_summary(d).model_dump(), text=d.text)
 
     @app.delete(

@@ -24,13 +24,13 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.concurrency import run_in_threadpool
 
 from qa.config import Settings
+from qa.ingest.embed import IngestReport
 from qa.ingest.feeds import FeedReader
 from qa.pipeline import Pipeline
 from qa.server.mcp_server import mount_http
 from qa.server.observability import Metrics
 from qa.server.openai_compat import OpenAIErrors, openai_router
 from qa.server.security import Access, RateLimiter
-from qa.store.index import IngestReport
 from qa.types import Article
 
 log = logging.getLogger("qa.feeds")

@@ -150,7 +150,7 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
         """A document's metadata and its text, or the span ``text[start:end]`` (a citation's start and
         end give exactly the cited sentence)."""
         try:
-            d = pipe().index.get_document(doc_id)
+            d = pipe().get_document(doc_id)
             stop = len(d.text) if end is None else min(end, len(d.text))
             if start > stop:
                 raise BadRequest(f"start {start} is after end {stop}")
@@ -166,7 +166,7 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
     ) -> DocumentPage:
         """A page of the stored documents (id, title, source, date, size), newest additions last."""
         try:
-            total, docs = pipe().index.list_documents(offset=offset, limit=limit, source=source)
+            total, docs = pipe().list_documents(offset=offset, limit=limit, source=source)
         except QAError as exc:
             raise _tool_error(exc) from exc
         return DocumentPage(

@@ -187,7 +187,7 @@ class _IndexCollector(Collector):
 class Metrics:
     """The app's Prometheus metrics in a registry of its own.
 
-    ``index_stats`` returns ``ChunkIndex.stats()`` (or None when there is no
+    ``index_stats`` returns ``Pipeline.stats()`` (or None when there is no
     index); it is called on every scrape.
     """
 

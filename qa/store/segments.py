@@ -11,7 +11,7 @@ A snapshot's vectors, keywords and chunk metadata each come in two layers:
 Readers search ``base - tombstones`` and ``delta`` and merge the two rankings; a
 writer builds the next snapshot beside the current one and swaps it in.
 Compaction folds the delta and tombstones into a new base (in the background,
-see :meth:`qa.store.index.ChunkIndex.compact`).  Chunk ids are never reused and a chunk's
+see :meth:`qa.store.store.Store.compact`).  Chunk ids are never reused and a chunk's
 vector never changes, so any base is correct given the right tombstones and delta.
 
 Past ``ann_threshold`` live chunks a compaction builds an HNSW base (approximate;

@@ -107,9 +107,7 @@ def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, 
     }
 
 
-def measure_http(
-    index_dir: Path, questions: list[dict[str, Any]], backend: str | None, pairs: bool = True
-) -> dict[str, Any]:
+def measure_http(index_dir: Path, questions: list[dict[str, Any]], backend: str | None) -> dict[str, Any]:
     from tqdm import tqdm
 
     port = _free_port()
@@ -144,8 +142,6 @@ def measure_http(
                         f"server did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
                     )
                 time.sleep(0.25)
-            if pairs:
-                _wait_for_pairs(index_dir, deadline=time.monotonic() + 1800)
             search_ms: list[float] = []
             ask_ms: list[float] = []
             errors = 0
@@ -177,27 +173,6 @@ def measure_http(
         "search_ms": [round(v, 2) for v in search_ms],
         "ask_ms": [round(v, 2) for v in ask_ms],
     }
-
-
-def _wait_for_pairs(index_dir: Path, deadline: float) -> None:
-    """Wait until the server has stored every sentence-pair vector (``ChunkIndex.warm_pairs``).
-
-    Measuring while it still embeds them in the background would time a warming
-    server, not the steady state; the wait is reported on stderr.
-    """
-    import sqlite3
-
-    from qa.store.index import PAIRS_KEY, STORE_NAME
-
-    start = time.monotonic()
-    with sqlite3.connect(index_dir / STORE_NAME, timeout=30) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT value FROM meta WHERE key=?", (PAIRS_KEY,)).fetchone()
-            through = int(row[0]) if row else 0
-            if conn.execute("SELECT COUNT(*) FROM chunks WHERE id > ?", (through,)).fetchone()[0] == 0:
-                break
-            time.sleep(1.0)
-    print(f"server stored sentence-pair vectors in {time.monotonic() - start:.0f} s", file=sys.stderr)
 
 
 def _html(results: dict[str, Any]) -> str:
@@ -264,11 +239,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit_questions:
         questions = questions[: args.limit_questions]
     ingest = measure_ingest(corpus, settings, args.limit_articles)
-    http = (
-        measure_http(Path(ingest["index_dir"]), questions, args.backend, settings.sentence_vectors)
-        if questions
-        else {}
-    )
+    http = measure_http(Path(ingest["index_dir"]), questions, args.backend) if questions else {}
     results = {
         "meta": {
             "date": time.strftime("%Y-%m-%d %H:%M"),
