@@ -55,12 +55,7 @@ def _pipeline(settings: Settings) -> Any:
 def _filters(args: argparse.Namespace) -> Any:
     from qa.answer.retrieve import Filters
 
-    return Filters(
-        sources=tuple(args.source or ()),
-        published_after=args.after,
-        published_before=args.before,
-        as_of=args.as_of,
-    )
+    return Filters.of(args.source or (), args.after, args.before, args.as_of)
 
 
 def _date(value: str) -> str:

@@ -51,7 +51,8 @@ from qa.ingest.load import Problem, load_articles  # noqa: E402
 from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
 from qa.pipeline import write_articles  # noqa: E402
 from qa.store import Store  # noqa: E402
-from qa.store.segments import HNSW_EF_SEARCH, Keywords, build_base  # noqa: E402
+from qa.store.keywords import Keywords  # noqa: E402
+from qa.store.segments import HNSW_EF_SEARCH, build_base  # noqa: E402
 from qa.types import Article  # noqa: E402
 
 

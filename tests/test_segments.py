@@ -15,7 +15,8 @@ import pytest
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import write_articles
 from qa.store import Store
-from qa.store.segments import Keywords, LayeredMap, Vectors, build_base
+from qa.store.keywords import Keywords
+from qa.store.segments import LayeredMap, Vectors, build_base
 from qa.types import Article
 
 DIM = 32

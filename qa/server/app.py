@@ -246,12 +246,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         as_of: IsoDate | None = Query(None, description="Exclude later articles, prefer recent ones."),
         mode: str | None = Query(None, pattern="^(hybrid|dense|bm25)$", description="Retrieval mode."),
     ) -> SearchPublic:
-        filters = Filters(
-            sources=tuple(source),
-            published_after=published_after.isoformat() if published_after else None,
-            published_before=published_before.isoformat() if published_before else None,
-            as_of=as_of.isoformat() if as_of else None,
-        )
+        filters = Filters.of(source, published_after, published_before, as_of)
         start = time.perf_counter()
         passages = await run_in_threadpool(pipe().search, q, k, filters=filters, mode=mode)  # type: ignore[arg-type]
         took = round((time.perf_counter() - start) * 1000, 2)

@@ -76,12 +76,7 @@ class ToolErrorInfo(BaseModel):
 
 
 def _filters(sources: list[str], after: date | None, before: date | None, as_of: date | None) -> Filters:
-    return Filters(
-        sources=tuple(s for s in sources if s.strip()),
-        published_after=after.isoformat() if after else None,
-        published_before=before.isoformat() if before else None,
-        as_of=as_of.isoformat() if as_of else None,
-    )
+    return Filters.of(sources, after, before, as_of)
 
 
 def _tool_error(exc: QAError) -> ToolError:

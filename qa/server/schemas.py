@@ -64,12 +64,7 @@ class FilterFields(BaseModel):
     )
 
     def filters(self) -> Filters:
-        return Filters(
-            sources=tuple(s for s in self.sources if s.strip()),
-            published_after=self.published_after.isoformat() if self.published_after else None,
-            published_before=self.published_before.isoformat() if self.published_before else None,
-            as_of=self.as_of.isoformat() if self.as_of else None,
-        )
+        return Filters.of(self.sources, self.published_after, self.published_before, self.as_of)
 
 
 class AskRequest(FilterFields):

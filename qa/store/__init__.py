@@ -3,7 +3,8 @@
 :class:`Store` (``qa.store.store``) is the interface; behind it the record store
 (``records``: SQLite documents, chunks, sentence vectors), the vector index
 (``vectors``: FAISS base files and snapshots, over ``segments``' layered
-vectors and BM25), the metadata ``filters`` and the consistency ``check``.
+metadata and vectors and ``keywords``' BM25), the metadata ``filters`` and the
+consistency ``check``.
 Reads return dataclasses: :class:`Snapshot`, :class:`ChunkRecord`,
 :class:`StoredDocument`.
 """

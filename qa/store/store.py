@@ -34,8 +34,8 @@ from qa.errors import IndexNotBuilt
 from qa.ingest.chunk import embedding_text
 from qa.ingest.embed import DocumentState, PreparedWrite, sentence_hash
 from qa.store.check import check
+from qa.store.keywords import Keywords
 from qa.store.records import STORE_NAME, ChunkRecord, Records, StoredDocument, Written
-from qa.store.segments import Keywords
 from qa.store.vectors import BaseFiles, Snapshot, advance, compacted, load_snapshot
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,9 @@ import faiss
 import numpy as np
 
 from qa.store.filters import Filters, allowed_ids
+from qa.store.keywords import Keywords
 from qa.store.records import ChunkMeta, Records, Written
-from qa.store.segments import Keywords, LayeredMap, Vectors, build_base
+from qa.store.segments import LayeredMap, Vectors, build_base
 
 log = logging.getLogger(__name__)
 
