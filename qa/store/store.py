@@ -110,7 +110,7 @@ class Store:
         create: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
-        self.model = model.name
+        self.model_name = model.name
         self.ann_threshold = ann_threshold
         self.compact_after = compact_after
         self.records = Records(self.dir)
@@ -144,14 +144,20 @@ class Store:
         On entry the snapshot is brought up to date; on exit a compaction starts in
         the background if the delta has grown past ``compact_after``.
         """
+        with self._locked():
+            yield Writer(self)
+        self._maybe_compact()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Both write locks held, and the snapshot brought up to date."""
         with self._write_lock, open(self.dir / ".write.lock", "a+") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 self.refresh(force=True)
-                yield Writer(self)
+                yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
-        self._maybe_compact()
 
     def _if_free(self, action: Callable[[], None]) -> None:
         """Run ``action`` holding the directory's write lock, only if no writer holds it (never wait)."""
@@ -205,20 +211,15 @@ class Store:
 
         Holds the write lock (writers wait; readers keep the current snapshot).
         """
-        with self._write_lock, open(self.dir / ".write.lock", "a+") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                self.refresh(force=True)
-                current = self._snapshot
-                assert current is not None
-                if current.vectors.pending or current.base_file is None:
-                    fresh = compacted(current, self.files, self.ann_threshold)
-                    with self._snapshot_lock:
-                        self._snapshot = fresh
-                    current = fresh
-                self.files.sweep(current.base_file)
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        with self._locked():
+            current = self._snapshot
+            assert current is not None
+            if current.vectors.pending or current.base_file is None:
+                fresh = compacted(current, self.files, self.ann_threshold)
+                with self._snapshot_lock:
+                    self._snapshot = fresh
+                current = fresh
+            self.files.sweep(current.base_file)
 
     def _maybe_compact(self) -> None:
         snap = self._snapshot
@@ -259,7 +260,7 @@ class Store:
 
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given sentence texts (those that were embedded at ingest)."""
-        wanted = {sentence_hash(self.model, t): t for t in texts}
+        wanted = {sentence_hash(self.model_name, t): t for t in texts}
         found = self.records.sentence_vectors_by_hash(list(wanted))
         return {wanted[h]: np.frombuffer(v, dtype=np.float32) for h, v in found.items()}
 
