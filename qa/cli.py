@@ -248,7 +248,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from qa.ingest.feeds import FeedReader, FeedStore
+    from qa.ingest.feed_store import FeedStore
+    from qa.ingest.feeds import FeedReader
 
     settings = _settings(args)
     store = FeedStore(settings.index_dir)
