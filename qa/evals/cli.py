@@ -1,4 +1,4 @@
-"""``qa eval``: run the eval harness (qa/evals/run.py) over a corpus indexed with the current settings.
+"""``qa eval``: run the eval harness (dataset -> run -> baseline -> report) over a corpus indexed with the current settings.
 
 The corpus is ingested into its own index directory (``index/eval-<name>`` by
 default) so an eval never touches the serving index; ingest is idempotent, so
@@ -42,7 +42,10 @@ def default_corpus(questions: Path, settings: Any) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from qa.cli import EXIT_ERROR, EXIT_REGRESSION, EXIT_SKIPPED, _settings
-    from qa.evals.run import compare_to_baseline, load_eval_items, run_eval, summary_table, write_results
+    from qa.evals.baseline import compare_to_baseline
+    from qa.evals.dataset import load_eval_items
+    from qa.evals.report import summary_table, write_results
+    from qa.evals.run import run_eval
     from qa.pipeline import Pipeline
 
     settings = _settings(args)
