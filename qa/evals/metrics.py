@@ -151,6 +151,12 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def rounded_percentile(values: Sequence[float], q: float, ndigits: int) -> float:
+    """:func:`percentile` rounded to ``ndigits`` for a report; NaN (not None) when ``values`` is empty."""
+    value = percentile(values, q)
+    return float("nan") if value is None else round(value, ndigits)
+
+
 def _citation_passage(citation: Citation, passages: Sequence[Passage]) -> Passage | None:
     for passage in passages:
         if (
