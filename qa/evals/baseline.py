@@ -55,6 +55,7 @@ def load_baseline(baseline: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def as_number(value: object) -> float | None:
+    """``value`` as a float when it is an int or float (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
