@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     from qa.answer.retrieve import Filters, Retriever
-    from qa.evals.run import document_rank
+    from qa.evals.metrics import document_rank
     from qa.ingest.load import Problem, load_articles
     from qa.models.embedding import SentenceTransformerEmbedder
     from qa.store.index import ChunkIndex
