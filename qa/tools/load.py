@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.spawn:
         if args.index_dir is None:
             parser.error("--spawn needs --index-dir")
-        server = spawn(args.index_dir, args.api_key or "load-key", args.out / "server.log")
+        server = spawn(args.index_dir, args.api_key or "load-tool-write-key", args.out / "server.log")
         args.url = server.url
     check_local(args.url)
     try:
