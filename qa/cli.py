@@ -8,6 +8,7 @@ with its file and line); 4 the eval regressed against its baseline.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -19,28 +20,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from qa.cli_common import EXIT_ERROR, EXIT_SKIPPED, EXIT_USAGE
+from qa.cli_common import settings_from_args as _settings
 from qa.config import Settings
 from qa.errors import QAError
-
-EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_REGRESSION = 1, 2, 3, 4
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    for name in (
-        "index_dir",
-        "backend",
-        "top_k",
-        "retrieval_mode",
-        "host",
-        "port",
-        "llm_api_base",
-        "embedding_model",
-    ):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    return Settings(**overrides)
 
 
 def _pipeline(settings: Settings) -> Any:
@@ -243,7 +226,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from qa.ingest.feeds import FeedReader, FeedStore
+    from qa.ingest.feed_store import FeedStore
+    from qa.ingest.feeds import FeedReader
 
     settings = _settings(args)
     store = FeedStore(settings.index_dir)
@@ -281,13 +265,33 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_server(args: argparse.Namespace) -> int:
-    from qa.tools.local_llm import main as llm_main
+    from qa.tools.local_llm_cli import main as llm_main
 
     return llm_main(args.rest)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose options may be declared by another module, imported on first parse.
+
+    ``declare="qa.evals.cli"`` calls that module's ``add_arguments(parser)`` when the
+    command is actually parsed, so ``qa serve`` never imports the tooling packages.
+    """
+
+    def __init__(self, *args: Any, declare: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._declare = declare
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._declare is not None:
+            module, self._declare = importlib.import_module(self._declare), None
+            module.add_arguments(self)
+        return super().parse_known_args(args, namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Cited answers over news articles.")
+    parser = _Parser(prog="qa", description="Cited answers over news articles.")
     parser.add_argument("--index-dir", type=Path, help="index directory (QA_INDEX_DIR, default index/)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -382,11 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_llm_server)
 
-    from qa.evals import cli as evals_cli
-    from qa.tools import bench
-
-    evals_cli.add_parser(sub)
-    bench.add_parser(sub)
+    # Tooling, outside the service: their modules load only when the command is parsed.
+    sub.add_parser("eval", help="run the eval harness over known Q&A pairs", declare="qa.evals.cli")
+    sub.add_parser("bench", help="benchmark ingest throughput and HTTP latency", declare="qa.tools.bench")
     return parser
 
 
@@ -396,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["llm-server"]:
-        # Its options belong to qa.tools.local_llm; argparse's REMAINDER drops leading "--port" style ones.
+        # Its options belong to qa.tools.local_llm_cli; argparse's REMAINDER drops leading "--port" style ones.
         return cmd_llm_server(argparse.Namespace(rest=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)

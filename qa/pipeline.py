@@ -2,95 +2,78 @@
 
 ``load_articles -> chunk_article -> embed.prepare -> Store.writer().write`` on the
 way in (the store stores: it neither chunks nor embeds); ``Retriever.search ->
-Backend.draft -> Verifier.verify -> Answer`` on the way out.  Models and the index load on first use (or in ``warm_up``) and
-are shared by every request.
+Backend.draft -> Verifier.verify -> Answer`` on the way out.  Models and the
+index load on first use (or in ``warm_up``) and are shared by every request.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, TypedDict, Unpack
 
 from qa.answer import assess as answering
-from qa.answer.backends import Backend, Turn, get_backend
+from qa.answer.backends import Backend, Turn, get_backend, recent_turns
+from qa.answer.evidence import EmbeddingCache
 from qa.answer.retrieve import Filters, Mode, Retriever
-from qa.answer.verify import NOT_FOUND, EmbeddingCache, Verified, Verifier
+from qa.answer.verify import NOT_FOUND, Verified, Verifier
 from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.ingest import embed
 from qa.ingest.chunk import chunk_article, sentence_spans
-from qa.ingest.embed import IngestReport
+from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, has_lone_surrogate, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
 from qa.store import BUILD_HINT, Store, StoredDocument, index_exists
-from qa.types import Answer, Article, Citation, Passage, Question, ShortAnswer
+from qa.types import Answer, Article, Passage, Question
 
 INGEST_BATCH = 64
-
-
-@dataclass
-class IngestResult:
-    """What an ingest did, and what it skipped."""
-
-    report: IngestReport
-    problems: list[Problem]
 
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
 
 
-def recent_turns(history: Sequence[Turn], max_chars: int) -> list[Turn]:
-    """The latest turns of a conversation within ``max_chars`` characters in all.
+class AskOptions(TypedDict, total=False):
+    """How to answer: every field optional (``top_k`` defaults to ``QA_TOP_K``, ``backend`` to ``QA_BACKEND``)."""
 
-    What a backend condenses (an LLM prompt) is bounded however long the
-    conversation: older turns go first, and the oldest turn kept may be cut to
-    its end (a question's words are at its end).
-    """
-    kept: list[Turn] = []
-    budget = max_chars
-    for turn in reversed(history):
-        if budget <= 0:
-            break
-        content = turn.content if len(turn.content) <= budget else turn.content[-budget:]
-        kept.append(Turn(turn.role, content))
-        budget -= len(content)
-    kept.reverse()
-    return kept
+    top_k: int | None
+    backend: str | None
+    filters: Filters | None
+    history: Sequence[Turn] | None  # earlier turns of a chat, oldest first
+    as_of: str | None  # ISO date: nothing published after it is used
 
 
 def write_articles(
     store: Store,
     embedder: Embedder,
     articles: Sequence[Article],
-    *,
-    chunk_words: int = 120,
-    overlap_sentences: int = 1,
-    sentences: bool = True,
+    settings: Settings,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Add or replace ``articles`` in one atomic write: chunk -> embed (reusing stored vectors) -> write.
 
-    Runs under the store's write lock, so the stored content hashes it compares
-    against are the ones it replaces.  Unchanged articles do no work; a changed
-    article's chunks are replaced, and chunks whose text is unchanged keep their
-    stored vectors.  ``sentences`` also stores each chunk's sentence vectors;
-    ``progress`` is called with the number of chunks embedded as work proceeds.
+    Under the store's write lock, so the content hashes compared are the ones replaced: unchanged
+    articles do no work, unchanged chunk texts keep their vectors.  ``settings`` gives the chunking
+    and whether to store sentence vectors; ``progress`` gets the number of chunks embedded.
     """
     if not articles:
         return IngestReport()
-    chunking = embed.Chunking(embedder.name, chunk_words, overlap_sentences)
+    words, overlap = settings.chunk_words, settings.chunk_overlap_sentences
     with store.writer() as writer:
-        todo = embed.changes(articles, writer.document_states([a.id for a in articles]), chunking)
-        chunks = {a.id: chunk_article(a, chunk_words, overlap_sentences) for a, _ in todo.rewrite}
-        prepared = embed.prepare(todo, chunks, embedder, writer, sentences=sentences, progress=progress)
+        todo = embed.changes(
+            articles,
+            writer.document_states([a.id for a in articles]),
+            embed.Chunking(embedder.name, words, overlap),
+        )
+        chunks = {a.id: chunk_article(a, words, overlap) for a, _ in todo.rewrite}
+        prepared = embed.prepare(
+            todo, chunks, embedder, writer, sentences=settings.sentence_vectors, progress=progress
+        )
         writer.write(prepared)
     return prepared.report
 
@@ -103,7 +86,7 @@ class Pipeline:
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, settings.embed_batch_size, settings.embed_precision
         )
-        self.embeddings = EmbeddingCache(self.embedder, lookup=self._stored_sentence_vectors)
+        self.embeddings = EmbeddingCache(self.embedder)
         # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
         self.verifier = Verifier(self.embeddings, settings.answer_min_support, annotator=self.annotator)
@@ -130,11 +113,9 @@ class Pipeline:
                         ann_threshold=self.settings.ann_threshold,
                         create=create,
                     )
+                    # The answer stages read sentence vectors stored at ingest from the store itself.
+                    self.embeddings.attach(self._store)
         return self._store
-
-    def _stored_sentence_vectors(self, texts: Sequence[str]) -> dict[str, Any]:
-        # Only a store that is already open: a lookup must never create or wait for one.
-        return self._store.sentence_vectors(texts) if self._store is not None else {}
 
     @property
     def store(self) -> Store:
@@ -264,63 +245,50 @@ class Pipeline:
             timings["condense_ms"] = _ms(start)
         return typed, chosen, timings
 
-    def ask(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        backend: str | None = None,
-        filters: Filters | None = None,
-        history: Sequence[Turn] | None = None,
-        as_of: str | None = None,
-    ) -> Answer:
-        """Answer a question with verified citations; ``answered`` is False when the articles don't say."""
-        total = time.perf_counter()
-        standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
-        start = time.perf_counter()
-        passages = self._retrieve(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
-        timings["retrieve_ms"] = _ms(start)
-        start = time.perf_counter()
-        draft = chosen.draft(standalone, passages)
-        timings["generate_ms"] = _ms(start)
-        return self._finish(draft, passages, chosen, timings, total, standalone)
-
-    def ask_stream(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        backend: str | None = None,
-        filters: Filters | None = None,
-        history: Sequence[Turn] | None = None,
-        as_of: str | None = None,
+    def answer(
+        self, question: str, *, stream: bool = False, **options: Unpack[AskOptions]
     ) -> Iterator[tuple[str, Any]]:
-        """Yield ``("token", text)`` as the backend produces it, then ``("final", Answer)``.
+        """The one path behind ``ask``, ``ask_stream`` and both chat routes.
 
-        Validation, retrieval and the first backend call happen before the first
-        yield, so errors there surface as ordinary exceptions.
+        Yields ``("token", text)`` as a streaming backend produces it (only when
+        ``stream``), then ``("final", Answer)``.  Validation, condensing,
+        retrieval and the backend's first piece happen before this returns, so
+        errors there surface as ordinary exceptions, not mid-stream.
         """
         total = time.perf_counter()
-        standalone, chosen, timings = self._prepare(question, history=history, backend=backend)
+        standalone, chosen, timings = self._prepare(
+            question, history=options.get("history"), backend=options.get("backend")
+        )
         start = time.perf_counter()
-        passages = self._retrieve(standalone.retrieval_text, top_k, filters=filters, as_of=as_of)
+        passages = self._retrieve(
+            standalone.retrieval_text,
+            options.get("top_k"),
+            filters=options.get("filters"),
+            as_of=options.get("as_of"),
+        )
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
-        pieces = chosen.stream(standalone, passages)
+        pieces = chosen.stream(standalone, passages) if stream else iter([chosen.draft(standalone, passages)])
         first = next(pieces, None)
 
         def events() -> Iterator[tuple[str, Any]]:
             parts: list[str] = []
-            if first is not None:
-                parts.append(first)
-                yield "token", first
-            for piece in pieces:
+            for piece in itertools.chain([first] if first is not None else [], pieces):
                 parts.append(piece)
-                yield "token", piece
+                if stream:
+                    yield "token", piece
             timings["generate_ms"] = _ms(start)
             yield "final", self._finish("".join(parts), passages, chosen, timings, total, standalone)
 
         return events()
+
+    def ask(self, question: str, **options: Unpack[AskOptions]) -> Answer:
+        """Answer a question with verified citations; ``answered`` is False when the articles don't say."""
+        return next(value for kind, value in self.answer(question, **options) if kind == "final")
+
+    def ask_stream(self, question: str, **options: Unpack[AskOptions]) -> Iterator[tuple[str, Any]]:
+        """:meth:`answer` streaming: the backend's tokens as it produces them, then the final answer."""
+        return self.answer(question, stream=True, **options)
 
     def _finish(
         self,
@@ -346,78 +314,26 @@ class Pipeline:
         )
         if verified.answered:
             start = time.perf_counter()
-            self._assess(answer, standalone)
+            off_question = answering.review(answer, standalone, self.annotator, self.embeddings)
+            if off_question or answer.confidence < self.settings.min_confidence:
+                answer.unsupported = [*answer.unsupported, *(c.text for c in answer.citations)]
+                answer.answer, answer.answered, answer.citations, answer.short_answer = (
+                    NOT_FOUND,
+                    False,
+                    [],
+                    None,
+                )
             timings["assess_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)
         return answer
 
-    def _assess(self, answer: Answer, question: Question) -> None:
-        """Score each citation against the question, find the short answer, decline if unsure."""
-        follow_up = question.text
-        info = answering.analyze(self.annotator.annotate([follow_up], persist=False)[0])
-        texts = [c.text for c in answer.citations]
-        vectors = self.embeddings.embed([follow_up, *texts])
-        sents = self.annotator.annotate(texts)
-        scored: list[tuple[float, Citation, answering.SentenceFit, object]] = []
-        for k, (citation, sent) in enumerate(zip(answer.citations, sents, strict=True)):
-            relevance = float(np.clip(vectors[k + 1] @ vectors[0], 0.0, 1.0))
-            fit = answering.assess(info, sent, relevance, word_similarity=self._word_similarity)
-            quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
-            scored.append((quality, citation, fit, sent))
-        answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]
-        quality, best, fit, sent = max(scored, key=lambda s: s[0])
-        support = sum(c.support for c in answer.citations) / len(answer.citations)
-        rank = next(
-            (
-                k
-                for k, p in enumerate(answer.passages)
-                if p.doc_id == best.doc_id and p.start <= best.start and best.end <= p.end
-            ),
-            len(answer.passages),
-        )
-        feats = answering.features(info, sent, fit, support=support, cited=len(answer.citations), rank=rank)  # type: ignore[arg-type]
-        answer.confidence = answering.confidence(feats)
-        answer.features = feats
-        ent = answering.best_answer(info, sent, fit)  # type: ignore[arg-type]
-        if ent is not None:
-            answer.short_answer = ShortAnswer(
-                ent.text, best.doc_id, best.start + ent.start, best.start + ent.end, best.n
-            )
-        # Whatever the backend, an answer that holds nothing of what was asked is no answer: asked
-        # how many were injured, sentences that state no such number; asked about Kharkiv,
-        # passages that never name it.
-        off_question = (info.types and not any(f.answers for _, _, f, _ in scored)) or bool(
-            answering.names_missing(info, [t for p in answer.passages for t in (p.text, p.title)])
-        )
-        if off_question or answer.confidence < self.settings.min_confidence:
-            answer.unsupported = [*answer.unsupported, *(c.text for c in answer.citations)]
-            answer.answer, answer.answered, answer.citations, answer.short_answer = NOT_FOUND, False, [], None
-
-    def _word_similarity(self, word: str, others: Sequence[str]) -> list[float]:
-        """Cosine of one word's embedding with each of ``others`` (one batched, cached embed)."""
-        vectors = self.embeddings.embed([word, *others])
-        return [float(v) for v in vectors[1:] @ vectors[0]]
-
     # -- writes ----------------------------------------------------------------------
-
-    def _write(
-        self, store: Store, articles: Sequence[Article], progress: Callable[[int], None] | None
-    ) -> IngestReport:
-        return write_articles(
-            store,
-            self.embedder,
-            articles,
-            chunk_words=self.settings.chunk_words,
-            overlap_sentences=self.settings.chunk_overlap_sentences,
-            sentences=self.settings.sentence_vectors,
-            progress=progress,
-        )
 
     def add_articles(
         self, articles: Sequence[Article], progress: Callable[[int], None] | None = None
     ) -> IngestReport:
         """Add or replace articles (one atomic write, see :func:`write_articles`), then annotate them."""
-        report = self._write(self.writable_store(), articles, progress)
+        report = write_articles(self.writable_store(), self.embedder, articles, self.settings, progress)
         self.annotate(articles)
         return report
 
@@ -445,16 +361,14 @@ class Pipeline:
         store = self.writable_store()
         result = IngestResult(IngestReport(), [])
         batch: list[Article] = []
-        done = 0
 
         def flush() -> None:
-            nonlocal done
             if not batch:
                 return
-            report = self._write(store, batch, (lambda n: progress(0, n)) if progress else None)
+            on_chunks = (lambda n: progress(0, n)) if progress else None
+            report = write_articles(store, self.embedder, batch, self.settings, on_chunks)
             self.annotate(batch)
             result.report.merge(report)
-            done += len(batch)
             if progress:
                 progress(len(batch), 0)
             batch.clear()

@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 _TOKEN = re.compile(r"[A-Za-z0-9À-ÿ]+(?:['’][A-Za-z]+)?")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 STOPWORDS = frozenset(
@@ -42,3 +43,15 @@ def content_stems(text: str) -> list[str]:
 def strip_markers(text: str) -> str:
     """The text without ``[n]`` citation markers."""
     return MARKER.sub("", text).strip()
+
+
+def overlap(wanted: set[str], text: str) -> float:
+    """Share of ``wanted`` content stems found in ``text``: the lexical score retrieval-side and verify-side."""
+    if not wanted:
+        return 0.0
+    return len(wanted & set(content_stems(text))) / len(wanted)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True if ``text`` holds a lone surrogate, which no UTF-8 encoder or tokenizer accepts."""
+    return bool(_SURROGATE.search(text))

@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.answer.retrieve import Retriever  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.evals.metrics import rounded_percentile  # noqa: E402
 from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans  # noqa: E402
 from qa.ingest.load import Problem, load_articles  # noqa: E402
 from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
@@ -88,13 +90,6 @@ class MixEmbedder:
         if progress:
             progress(len(texts))
         return out
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def rss_mb() -> float:
@@ -158,7 +153,7 @@ def main() -> int:
     retriever = Retriever(index, real, rrf_k=10)
 
     def upsert(articles: list[Article]) -> None:
-        write_articles(index, embedder, articles, sentences=False)  # type: ignore[arg-type]
+        write_articles(index, embedder, articles, Settings(index_dir=index_dir, sentence_vectors=False))  # type: ignore[arg-type]
 
     rng = random.Random(1)
     serial = 0
@@ -264,9 +259,9 @@ def main() -> int:
             "delete_ms_max": round(max(deletes), 1),
             "base_delete_ms": round(base_delete_ms, 1),
             "search_hybrid_p50_ms": round(statistics.median(hybrid), 2),
-            "search_hybrid_p95_ms": round(pct(hybrid, 0.95), 2),
+            "search_hybrid_p95_ms": rounded_percentile(hybrid, 95, 2),
             "search_dense_p50_ms": round(statistics.median(dense), 2),
-            "search_dense_p95_ms": round(pct(dense, 0.95), 2),
+            "search_dense_p95_ms": rounded_percentile(dense, 95, 2),
             "vector_search_only_p50_ms": round(statistics.median(dense_index), 3),
             "recall_at_10": round(statistics.mean(recall), 4),
             "peak_rss_mb": round(rss_mb(), 0),
@@ -334,7 +329,7 @@ def ann_comparison(ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray) -> l
                 "vectors": len(ids),
                 "build_s": round(build_s, 1),
                 "search_p50_ms": round(statistics.median(lat), 3),
-                "search_p95_ms": round(pct(lat, 0.95), 3),
+                "search_p95_ms": rounded_percentile(lat, 95, 3),
                 "recall_at_10": round(statistics.mean(rec), 4),
             }
         )

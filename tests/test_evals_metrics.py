@@ -1,4 +1,4 @@
-"""Arithmetic of the eval harness (qa/evals/run.py) against a tiny in-memory target.
+"""Arithmetic of the eval harness (qa/evals/) against a tiny in-memory target.
 
 The fake target is deliberate here: these tests check metric counting, report
 writing and baseline comparison, not retrieval or generation (tested elsewhere).
@@ -12,21 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.evals.run import (
-    EvalFileError,
-    EvalItem,
-    compare_to_baseline,
-    contains_answer,
-    document_rank,
-    load_eval_items,
-    max_f1,
-    normalize_answer,
-    percentile,
-    run_eval,
-    summary_table,
-    token_f1,
-    write_results,
-)
+from qa.evals.baseline import compare_to_baseline
+from qa.evals.dataset import EvalFileError, EvalItem, load_eval_items
+from qa.evals.metrics import contains_answer, document_rank, max_f1, normalize_answer, percentile, token_f1
+from qa.evals.report import summary_table, write_results
+from qa.evals.run import run_eval
 from qa.types import Answer, Citation, Passage
 
 ROOT = Path(__file__).resolve().parent.parent

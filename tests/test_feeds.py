@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from qa.config import Settings
-from qa.ingest.feeds import FeedReader, FeedStore, doc_id_for
+from qa.ingest.feed_store import FeedStore
+from qa.ingest.feeds import FeedReader, doc_id_for
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
 from tests.conftest import ROOT, Server, make_pipeline

@@ -25,12 +25,12 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from qa.answer.backends import Turn
+from qa.answer.backends import Turn, recent_turns
 from qa.answer.prompts import format_passages
 from qa.cli import proxy_options, serve_secrets
 from qa.config import MIN_KEY_CHARS, Settings
 from qa.errors import BackendError, BackendNotEnabled, BadQuestion, IndexNotBuilt
-from qa.pipeline import Pipeline, recent_turns
+from qa.pipeline import Pipeline
 from qa.server.app import create_app
 from qa.server.schemas import NOT_BLANK
 from qa.server.security import RateLimiter, client_key

@@ -16,12 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import pytest
 
+from qa.config import Settings
 from qa.errors import IndexNotBuilt, ModelMismatch, NotFound
+from qa.ingest.embed import IngestReport
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import INGEST_BATCH, write_articles
 from qa.store import Store
@@ -29,6 +32,11 @@ from qa.types import Article
 from tests.conftest import ROOT, SEED_ID, make_pipeline
 
 pytestmark = pytest.mark.slow
+
+
+def upsert(store: Store, embedder: Any, articles: Sequence[Article], **settings: Any) -> IngestReport:
+    """Write ``articles`` to ``store`` as the pipeline does (``settings``: e.g. ``chunk_words``)."""
+    return write_articles(store, embedder, articles, Settings(index_dir=store.dir, **settings))
 
 
 class RenamedEmbedder:
@@ -141,7 +149,7 @@ def test_an_index_built_under_another_name_refuses_the_default(
 ) -> None:
     custom = RenamedEmbedder(embedder, "custom-name")
     index = Store(tmp_path / "index", custom, create=True)
-    write_articles(index, custom, [article(1)])
+    upsert(index, custom, [article(1)])
     assert index.stats()["model"] == "custom-name"
     with pytest.raises(ModelMismatch, match="custom-name"):
         Store(tmp_path / "index", embedder)
@@ -194,7 +202,7 @@ def test_stale_and_leftover_files_do_not_break_loading(
     assert index.snapshot().generation == generation
     assert assert_documents_whole(index) == {SEED_ID}
 
-    write_articles(index, embedder, [article(1)])
+    upsert(index, embedder, [article(1)])
     # A write touches only the in-memory delta; a compaction writes the new base and sweeps older files.
     assert index.snapshot().vectors.pending > 0
     index.compact()
@@ -210,7 +218,7 @@ def test_a_stale_file_under_the_current_generation_is_detected(
     [old] = vector_files(seed_copy)
     old_bytes = old.read_bytes()
     index = Store(seed_copy, embedder)
-    write_articles(index, embedder, [article(7)])
+    upsert(index, embedder, [article(7)])
     index.close()
     [current] = vector_files(seed_copy)
     current.write_bytes(old_bytes)
@@ -226,12 +234,12 @@ def test_a_stale_file_under_the_current_generation_is_detected(
 def test_consistency_after_add_update_delete(seed_copy: Path, embedder: SentenceTransformerEmbedder) -> None:
     index = Store(seed_copy, embedder)
     assert index.check_consistency() == []
-    report = write_articles(index, embedder, [article(i, sentences=4) for i in range(5)], chunk_words=20)
+    report = upsert(index, embedder, [article(i, sentences=4) for i in range(5)], chunk_words=20)
     assert sorted(report.added) == [f"doc-{i}" for i in range(5)]
     assert assert_documents_whole(index) == {SEED_ID, *(f"doc-{i}" for i in range(5))}
 
     # Update (longer text), replace within one batch (the last version wins), delete.
-    report = write_articles(
+    report = upsert(
         index,
         embedder,
         [article(1, sentences=8), article(2, sentences=1), article(2, sentences=2)],
@@ -257,7 +265,7 @@ def test_a_second_handle_sees_writes_after_refresh(
     reader = Store(seed_copy, embedder)
     writer = Store(seed_copy, embedder)
     before = reader.snapshot().generation
-    write_articles(writer, embedder, [article(5)])
+    upsert(writer, embedder, [article(5)])
     reader.refresh(force=True)
     assert reader.snapshot().generation == before + 1
     assert faiss_doc_ids(reader) == {SEED_ID, "doc-5"}
@@ -271,7 +279,7 @@ def test_check_right_after_another_handle_wrote(
     checker = Store(seed_copy, embedder)
     writer = Store(seed_copy, embedder)
     assert checker.check_consistency() == []
-    write_articles(writer, embedder, [article(6)])
+    upsert(writer, embedder, [article(6)])
     assert checker.check_consistency() == []
     writer.delete([SEED_ID])
     assert checker.check_consistency() == []

@@ -20,7 +20,7 @@ import httpx
 import litellm
 import pytest
 
-from qa.tools import local_llm
+from qa.tools import local_llm, local_llm_cli
 from qa.tools.local_llm import (
     SMOLLM2_INSTALL,
     XLLAMACPP_INSTALL,
@@ -227,5 +227,5 @@ def test_cli_serves_until_interrupted() -> None:
 
 
 def test_cli_reports_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert local_llm.main(["--port", "0", "--model", str(tmp_path / "nope.gguf")]) == 1
+    assert local_llm_cli.main(["--port", "0", "--model", str(tmp_path / "nope.gguf")]) == 1
     assert "GGUF model file not found" in capsys.readouterr().err

@@ -7,11 +7,15 @@ bm25s itself, through adds, deletes and compactions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from qa.config import Settings
+from qa.ingest.embed import IngestReport
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import write_articles
 from qa.store import Store
@@ -20,6 +24,11 @@ from qa.store.segments import LayeredMap, Vectors, build_base
 from qa.types import Article
 
 DIM = 32
+
+
+def upsert(store: Store, embedder: Any, articles: Sequence[Article], **settings: Any) -> IngestReport:
+    """Write ``articles`` to ``store`` as the pipeline does (``settings``: e.g. ``chunk_words``)."""
+    return write_articles(store, embedder, articles, Settings(index_dir=store.dir, **settings))
 
 
 def unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -129,7 +138,7 @@ def test_a_write_touches_only_the_delta_and_readers_keep_their_snapshot(
     index = Store(seed_copy, embedder)
     before = index.snapshot()
     files = {p.name: p.stat().st_mtime_ns for p in seed_copy.glob("vectors.*.faiss")}
-    write_articles(
+    upsert(
         index,
         embedder,
         [Article("doc-x", "The ferry to the island resumed service on Monday after the storm.", "Ferry")],
@@ -155,7 +164,7 @@ def test_filters_see_chunks_written_since_the_base(
     index = Store(seed_copy, embedder)
     retriever = Retriever(index, embedder)
     text = "The ferry to the island resumed service on Monday after the storm."
-    write_articles(
+    upsert(
         index,
         embedder,
         [
@@ -169,7 +178,7 @@ def test_filters_see_chunks_written_since_the_base(
     assert {p.doc_id for p in herald} == {"ferry-new"}
     index.delete(["ferry-old"])
     # The source's metadata changes without a text change: the overlay carries the new label.
-    write_articles(
+    upsert(
         index,
         embedder,
         [Article("ferry-new", text + " Crowds came.", "Ferry", source="Gazette", published_at="2030-01-01")],

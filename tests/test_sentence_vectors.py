@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.verify import candidates
+from qa.answer.evidence import candidates
 from qa.models.embedding import SentenceTransformerEmbedder
 from tests.conftest import make_pipeline
 

@@ -1,24 +1,13 @@
-"""What a question asks for, whether a sentence holds it, and how sure the answer is.
+"""Whether a sentence holds what a question asks for, the short answer, and how sure the answer is.
 
-:func:`analyze` reads a question with spaCy:
-
-* its **expected answer type** from the wh-word and its phrase: *who* -> a
-  person (or organisation, nationality, place); *where* -> a place; *when* /
-  *what year* -> a date; *how many* / *how much* / *what percentage* -> a
-  quantity; *which* or *what* + a noun -> a named thing; an auxiliary first
-  (*Are there...?*, *Did...?*) -> yes/no; anything else -> open (a phrase);
-* its **predicate**: the content verb (or, under a light verb, the object noun)
-  the answer must be about: asked "How many were *injured*", a sentence about
-  the number *killed* does not answer;
-* its **names**: an entity the question already contains is never its answer.
-
-:func:`assess` scores one sentence against the analysis: relevance (from the
-backend), whether it holds an answer of the expected type that the question
-doesn't contain, whether it states the question's predicate (same lemma, or a
-word whose embedding is close), and the share of the question's content words
-it covers.  :func:`confidence` maps those features through a logistic model
-fitted on the dev sets (``evals/calibrate.py`` writes ``qa/answer/data/confidence.json``),
-so 0.8 means about 80% of such answers were right there.
+:func:`assess` scores one sentence against a question's analysis
+(:func:`qa.answer.question.analyze`): relevance (from the backend), whether it
+holds an answer of the expected type that the question doesn't contain, whether
+it states the question's predicate (same lemma, or a word whose embedding is
+close), and the share of the question's content words it covers.
+:func:`confidence` maps those features through a logistic model fitted on the
+dev sets (``evals/calibrate.py`` writes ``qa/answer/data/confidence.json``), so
+0.8 means about 80% of such answers were right there.
 """
 
 from __future__ import annotations
@@ -26,26 +15,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from qa.answer.entail import entity_dates, same_name
-from qa.models.nlp import NAME_TYPES, Annotator, Ent, Sent
+import numpy as np
 
-PERSONISH = frozenset({"PERSON", "ORG"})
-PLACE = frozenset({"GPE", "LOC", "FAC", "ORG"})
-WHEN = frozenset({"DATE", "TIME"})
-QUANTITY = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME", "ORDINAL"})
-COUNT = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
-NAMED = NAME_TYPES
-# Closed class: verbs that carry no meaning of their own in a question ("What did X get?").
-_LIGHT = frozenset({"be", "have", "do", "get", "make", "take", "go", "happen"})
-_WH = frozenset({"who", "whom", "whose", "what", "which", "where", "when", "how", "why"})
-# The measure a "how <adj>" question asks for (closed: the English degree questions).
-_HOW_QUANTITY = frozenset(
-    {"many", "much", "long", "old", "far", "big", "large", "tall", "high", "often", "few"}
-)
+from qa.answer.evidence import EmbeddingCache
+from qa.answer.facts import entity_dates, same_name, unit_of
+from qa.answer.question import COUNT, LIGHT_QUESTION_VERBS, WHEN, QuestionInfo, analyze, names_missing
+from qa.models.nlp import Annotator, Ent, Sent
+from qa.types import Answer, Citation, Question, ShortAnswer
+
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "confidence.json"
 FEATURES = (
     "relevance",
@@ -59,23 +40,6 @@ FEATURES = (
     "support",
     "cited",
 )
-
-
-@dataclass(frozen=True)
-class QuestionInfo:
-    """What a question asks for."""
-
-    text: str
-    kind: str  # person | place | date | quantity | named | yesno | open
-    types: frozenset[str]
-    predicate: str  # lemma the answer must be about ("" when none)
-    content: frozenset[str]  # content lemmas of the question (without the wh-phrase)
-    names: tuple[str, ...]  # names the question already contains
-    focus: str = ""  # the wh-phrase's noun ("conditions" in "What conditions..."), "" if none
-    strict_names: tuple[str, ...] = ()  # names an answer's passage must mention (not nationalities)
-    also: tuple[str, ...] = ()  # verbs of clauses under the predicate ("claim it *hit*")
-    unit: str = ""  # what "how many" counts ("weeks"), "" if not said
-    concrete: bool = False  # a date question that wants a calendar date ("when", "what date")
 
 
 @dataclass
@@ -92,137 +56,6 @@ class SentenceFit:
     @property
     def typed_answer(self) -> float:
         return 1.0 if self.answers else 0.0
-
-
-def analyze(sent: Sent) -> QuestionInfo:
-    """The question's expected answer type, predicate, content words and names."""
-    toks = sent.toks
-    words = [t.text.lower() for t in toks]
-    kind, types = "open", frozenset()
-    wh_phrase: set[int] = set()
-    focus = unit = ""
-    focus = unit = ""
-    wh = next((i for i, w in enumerate(words) if w in _WH), None)
-    if wh is not None:
-        w = words[wh]
-        wh_phrase.add(wh)
-        nxt = wh + 1 < len(toks) and toks[wh + 1]
-        if w in {"who", "whom", "whose"}:
-            kind, types = "person", PERSONISH
-        elif w == "where":
-            kind, types = "place", PLACE
-        elif w == "when":
-            kind, types = "date", WHEN
-        elif w == "how" and nxt and words[wh + 1] in _HOW_QUANTITY:
-            # "how many" counts; "how long", "how old", "how often" may be answered by a duration.
-            counted = words[wh + 1] in {"many", "much", "few"}
-            kind, types = "quantity", (COUNT if counted else QUANTITY)
-            wh_phrase.add(wh + 1)
-            if counted and wh + 2 < len(toks) and toks[wh + 2].pos == "NOUN":
-                unit = toks[wh + 2].lemma
-                wh_phrase.add(wh + 2)
-        elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
-            # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
-            # "what conditions" asks for a description, "which city" for a named thing.
-            # "which pitcher", "what year", "what percentage": the phrase's head noun decides.
-            j = wh + 1
-            while j + 1 < len(toks) and toks[j + 1].pos in {"NOUN", "PROPN", "ADJ"} and toks[j].pos != "NOUN":
-                j += 1
-            head = toks[j]
-            wh_phrase.update(range(wh, j + 1))
-            kind, types = _noun_kind(head.lemma)
-            if kind == "named" and w == "what":
-                kind, types = "open", frozenset()
-            focus = head.lemma
-    elif toks and toks[0].pos == "AUX":
-        kind = "yesno"
-    names = tuple(e.text for e in sent.ents if e.label in NAME_TYPES or e.label in QUANTITY)
-    content = frozenset(
-        t.lemma
-        for i, t in enumerate(toks)
-        if i not in wh_phrase and t.pos in {"NOUN", "PROPN", "VERB", "ADJ", "NUM"} and t.lemma not in _LIGHT
-    )
-    in_ent = {i for e in sent.ents for i in range(e.first, e.last + 1)}
-    strict = tuple(e.text for e in sent.ents if e.label in NAME_TYPES - {"NORP", "LANGUAGE"}) + tuple(
-        t.text
-        for i, t in enumerate(toks)
-        if t.pos == "PROPN" and i not in in_ent and i > 0 and i not in wh_phrase
-    )
-    also = tuple(
-        t.lemma for t in toks if t.dep in {"ccomp", "xcomp"} and t.pos == "VERB" and t.lemma not in _LIGHT
-    )
-    concrete = (
-        kind == "date"
-        and wh is not None
-        and (words[wh] == "when" or focus in {"date", "day", "year", "month"})
-    )
-    if unit == "dollar":
-        unit = "money"
-    return QuestionInfo(
-        sent.text,
-        kind,
-        types,
-        _predicate(sent, wh_phrase),
-        content,
-        names,
-        focus,
-        strict,
-        also,
-        unit,
-        concrete,
-    )
-
-
-@lru_cache(maxsize=4096)
-def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
-    """The answer type a "which <noun>" asks for.
-
-    Time and measure nouns are a closed set of English units; any other noun asks
-    for a named thing of any type (a person, team, place, company...).
-    """
-    if lemma in {"year", "month", "day", "date", "time", "week", "decade", "century", "season", "hour"}:
-        return "date", WHEN
-    if lemma in {
-        "number",
-        "percentage",
-        "percent",
-        "amount",
-        "price",
-        "cost",
-        "share",
-        "rate",
-        "total",
-        "sum",
-        "age",
-        "score",
-        "margin",
-        "toll",
-        "count",
-    }:
-        return "quantity", QUANTITY
-    return "named", NAMED
-
-
-def _predicate(sent: Sent, wh_phrase: set[int]) -> str:
-    """The question's main content predicate: its root verb, or under a light verb its object."""
-    toks = sent.toks
-    root = next((i for i, t in enumerate(toks) if t.head == i), None)
-    if root is None:
-        return ""
-    candidates = [root]
-    # Under "did", "was", "have": the verb or noun that carries the meaning.
-    candidates += [
-        k
-        for k in sent.children(root)
-        if toks[k].dep in {"xcomp", "ccomp", "acomp", "attr", "dobj", "nsubjpass", "advcl"}
-    ]
-    for k in candidates:
-        t = toks[k]
-        if k in wh_phrase or t.lemma in _LIGHT:
-            continue
-        if t.pos in {"VERB", "ADJ"} or (t.pos == "NOUN" and k != root):
-            return t.lemma
-    return ""
 
 
 def assess(
@@ -277,7 +110,12 @@ def assess(
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
             verb = _argument_of(sent, ent)
             asked = [w for w in (info.predicate, *info.also) if w]
-            if asked and verb and verb not in _LIGHT and max(similar(w, verb) for w in asked) < min_predicate:
+            if (
+                asked
+                and verb
+                and verb not in LIGHT_QUESTION_VERBS
+                and max(similar(w, verb) for w in asked) < min_predicate
+            ):
                 continue  # the number killed is no answer to how many were injured
             if info.unit and ent.label in COUNT:
                 unit = _counted(sent, ent)
@@ -297,9 +135,8 @@ def assess(
 
 def _counted(sent: Sent, ent: Ent) -> str:
     """The noun a number counts ("87,000 employees" -> employee), "money" or "%", or ""."""
-    from qa.answer.entail import _unit
 
-    return _unit(sent, ent.first, ent.last)
+    return unit_of(sent, ent.first, ent.last)
 
 
 def _near(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float], window: int = 4) -> bool:
@@ -334,14 +171,6 @@ def _argument_of(sent: Sent, ent: Ent) -> str:
         if toks[verb].pos in {"VERB", "AUX"}:
             return toks[verb].lemma
     return ""
-
-
-def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
-    """The question's names (people, places, organisations, events) that none of ``texts`` mentions."""
-    from qa.answer.entail import _norm_words
-
-    haystack = " ".join(" ".join(_norm_words(t)) for t in texts)
-    return [n for n in info.strict_names if " ".join(_norm_words(n)) not in haystack]
 
 
 def _describes(sent: Sent, ent: Ent, focus: str) -> bool:
@@ -423,6 +252,43 @@ def features(
     }
 
 
-def annotate_question(annotator: Annotator, question: str) -> tuple[Sent, QuestionInfo]:
-    sent = annotator.annotate([question], persist=False)[0]
-    return sent, analyze(sent)
+def review(answer: Answer, question: Question, annotator: Annotator, embeddings: EmbeddingCache) -> bool:
+    """Score a verified answer against its question; True when the answer holds nothing asked.
+
+    Sets each citation's ``score`` (its relevance to the question, weighted by how
+    well it states the question's predicate and covers its words), the answer's
+    ``short_answer`` (a span of the best citation), ``features`` and calibrated
+    ``confidence``.  Whatever the backend, an answer that holds nothing of what was
+    asked is no answer: asked how many were injured, sentences that state no such
+    number; asked about Kharkiv, passages that never name it.
+    """
+    info = analyze(annotator.annotate([question.text], persist=False)[0])
+    texts = [c.text for c in answer.citations]
+    vectors = embeddings.embed([question.text, *texts])
+    scored: list[tuple[float, Citation, SentenceFit, Sent]] = []
+    for k, (citation, sent) in enumerate(zip(answer.citations, annotator.annotate(texts), strict=True)):
+        relevance = float(np.clip(vectors[k + 1] @ vectors[0], 0.0, 1.0))
+        fit = assess(info, sent, relevance, word_similarity=embeddings.word_similarity)
+        quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
+        scored.append((quality, citation, fit, sent))
+    answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]
+    _, best, fit, sent = max(scored, key=lambda s: s[0])
+    support = sum(c.support for c in answer.citations) / len(answer.citations)
+    rank = next(
+        (
+            k
+            for k, p in enumerate(answer.passages)
+            if p.doc_id == best.doc_id and p.start <= best.start and best.end <= p.end
+        ),
+        len(answer.passages),
+    )
+    answer.features = features(info, sent, fit, support=support, cited=len(answer.citations), rank=rank)
+    answer.confidence = confidence(answer.features)
+    ent = best_answer(info, sent, fit)
+    if ent is not None:
+        answer.short_answer = ShortAnswer(
+            ent.text, best.doc_id, best.start + ent.start, best.start + ent.end, best.n
+        )
+    return bool(info.types and not any(f.answers for _, _, f, _ in scored)) or bool(
+        names_missing(info, [t for p in answer.passages for t in (p.text, p.title)])
+    )

@@ -23,12 +23,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.answer.assess import QuestionInfo, SentenceFit, analyze, assess, names_missing
+from qa.answer.assess import SentenceFit, assess
+from qa.answer.evidence import Candidate, EmbeddingCache, candidates
 from qa.answer.prompts import format_passages, load_prompt
-from qa.answer.verify import Candidate, EmbeddingCache, candidates
+from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.errors import BackendError, UnknownBackend
 from qa.models.nlp import Annotator
-from qa.text import content_stems, strip_markers
+from qa.text import content_stems, overlap, strip_markers
 from qa.types import Passage, Question
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,25 @@ _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|then|what about|how about|why|what else)\b|\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there)\b",
     re.IGNORECASE,
 )
+
+
+def recent_turns(history: Sequence[Turn], max_chars: int) -> list[Turn]:
+    """The latest turns of a conversation within ``max_chars`` characters in all.
+
+    What a backend condenses (an LLM prompt) is bounded however long the
+    conversation: older turns go first, and the oldest turn kept may be cut to
+    its end (a question's words are at its end).
+    """
+    kept: list[Turn] = []
+    budget = max_chars
+    for turn in reversed(history):
+        if budget <= 0:
+            break
+        content = turn.content if len(turn.content) <= budget else turn.content[-budget:]
+        kept.append(Turn(turn.role, content))
+        budget -= len(content)
+    kept.reverse()
+    return kept
 
 
 def heuristic_condense(history: Sequence[Turn], question: str) -> Question:
@@ -149,17 +169,11 @@ class ExtractiveBackend:
         scores = np.zeros(len(cands), dtype=np.float64)
         for i, cand in enumerate(cands):
             title = passages[cand.passage - 1].title
-            have = set(content_stems(cand.text))
-            lexical = len(wanted & have) / len(wanted) if wanted else 0.0
-            in_title = len(wanted & set(content_stems(title))) / len(wanted) if wanted else 0.0
+            lexical = overlap(wanted, cand.text)
+            in_title = overlap(wanted, title)
             lexical = max(lexical, 0.5 * lexical + 0.5 * min(1.0, lexical + in_title))
             scores[i] = 0.6 * float(cosine[i]) + 0.4 * lexical
         return scores
-
-    def word_similarity(self, word: str, others: Sequence[str]) -> list[float]:
-        """Cosine of one word's embedding with each of ``others`` (one batched, cached embed)."""
-        vectors = self.embeddings.embed([word, *others])
-        return [float(v) for v in vectors[1:] @ vectors[0]]
 
     def read(
         self, question: Question, passages: Sequence[Passage]
@@ -186,7 +200,11 @@ class ExtractiveBackend:
             return info, []
         for (relevance, cand), sent in zip(top, sents, strict=True):
             fit = assess(
-                info, sent, relevance, word_similarity=self.word_similarity, min_predicate=self.min_predicate
+                info,
+                sent,
+                relevance,
+                word_similarity=self.embeddings.word_similarity,
+                min_predicate=self.min_predicate,
             )
             if info.types and not fit.answers:
                 continue  # names no person / place / date / number the question asks for

@@ -21,20 +21,17 @@ say" with ``answered: false``.  Citations are renumbered 1..m in order of use.
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from qa.answer.entail import ENTAILED, NOT_STATED, Judgement, judge
+from qa.answer.evidence import Candidate, EmbeddingCache, candidates
 from qa.ingest.chunk import sentence_spans
-from qa.models.embedding import Embedder
 from qa.models.nlp import Annotator
-from qa.text import MARKER, content_stems, strip_markers
+from qa.text import MARKER, content_stems, overlap, strip_markers
 from qa.types import Citation, Passage
 
 NOT_FOUND = "The articles don't say."
@@ -47,19 +44,6 @@ _REFUSAL = re.compile(
     r"|not\s+(stated|mentioned)\s+in\s+the\s+(articles|passages)|there\s+is\s+no\s+information)",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence (or two adjacent ones) of a passage, as an article span."""
-
-    passage: int  # 1-based passage number
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    before: str = ""  # the sentence before it in the passage (where "he" or "the deal" is named)
-    pair: bool = False  # two adjacent sentences
 
 
 @dataclass
@@ -92,36 +76,6 @@ class Verified:
         return [s.text for s in self.sentences if not s.supported]
 
 
-def candidates(
-    passages: Sequence[Passage], numbers: Sequence[int] | None = None, pairs: bool = True
-) -> list[Candidate]:
-    """Sentences (and adjacent pairs) of the given 1-based passage numbers, deduplicated by span."""
-    seen: dict[tuple[str, int, int], int] = {}
-    out: list[Candidate] = []
-    for n in numbers or range(1, len(passages) + 1):
-        p = passages[n - 1]
-        spans = [(p.start + s, p.start + e) for s, e in sentence_spans(p.text)]
-        units = [(a, b, spans[k - 1] if k else None) for k, (a, b) in enumerate(spans)]
-        if pairs:
-            units += [(a[0], b[1], None) for a, b in itertools.pairwise(spans)]
-        for start, end, prev in units:
-            key = (p.doc_id, start, end)
-            before = p.text[prev[0] - p.start : prev[1] - p.start] if prev else ""
-            if key in seen:
-                # Overlapping chunks repeat a sentence; keep the copy that knows the sentence before.
-                if before and not out[seen[key]].before:
-                    out[seen[key]] = replace(out[seen[key]], before=before)
-                continue
-            seen[key] = len(out)
-            text = p.text[start - p.start : end - p.start]
-            out.append(
-                Candidate(
-                    n, p.doc_id, start, end, text, before, pair=prev is None and (start, end) not in spans
-                )
-            )
-    return out
-
-
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """Sentences of an answer with their marker numbers; leading markers belong to the sentence before."""
     claims: list[tuple[str, list[int]]] = []
@@ -150,46 +104,6 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.match(strip_markers(text)))
 
 
-class EmbeddingCache:
-    """Embeds short texts through an LRU cache: passages' sentences recur from question to question."""
-
-    def __init__(
-        self,
-        embedder: Embedder,
-        size: int = 20000,
-        lookup: Callable[[Sequence[str]], dict[str, np.ndarray]] | None = None,
-    ) -> None:
-        self.embedder = embedder
-        # Vectors stored at ingest (the index's sentence vectors): fetched before embedding.
-        self.lookup = lookup
-        self.size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        found: dict[str, np.ndarray] = {}
-        if missing and self.lookup is not None:
-            found = self.lookup(missing)
-            missing = [t for t in missing if t not in found]
-        if missing:
-            found.update(zip(missing, self.embedder.embed(missing, batch_size=32), strict=True))
-        with self._lock:
-            out = []
-            for t in texts:
-                vector = found.get(t)
-                if vector is None:
-                    vector = self._cache[t]
-                    self._cache.move_to_end(t)
-                out.append(vector)
-            for text, vector in found.items():
-                self._cache[text] = vector
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        return np.vstack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
-
-
 def _squash(text: str) -> str:
     return " ".join(text.split()).rstrip(".!?…")
 
@@ -200,13 +114,6 @@ def _verbatim(claim: str, cands: Sequence[Candidate]) -> Candidate | None:
     if len(content_stems(wanted)) < MIN_CLAIM_STEMS:
         return None
     return next((c for c in cands if _squash(c.text) == wanted), None)
-
-
-def lexical_support(claim_stems: set[str], candidate_text: str) -> float:
-    """Share of the claim's content stems that appear in the candidate."""
-    if not claim_stems:
-        return 0.0
-    return len(claim_stems & set(content_stems(candidate_text))) / len(claim_stems)
 
 
 def _numbers_missing(claim: str, candidate: str) -> bool:
@@ -246,7 +153,7 @@ class Verifier:
             stems = set(content_stems(claim))
             for j, cand in enumerate(cands):
                 # Numbers are checked by the entailment checks (with units and qualifiers).
-                scores[i, j] = 0.5 * lexical_support(stems, cand.text) + 0.5 * float(cosine[i, j])
+                scores[i, j] = 0.5 * overlap(stems, cand.text) + 0.5 * float(cosine[i, j])
         return scores
 
     def similarity(self, a: str, b: str) -> float:

@@ -1,4 +1,4 @@
-"""``qa eval``: run the eval harness (qa/evals/run.py) over a corpus indexed with the current settings.
+"""``qa eval``: run the eval harness (dataset -> run -> baseline -> report) over a corpus indexed with the current settings.
 
 The corpus is ingested into its own index directory (``index/eval-<name>`` by
 default) so an eval never touches the serving index; ingest is idempotent, so
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qa.cli_common import EXIT_ERROR, EXIT_REGRESSION, EXIT_SKIPPED, settings_from_args
 from qa.types import Answer, Passage
 
 SHARED_NEWS = Path("../shared/datasets/realtimeqa_news")
@@ -41,11 +42,13 @@ def default_corpus(questions: Path, settings: Any) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qa.cli import EXIT_ERROR, EXIT_REGRESSION, EXIT_SKIPPED, _settings
-    from qa.evals.run import compare_to_baseline, load_eval_items, run_eval, summary_table, write_results
+    from qa.evals.baseline import compare_to_baseline
+    from qa.evals.dataset import load_eval_items
+    from qa.evals.report import summary_table, write_results
+    from qa.evals.run import run_eval
     from qa.pipeline import Pipeline
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     files = [Path(f) for f in args.file]
     questions = files[0]
     items = [item for f in files for item in load_eval_items(f)]
@@ -116,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_SKIPPED if ingest.problems else 0
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("eval", help="run the eval harness over known Q&A pairs")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``qa eval``'s options on its subparser (called by :mod:`qa.cli` when it is parsed)."""
     p.add_argument(
         "file",
         nargs="+",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from qa.ingest.chunk import CHUNKER_VERSION, embedding_text, sentence_spans
+from qa.ingest.load import Problem
 from qa.models.embedding import Embedder
 from qa.types import Article, Chunk
 
@@ -51,6 +52,14 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.chunks_embedded += other.chunks_embedded
         self.chunks_reused += other.chunks_reused
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did, and what it skipped."""
+
+    report: IngestReport
+    problems: list[Problem]
 
 
 @dataclass(frozen=True)

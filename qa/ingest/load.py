@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import BadDocument
+from qa.text import has_lone_surrogate
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -39,14 +40,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def has_lone_surrogate(text: str) -> bool:
-    """True if ``text`` holds a lone surrogate, which no UTF-8 encoder or tokenizer accepts."""
-    return bool(_SURROGATE.search(text))
 
 
 def slug_id(name: str) -> str:

@@ -5,8 +5,9 @@
    also embeds (QA_SENTENCE_VECTORS).
 2. The same corpus is ingested through the pipeline into a fresh index; raw
    time over qa's time for the same work is qa's overhead (1.0 = none).
-3. A real ``qa serve`` process on 127.0.0.1 answers every question of the set
-   once on ``/search`` and once on ``/ask``, sequentially; p50/p95 are reported.
+3. A real ``qa serve`` process on 127.0.0.1 (:mod:`qa.tools.harness`) answers every
+   question of the set once on ``/search`` and once on ``/ask``, sequentially; p50/p95
+   (:func:`qa.evals.metrics.percentile`, linear interpolation) are reported.
 
 Figures are printed and written as JSON and an HTML page with plots.
 """
@@ -18,9 +19,6 @@ import base64
 import io
 import json
 import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,20 +27,9 @@ from typing import Any
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = (len(ordered) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+from qa.cli_common import settings_from_args
+from qa.evals.metrics import rounded_percentile
+from qa.tools.harness import ServerProcess
 
 
 def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, Any]:
@@ -110,66 +97,33 @@ def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, 
 def measure_http(index_dir: Path, questions: list[dict[str, Any]], backend: str | None) -> dict[str, Any]:
     from tqdm import tqdm
 
-    port = _free_port()
-    env = {
-        **os.environ,
-        "QA_INDEX_DIR": str(index_dir),
-        "QA_PORT": str(port),
-        "QA_HOST": "127.0.0.1",
-        "QA_RATE_LIMIT_PER_MINUTE": "0",  # measuring latency, not the limiter
-        "QA_LOG_LEVEL": "warning",
-    }
+    env = {"QA_LOG_LEVEL": "warning"}
     if backend:
         env["QA_BACKEND"] = backend
-    server = subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "serve", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        with httpx.Client(base_url=base, timeout=60) as client:
-            while True:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"server did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
-                    )
-                time.sleep(0.25)
-            search_ms: list[float] = []
-            ask_ms: list[float] = []
-            errors = 0
-            for q in tqdm(questions, desc="http", unit="q", file=sys.stderr, mininterval=2.0):
-                start = time.perf_counter()
-                r = client.get("/search", params={"q": q["question"], "k": 5})
-                search_ms.append((time.perf_counter() - start) * 1000)
-                errors += r.status_code != 200
-                body: dict[str, Any] = {"question": q["question"]}
-                if q.get("question_date"):
-                    body["as_of"] = q["question_date"]
-                start = time.perf_counter()
-                r = client.post("/ask", json=body)
-                ask_ms.append((time.perf_counter() - start) * 1000)
-                errors += r.status_code != 200
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with ServerProcess(index_dir, env) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        server.wait_ready(timeout=120)
+        search_ms: list[float] = []
+        ask_ms: list[float] = []
+        errors = 0
+        for q in tqdm(questions, desc="http", unit="q", file=sys.stderr, mininterval=2.0):
+            start = time.perf_counter()
+            r = client.get("/search", params={"q": q["question"], "k": 5})
+            search_ms.append((time.perf_counter() - start) * 1000)
+            errors += r.status_code != 200
+            body: dict[str, Any] = {"question": q["question"]}
+            if q.get("question_date"):
+                body["as_of"] = q["question_date"]
+            start = time.perf_counter()
+            r = client.post("/ask", json=body)
+            ask_ms.append((time.perf_counter() - start) * 1000)
+            errors += r.status_code != 200
     return {
         "questions": len(questions),
         "errors": errors,
-        "search_p50_ms": round(statistics.median(search_ms), 2),
-        "search_p95_ms": round(_pct(search_ms, 0.95), 2),
-        "ask_p50_ms": round(statistics.median(ask_ms), 2),
-        "ask_p95_ms": round(_pct(ask_ms, 0.95), 2),
+        "search_p50_ms": rounded_percentile(search_ms, 50, 2),
+        "search_p95_ms": rounded_percentile(search_ms, 95, 2),
+        "ask_p50_ms": rounded_percentile(ask_ms, 50, 2),
+        "ask_p95_ms": rounded_percentile(ask_ms, 95, 2),
         "search_ms": [round(v, 2) for v in search_ms],
         "ask_ms": [round(v, 2) for v in ask_ms],
     }
@@ -223,9 +177,7 @@ def _html(results: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qa.cli import _settings
-
-    settings = _settings(args)
+    settings = settings_from_args(args)
     corpus = Path(args.corpus)
     qa_path = Path(args.questions) if args.questions else corpus.parent / "qa.jsonl"
     if not corpus.exists():
@@ -277,8 +229,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmark ingest throughput and HTTP latency")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``qa bench``'s options on its subparser (called by :mod:`qa.cli` when it is parsed)."""
     p.add_argument(
         "--corpus", default="../shared/datasets/realtimeqa_news/corpus.jsonl", help="articles (.jsonl)"
     )

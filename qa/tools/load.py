@@ -1,13 +1,15 @@
 """A bounded load generator for a qa server on 127.0.0.1: N clients for D seconds on /search and /ask.
 
-    python scripts/load.py --url http://127.0.0.1:8000 --clients 50 --duration 60 --out artifacts/load
-    python scripts/load.py --spawn --index-dir /tmp/index-copy --with-ingest --api-key KEY --out artifacts/load
+    python -m qa.tools.load --url http://127.0.0.1:8000 --clients 50 --duration 60 --out artifacts/load
+    python -m qa.tools.load --spawn --index-dir /tmp/index-copy --with-ingest --api-key KEY --out artifacts/load
 
 Each client loops: pick a question, send /search or /ask (``--ask-ratio``), record
 the latency and status.  ``--with-ingest`` also POSTs small batches of articles
 in a background task, so reads are measured while the index is being written.
 Writes ``load.json`` and ``load.html`` (latency histogram) under ``--out`` and
-exits 1 if any request failed (a non-2xx status or a transport error).
+exits 1 if any request failed (a non-2xx status or a transport error).  ``--spawn``
+starts the server through :mod:`qa.tools.harness`; percentiles are
+:func:`qa.evals.metrics.percentile` (linear interpolation).
 
 Only 127.0.0.1 / localhost targets are accepted: this is a test tool, not a way
 to load someone else's server.
@@ -22,9 +24,6 @@ import io
 import json
 import os
 import random
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from qa.evals.metrics import rounded_percentile
+from qa.tools.harness import ServerProcess, ServerStartError
+
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS_FILE = ROOT.parent / "shared" / "datasets" / "realtimeqa_news" / "qa.jsonl"
 FALLBACK_QUESTIONS = [
     "What conditions did Russia set?",
@@ -155,14 +157,6 @@ async def run_load(
     return run
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
-
-
 def summarize(run: Run, args: argparse.Namespace) -> dict[str, object]:
     routes: dict[str, object] = {}
     for route in sorted({s.route for s in run.samples}):
@@ -172,8 +166,8 @@ def summarize(run: Run, args: argparse.Namespace) -> dict[str, object]:
             "requests": len(samples),
             "errors": len(samples) - len(ok),
             "throughput_rps": round(len(samples) / run.elapsed, 2) if run.elapsed else 0.0,
-            "p50_ms": round(percentile(ok, 50), 1),
-            "p99_ms": round(percentile(ok, 99), 1),
+            "p50_ms": rounded_percentile(ok, 50, 1),
+            "p99_ms": rounded_percentile(ok, 99, 1),
             "max_ms": round(max(ok), 1) if ok else None,
         }
     statuses: dict[str, int] = {}
@@ -241,54 +235,28 @@ def write_report(summary: dict[str, object], run: Run, out: Path) -> None:
     (out / "load.html").write_text(html, "utf-8")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def spawn(
-    index_dir: Path, api_key: str, log_path: Path, ready_timeout: float = 180.0
-) -> tuple[subprocess.Popen[bytes], str]:
+def spawn(index_dir: Path, api_key: str, log_path: Path, ready_timeout: float = 180.0) -> ServerProcess:
     """Start ``qa serve`` over ``index_dir`` on a free port and wait for /health."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "QA_INDEX_DIR": str(index_dir),
-        "QA_HOST": "127.0.0.1",
-        "QA_PORT": str(port),
-        "QA_API_KEYS": api_key,
-        # The limiter would turn the load into 429s; this measures the pipeline, not the limiter.
-        "QA_RATE_LIMIT_PER_MINUTE": "0",
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", "--log-level", "warning"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"qa serve exited with {proc.returncode}; see {log_path}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit(f"qa serve was not ready after {ready_timeout:.0f}s; see {log_path}")
+    server = ServerProcess(
+        index_dir,
+        {
+            "QA_API_KEYS": api_key,
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        },
+        log=log_path,
+        cwd=ROOT,
+    )
+    try:
+        server.wait_ready(ready_timeout)
+    except ServerStartError as exc:
+        server.stop()
+        raise SystemExit(f"{exc.reason}; see {log_path}") from None
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m qa.tools.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="server to load (127.0.0.1 only)")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
@@ -315,11 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need 1 <= --clients <= 1000, 0 < --duration <= 3600 and 0 <= --ask-ratio <= 1")
     if args.with_ingest and not args.api_key:
         parser.error("--with-ingest needs --api-key (or QA_LOAD_API_KEY)")
-    proc: subprocess.Popen[bytes] | None = None
+    server: ServerProcess | None = None
     if args.spawn:
         if args.index_dir is None:
             parser.error("--spawn needs --index-dir")
-        proc, args.url = spawn(args.index_dir, args.api_key or "load-key", args.out / "server.log")
+        server = spawn(args.index_dir, args.api_key or "load-tool-write-key", args.out / "server.log")
+        args.url = server.url
     check_local(args.url)
     try:
         run = asyncio.run(
@@ -334,13 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if server is not None:
+            server.stop()
     summary = summarize(run, args)
     write_report(summary, run, args.out)
     print(json.dumps({k: summary[k] for k in ("throughput_rps", "requests", "errors", "routes")}, indent=2))

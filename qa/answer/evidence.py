@@ -1,0 +1,117 @@
+"""The evidence the answer stages read: candidate sentences of the retrieved passages, and their vectors.
+
+Both the extractive backend (which quotes sentences) and the verifier (which
+judges a draft against sentences) work on :class:`Candidate` sentences cut from
+the retrieved passages, and both compare them by embedding.  Sentence vectors
+stored at ingest are read from the store the cache is attached to
+(:meth:`EmbeddingCache.attach`), so a question embeds only what is new.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from qa.ingest.chunk import sentence_spans
+from qa.models.embedding import Embedder
+from qa.types import Passage
+
+
+class SentenceVectors(Protocol):
+    """Where sentence vectors stored at ingest are found (the store)."""
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence (or two adjacent ones) of a passage, as an article span."""
+
+    passage: int  # 1-based passage number
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    before: str = ""  # the sentence before it in the passage (where "he" or "the deal" is named)
+    pair: bool = False  # two adjacent sentences
+
+
+def candidates(
+    passages: Sequence[Passage], numbers: Sequence[int] | None = None, pairs: bool = True
+) -> list[Candidate]:
+    """Sentences (and adjacent pairs) of the given 1-based passage numbers, deduplicated by span."""
+    seen: dict[tuple[str, int, int], int] = {}
+    out: list[Candidate] = []
+    for n in numbers or range(1, len(passages) + 1):
+        p = passages[n - 1]
+        spans = [(p.start + s, p.start + e) for s, e in sentence_spans(p.text)]
+        units = [(a, b, spans[k - 1] if k else None) for k, (a, b) in enumerate(spans)]
+        if pairs:
+            units += [(a[0], b[1], None) for a, b in itertools.pairwise(spans)]
+        for start, end, prev in units:
+            key = (p.doc_id, start, end)
+            before = p.text[prev[0] - p.start : prev[1] - p.start] if prev else ""
+            if key in seen:
+                # Overlapping chunks repeat a sentence; keep the copy that knows the sentence before.
+                if before and not out[seen[key]].before:
+                    out[seen[key]] = replace(out[seen[key]], before=before)
+                continue
+            seen[key] = len(out)
+            text = p.text[start - p.start : end - p.start]
+            out.append(
+                Candidate(
+                    n, p.doc_id, start, end, text, before, pair=prev is None and (start, end) not in spans
+                )
+            )
+    return out
+
+
+class EmbeddingCache:
+    """Embeds short texts through an LRU cache: passages' sentences recur from question to question."""
+
+    def __init__(self, embedder: Embedder, size: int = 20000, stored: SentenceVectors | None = None) -> None:
+        self.embedder = embedder
+        # Vectors stored at ingest (the store's sentence vectors): fetched before embedding.
+        self.stored = stored
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        found: dict[str, np.ndarray] = {}
+        stored = self.stored
+        if missing and stored is not None:
+            found = stored.sentence_vectors(missing)
+            missing = [t for t in missing if t not in found]
+        if missing:
+            found.update(zip(missing, self.embedder.embed(missing, batch_size=32), strict=True))
+        with self._lock:
+            out = []
+            for t in texts:
+                vector = found.get(t)
+                if vector is None:
+                    vector = self._cache[t]
+                    self._cache.move_to_end(t)
+                out.append(vector)
+            for text, vector in found.items():
+                self._cache[text] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return np.vstack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+
+    def attach(self, stored: SentenceVectors) -> None:
+        """Read stored sentence vectors from ``stored`` (the store, once it is open) before embedding."""
+        self.stored = stored
+
+    def word_similarity(self, word: str, others: Sequence[str]) -> list[float]:
+        """Cosine of one word's embedding with each of ``others`` (one batched, cached embed)."""
+        vectors = self.embed([word, *others])
+        return [float(v) for v in vectors[1:] @ vectors[0]]

@@ -1,0 +1,197 @@
+"""What a question asks for: its expected answer type, predicate and names (spaCy).
+
+:func:`analyze` reads a question:
+
+* its **expected answer type** from the wh-word and its phrase: *who* -> a
+  person (or organisation, nationality, place); *where* -> a place; *when* /
+  *what year* -> a date; *how many* / *how much* / *what percentage* -> a
+  quantity; *which* or *what* + a noun -> a named thing; an auxiliary first
+  (*Are there...?*, *Did...?*) -> yes/no; anything else -> open (a phrase);
+* its **predicate**: the content verb (or, under a light verb, the object noun)
+  the answer must be about: asked "How many were *injured*", a sentence about
+  the number *killed* does not answer;
+* its **names**: an entity the question already contains is never its answer.
+
+The first step of reading an answer; :mod:`qa.answer.assess` then scores sentences against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qa.answer.facts import norm_words
+from qa.models.nlp import NAME_TYPES, Sent
+
+PERSONISH = frozenset({"PERSON", "ORG"})
+PLACE = frozenset({"GPE", "LOC", "FAC", "ORG"})
+WHEN = frozenset({"DATE", "TIME"})
+QUANTITY = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME", "ORDINAL"})
+COUNT = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+NAMED = NAME_TYPES
+# Closed class: verbs that carry no meaning of their own in a question ("What did X get?").
+LIGHT_QUESTION_VERBS = frozenset({"be", "have", "do", "get", "make", "take", "go", "happen"})
+_WH = frozenset({"who", "whom", "whose", "what", "which", "where", "when", "how", "why"})
+# The measure a "how <adj>" question asks for (closed: the English degree questions).
+_HOW_QUANTITY = frozenset(
+    {"many", "much", "long", "old", "far", "big", "large", "tall", "high", "often", "few"}
+)
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What a question asks for."""
+
+    text: str
+    kind: str  # person | place | date | quantity | named | yesno | open
+    types: frozenset[str]
+    predicate: str  # lemma the answer must be about ("" when none)
+    content: frozenset[str]  # content lemmas of the question (without the wh-phrase)
+    names: tuple[str, ...]  # names the question already contains
+    focus: str = ""  # the wh-phrase's noun ("conditions" in "What conditions..."), "" if none
+    strict_names: tuple[str, ...] = ()  # names an answer's passage must mention (not nationalities)
+    also: tuple[str, ...] = ()  # verbs of clauses under the predicate ("claim it *hit*")
+    unit: str = ""  # what "how many" counts ("weeks"), "" if not said
+    concrete: bool = False  # a date question that wants a calendar date ("when", "what date")
+
+
+def analyze(sent: Sent) -> QuestionInfo:
+    """The question's expected answer type, predicate, content words and names."""
+    toks = sent.toks
+    words = [t.text.lower() for t in toks]
+    kind, types = "open", frozenset()
+    wh_phrase: set[int] = set()
+    focus = unit = ""
+    focus = unit = ""
+    wh = next((i for i, w in enumerate(words) if w in _WH), None)
+    if wh is not None:
+        w = words[wh]
+        wh_phrase.add(wh)
+        nxt = wh + 1 < len(toks) and toks[wh + 1]
+        if w in {"who", "whom", "whose"}:
+            kind, types = "person", PERSONISH
+        elif w == "where":
+            kind, types = "place", PLACE
+        elif w == "when":
+            kind, types = "date", WHEN
+        elif w == "how" and nxt and words[wh + 1] in _HOW_QUANTITY:
+            # "how many" counts; "how long", "how old", "how often" may be answered by a duration.
+            counted = words[wh + 1] in {"many", "much", "few"}
+            kind, types = "quantity", (COUNT if counted else QUANTITY)
+            wh_phrase.add(wh + 1)
+            if counted and wh + 2 < len(toks) and toks[wh + 2].pos == "NOUN":
+                unit = toks[wh + 2].lemma
+                wh_phrase.add(wh + 2)
+        elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
+            # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
+            # "what conditions" asks for a description, "which city" for a named thing.
+            # "which pitcher", "what year", "what percentage": the phrase's head noun decides.
+            j = wh + 1
+            while j + 1 < len(toks) and toks[j + 1].pos in {"NOUN", "PROPN", "ADJ"} and toks[j].pos != "NOUN":
+                j += 1
+            head = toks[j]
+            wh_phrase.update(range(wh, j + 1))
+            kind, types = _noun_kind(head.lemma)
+            if kind == "named" and w == "what":
+                kind, types = "open", frozenset()
+            focus = head.lemma
+    elif toks and toks[0].pos == "AUX":
+        kind = "yesno"
+    names = tuple(e.text for e in sent.ents if e.label in NAME_TYPES or e.label in QUANTITY)
+    content = frozenset(
+        t.lemma
+        for i, t in enumerate(toks)
+        if i not in wh_phrase
+        and t.pos in {"NOUN", "PROPN", "VERB", "ADJ", "NUM"}
+        and t.lemma not in LIGHT_QUESTION_VERBS
+    )
+    in_ent = {i for e in sent.ents for i in range(e.first, e.last + 1)}
+    strict = tuple(e.text for e in sent.ents if e.label in NAME_TYPES - {"NORP", "LANGUAGE"}) + tuple(
+        t.text
+        for i, t in enumerate(toks)
+        if t.pos == "PROPN" and i not in in_ent and i > 0 and i not in wh_phrase
+    )
+    also = tuple(
+        t.lemma
+        for t in toks
+        if t.dep in {"ccomp", "xcomp"} and t.pos == "VERB" and t.lemma not in LIGHT_QUESTION_VERBS
+    )
+    concrete = (
+        kind == "date"
+        and wh is not None
+        and (words[wh] == "when" or focus in {"date", "day", "year", "month"})
+    )
+    if unit == "dollar":
+        unit = "money"
+    return QuestionInfo(
+        sent.text,
+        kind,
+        types,
+        _predicate(sent, wh_phrase),
+        content,
+        names,
+        focus,
+        strict,
+        also,
+        unit,
+        concrete,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
+    """The answer type a "which <noun>" asks for.
+
+    Time and measure nouns are a closed set of English units; any other noun asks
+    for a named thing of any type (a person, team, place, company...).
+    """
+    if lemma in {"year", "month", "day", "date", "time", "week", "decade", "century", "season", "hour"}:
+        return "date", WHEN
+    if lemma in {
+        "number",
+        "percentage",
+        "percent",
+        "amount",
+        "price",
+        "cost",
+        "share",
+        "rate",
+        "total",
+        "sum",
+        "age",
+        "score",
+        "margin",
+        "toll",
+        "count",
+    }:
+        return "quantity", QUANTITY
+    return "named", NAMED
+
+
+def _predicate(sent: Sent, wh_phrase: set[int]) -> str:
+    """The question's main content predicate: its root verb, or under a light verb its object."""
+    toks = sent.toks
+    root = next((i for i, t in enumerate(toks) if t.head == i), None)
+    if root is None:
+        return ""
+    candidates = [root]
+    # Under "did", "was", "have": the verb or noun that carries the meaning.
+    candidates += [
+        k
+        for k in sent.children(root)
+        if toks[k].dep in {"xcomp", "ccomp", "acomp", "attr", "dobj", "nsubjpass", "advcl"}
+    ]
+    for k in candidates:
+        t = toks[k]
+        if k in wh_phrase or t.lemma in LIGHT_QUESTION_VERBS:
+            continue
+        if t.pos in {"VERB", "ADJ"} or (t.pos == "NOUN" and k != root):
+            return t.lemma
+    return ""
+
+
+def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
+    """The question's names (people, places, organisations, events) that none of ``texts`` mentions."""
+    haystack = " ".join(" ".join(norm_words(t)) for t in texts)
+    return [n for n in info.strict_names if " ".join(norm_words(n)) not in haystack]

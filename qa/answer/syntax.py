@@ -1,0 +1,142 @@
+"""Who did what to whom in a sentence, from its spaCy dependencies; how a claim's words align with evidence.
+
+The structure :mod:`qa.answer.entail` compares: each verb's subject and object
+names (passives turned active), the names modifying each noun, the polarity of
+each clause ("not", "no", "without"), and the evidence token in the slot of a
+claim's token (same part of speech, shared neighbours).
+"""
+
+from __future__ import annotations
+
+from qa.answer.facts import same_name, span_key
+from qa.models.nlp import NAME_TYPES, Sent
+
+LIGHT_VERBS = frozenset({"be", "have", "do", "get", "make", "take", "say", "go"})
+_SUBJ = frozenset({"nsubj", "csubj", "expl"})
+_OBJ = frozenset({"dobj", "obj", "nsubjpass", "attr", "oprd", "dative"})
+_MOD = frozenset({"amod", "compound", "poss", "nmod", "npadvmod"})
+
+
+def is_content(t_pos: str) -> bool:
+    return t_pos in {"VERB", "ADJ", "NOUN", "ADV", "PROPN", "NUM"}
+
+
+def arguments(sent: Sent) -> dict[str, tuple[set[str], set[str]]]:
+    """verb lemma -> (names in subject position, names in object position); passives turned active."""
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    toks = sent.toks
+    for i, t in enumerate(toks):
+        if t.pos not in {"VERB", "AUX"}:
+            continue
+        subj: set[str] = set()
+        obj: set[str] = set()
+        for c in sent.children(i):
+            dep = toks[c].dep
+            if toks[c].pos not in {"PROPN", "NOUN"} and not toks[c].ent:
+                continue
+            if dep in _SUBJ:
+                subj.add(span_key(sent, c))
+            elif dep in _OBJ:
+                obj.add(span_key(sent, c))
+            elif dep == "agent":
+                subj.update(span_key(sent, g) for g in sent.children(c) if toks[g].dep == "pobj")
+        if subj or obj:
+            s, o = out.setdefault(t.lemma, (set(), set()))
+            s.update(subj)
+            o.update(obj)
+    return out
+
+
+def modifiers(sent: Sent) -> dict[str, set[str]]:
+    """noun lemma -> names modifying it ("Ukrainian military officers" -> officer: {Ukrainian})."""
+    out: dict[str, set[str]] = {}
+    toks = sent.toks
+    for i, t in enumerate(toks):
+        if t.dep in _MOD and t.ent in NAME_TYPES and toks[t.head].pos == "NOUN":
+            out.setdefault(toks[t.head].lemma, set()).add(span_key(sent, i))
+    return out
+
+
+def any_same(names: set[str], others: set[str]) -> bool:
+    return any(same_name(a, b) for a in names for b in others)
+
+
+def alignment(claim: Sent, evidence: Sent) -> dict[int, int]:
+    """Claim content-word index -> evidence index: the same lemma, else the word in the same slot."""
+    out: dict[int, int] = {}
+    by_lemma: dict[str, int] = {}
+    for j, e in enumerate(evidence.toks):
+        by_lemma.setdefault(e.lemma, j)
+    for i, t in enumerate(claim.toks):
+        if t.pos not in {"VERB", "ADJ", "NOUN", "AUX"}:
+            continue
+        if t.lemma in by_lemma:
+            out[i] = by_lemma[t.lemma]
+        elif t.pos in {"VERB", "ADJ"}:
+            j = _aligned(claim, i, evidence)
+            if j is not None:
+                out[i] = j
+    return out
+
+
+def clause_polarity(sent: Sent) -> dict[int, bool]:
+    """Predicate index -> negated?  A negator on the predicate, its auxiliary, or its arguments'
+    determiners ("did not award", "is not open", "No compensation was awarded", "neither the trial")."""
+    toks = sent.toks
+    out: dict[int, bool] = {}
+    for i, t in enumerate(toks):
+        if t.pos not in {"VERB", "ADJ", "AUX"} and t.dep not in {"attr", "acomp"}:
+            continue
+        neg = False
+        for c in sent.children(i):
+            low = toks[c].text.lower()
+            if toks[c].dep == "neg" or low in {"never", "neither"}:
+                neg = True
+            elif toks[c].dep in {"nsubj", "nsubjpass", "dobj", "attr", "expl"}:
+                if any(toks[g].text.lower() in {"no", "neither", "none"} for g in sent.children(c)):
+                    neg = True
+                if low in {"nothing", "nobody", "none", "neither"}:
+                    neg = True
+        # "is not open": the copula carries the negation for its complement.
+        head = t.head
+        if t.dep in {"acomp", "attr", "xcomp"} and head != i:
+            neg = neg or any(toks[c].dep == "neg" for c in sent.children(head))
+        out[i] = neg
+    return out
+
+
+def sent_children(sent: Sent, i: int) -> list[int]:
+    """Children of a token, and their children (a preposition's object sits one level down)."""
+    kids = sent.children(i)
+    return kids + [g for k in kids for g in sent.children(k)]
+
+
+def window(sent: Sent, j: int, replacement: str | None = None, width: int = 6) -> str:
+    toks = sent.toks
+    a, b = max(0, j - width), min(len(toks) - 1, j + width)
+    pieces = []
+    for k in range(a, b + 1):
+        pieces.append(replacement if (k == j and replacement is not None) else toks[k].text)
+    return " ".join(pieces)
+
+
+def _aligned(claim: Sent, i: int, evidence: Sent) -> int | None:
+    """The evidence token in the claim token's syntactic slot: same part of speech, shared neighbours."""
+    t = claim.toks[i]
+    near = {claim.toks[k].lemma for k in sent_children(claim, i) if is_content(claim.toks[k].pos)}
+    if t.head != i:
+        near.add(claim.toks[t.head].lemma)
+    near -= LIGHT_VERBS
+    best, best_overlap = None, 0
+    for j, e in enumerate(evidence.toks):
+        if e.pos != t.pos:
+            continue
+        around = {
+            evidence.toks[k].lemma for k in sent_children(evidence, j) if is_content(evidence.toks[k].pos)
+        }
+        if e.head != j:
+            around.add(evidence.toks[e.head].lemma)
+        overlap = len(near & around)
+        if overlap > best_overlap:
+            best, best_overlap = j, overlap
+    return best if best_overlap >= 1 else None
