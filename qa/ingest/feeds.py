@@ -45,7 +45,7 @@ import httpx
 
 from qa.config import Settings
 from qa.errors import BadDocument, BadRequest, FeedError, NotFound
-from qa.ingest.load import article_from_dict, extract_html, normalize_date
+from qa.ingest.load import article_from_dict, derived_id, extract_html, normalize_date
 from qa.store.index import IngestReport
 from qa.types import Article
 
@@ -136,7 +136,7 @@ def check_url(url: str) -> str:
 
 def doc_id_for(url: str) -> str:
     """The document id of an article fetched from ``url`` (the same as POST /documents gives it)."""
-    return "doc-" + hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return derived_id(url)
 
 
 def content_hash(text: str) -> str:

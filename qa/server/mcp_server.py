@@ -25,22 +25,28 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qa.answer.retrieve import Filters
 from qa.config import Settings
-from qa.errors import BadRequest, QAError, Unauthorized
+from qa.errors import BadRequest, QAError
 from qa.pipeline import Pipeline
-from qa.server.schemas import AnswerPublic, DocumentPage, DocumentSummary, PassagePublic, SearchPublic
-from qa.server.security import API_KEY_HEADER, WWW_AUTHENTICATE, Access, RateLimiter
+from qa.server.handlers import error_response
+from qa.server.schemas import (
+    AnswerPublic,
+    DocumentPage,
+    DocumentSummary,
+    PassagePublic,
+    SearchPublic,
+    filters_of,
+)
+from qa.server.security import API_KEY_HEADER, Access, RateLimiter
 
 log = logging.getLogger("qa.mcp")
 PATH = "/mcp"
@@ -70,20 +76,6 @@ class DocumentText(DocumentSummary):
     text: str
 
 
-class ToolErrorInfo(BaseModel):
-    detail: str
-    error: str
-
-
-def _filters(sources: list[str], after: date | None, before: date | None, as_of: date | None) -> Filters:
-    return Filters(
-        sources=tuple(s for s in sources if s.strip()),
-        published_after=after.isoformat() if after else None,
-        published_before=before.isoformat() if before else None,
-        as_of=as_of.isoformat() if as_of else None,
-    )
-
-
 def _tool_error(exc: QAError) -> ToolError:
     # A ToolError is reported to the client as an error result with this text, and logged at info;
     # anything else would be logged as an unexpected exception with its traceback.
@@ -111,7 +103,7 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
         """The passages that best match a query, each with its document, character span and score."""
         try:
             passages = pipe().search(
-                query, k, filters=_filters(sources, published_after, published_before, as_of)
+                query, k, filters=filters_of(sources, published_after, published_before, as_of)
             )
         except QAError as exc:
             raise _tool_error(exc) from exc
@@ -133,7 +125,7 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
         answer says so) when the articles don't say."""
         try:
             answer = pipe().ask(
-                question, top_k=top_k, filters=_filters(sources, published_after, published_before, as_of)
+                question, top_k=top_k, filters=filters_of(sources, published_after, published_before, as_of)
             )
         except QAError as exc:
             raise _tool_error(exc) from exc
@@ -220,11 +212,7 @@ class _Guard:
                 if scope["method"] == "POST":
                     await self.limiter.dependency(request)
             except QAError as exc:
-                headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
-                if isinstance(exc, Unauthorized):
-                    headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
-                body = ToolErrorInfo(detail=exc.message, error=exc.code).model_dump()
-                await JSONResponse(body, status_code=exc.status, headers=headers)(scope, receive, send)
+                await error_response(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

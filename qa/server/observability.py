@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.errors import QAError
+from qa.errors import ConfigError, QAError
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -138,7 +138,7 @@ def configure_logging(level: str = "info", json_lines: bool = True, secrets: Ite
     """
     name = level.strip().lower()
     if name not in LEVELS:
-        raise QAError(f"invalid log level {level!r} (QA_LOG_LEVEL): use one of {', '.join(LEVELS)}")
+        raise ConfigError(f"invalid log level {level!r} (QA_LOG_LEVEL): use one of {', '.join(LEVELS)}")
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     # Records propagated from loggers with a level of their own (bm25s sets DEBUG) skip the root
