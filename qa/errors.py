@@ -261,3 +261,5 @@ class LocalLLMUnavailable(QAError, RuntimeError):
 
 class LocalLLMStartupError(LocalLLMUnavailable):
     """The packages are present but the server did not start or did not answer in time."""
+
+    code = "local_llm_startup_failed"
