@@ -1,7 +1,7 @@
 """What every route module of one app shares: settings, the pipeline, metrics, keys, limits.
 
 :func:`qa.server.app.create_app` builds one :class:`ServerContext` and hands it to
-each router factory (:mod:`qa.server.routes_site`, :mod:`qa.server.routes_answer`,
+each route module (:mod:`qa.server.routes_site`, :mod:`qa.server.routes_answer`,
 :mod:`qa.server.routes_documents`) and to the integrations, so none of them reads
 module globals or environment variables.
 """

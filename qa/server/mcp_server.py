@@ -35,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa.config import Settings
-from qa.errors import BadRequest, QAError
+from qa.errors import BadRequest, QAError, error_body
 from qa.pipeline import Pipeline
 from qa.server.handlers import error_response
 from qa.server.schemas import (
@@ -78,8 +78,12 @@ class DocumentText(DocumentSummary):
 
 def _tool_error(exc: QAError) -> ToolError:
     # A ToolError is reported to the client as an error result with this text, and logged at info;
-    # anything else would be logged as an unexpected exception with its traceback.
-    return ToolError(f"{exc.message} ({exc.code})")
+    # anything else would be logged as an unexpected exception with its traceback.  The text is the
+    # HTTP API's error body: a 5xx's detail (a path, a provider's reply) goes to the log only.
+    if exc.status >= 500:
+        log.warning("tool failed (%s): %s", exc.status, exc.message)
+    body = error_body(exc)
+    return ToolError(f"{body['detail']} ({body['error']})")
 
 
 def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:

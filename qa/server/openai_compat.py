@@ -329,7 +329,9 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         responses={200: {"content": {"text/event-stream": {}}}},
         dependencies=list(ctx.questions),
     )
-    async def chat_completions(request: Request, body: ChatCompletionRequest) -> Any:
+    async def chat_completions(
+        request: Request, body: ChatCompletionRequest
+    ) -> ChatCompletionPublic | SlotStreamingResponse:
         backend = backend_for(body.model)
         question, history = split_messages(body.messages)
         completion_id = "chatcmpl-" + uuid.uuid4().hex

@@ -10,6 +10,7 @@ and logged by :class:`~qa.server.observability.Metrics`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, File, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -27,8 +28,10 @@ from qa.server.schemas import (
     IngestPublic,
     SkippedPublic,
 )
-from qa.store.index import IngestReport, StoredDocument
 from qa.types import Article
+
+if TYPE_CHECKING:
+    from qa.store.index import IngestReport, StoredDocument
 
 
 def add_documents_routes(router: APIRouter, ctx: ServerContext) -> None:
