@@ -154,9 +154,8 @@ class UnknownBackend(QAError):
     code = "unknown_backend"
 
 
-class RateLimited(QAError):
-    status = 429
-    code = "rate_limited"
+class _RetryAfter(QAError):
+    """A refusal the client may retry after ``retry_after`` seconds, said in ``Retry-After``."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
@@ -165,6 +164,11 @@ class RateLimited(QAError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(_RetryAfter):
+    status = 429
+    code = "rate_limited"
 
 
 class ClientGone(QAError):
@@ -213,20 +217,12 @@ class IndexNotBuilt(StoreError):
     generic = "the index holds no articles yet: add some with `qa ingest PATH` or POST /documents"
 
 
-class IndexLocked(StoreError):
+class IndexLocked(StoreError, _RetryAfter):
     """Another writer held the index longer than a request waits; retrying later succeeds."""
 
     status = 503
     code = "index_locked"
     generic = "the index is busy with another write; retry shortly"
-
-    def __init__(self, message: str, retry_after: int = 5) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class IndexDamaged(StoreError):

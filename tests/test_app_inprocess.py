@@ -34,11 +34,13 @@ from qa.config import Settings
 from qa.errors import (
     BackendError,
     BadQuestion,
+    IndexLocked,
     IndexNotBuilt,
     NotFound,
     PayloadTooLarge,
     QAError,
     RateLimited,
+    StoreError,
     Unauthorized,
     error_body,
 )
@@ -106,7 +108,11 @@ def sse_events_of(body: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_error_class_is_in_the_drawn_tree_with_a_status_and_its_own_code() -> None:
-    classes = [c for c in vars(errors_module).values() if isinstance(c, type) and issubclass(c, QAError)]
+    classes = [
+        c
+        for name, c in vars(errors_module).items()
+        if isinstance(c, type) and issubclass(c, QAError) and not name.startswith("_")
+    ]
     assert len(classes) >= 25
     tree = errors_module.__doc__ or ""
     for cls in classes:
@@ -118,6 +124,9 @@ def test_every_error_class_is_in_the_drawn_tree_with_a_status_and_its_own_code()
 
 def test_each_class_carries_its_headers_and_5xx_bodies_carry_no_detail() -> None:
     assert RateLimited("slow down", 7).headers == {"Retry-After": "7"}
+    locked = IndexLocked("the write lock of /srv/index was held for 30 s", 5)
+    assert locked.headers == {"Retry-After": "5"} and locked.status == 503 and isinstance(locked, StoreError)
+    assert error_body(locked) == {"detail": IndexLocked.generic, "error": "index_locked"}
     assert Unauthorized("no key").headers == {"WWW-Authenticate": 'Bearer realm="qa"'}
     assert NotFound("x").headers == {}
     assert error_body(BadQuestion("question is empty")) == {

@@ -152,7 +152,9 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
                 raise BadRequest(f"start {start} is after end {stop}")
         except QAError as exc:
             raise _tool_error(exc) from exc
-        return DocumentText(**_summary_fields(d), start=start, end=stop, text=d.text[start:stop])
+        return DocumentText(
+            **DocumentSummary.of(d).model_dump(), start=start, end=stop, text=d.text[start:stop]
+        )
 
     @server.tool(title="List documents")
     def list_documents(
@@ -169,17 +171,10 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
             total=total,
             offset=offset,
             limit=limit,
-            documents=[DocumentSummary(**_summary_fields(d)) for d in docs],
+            documents=[DocumentSummary.of(d) for d in docs],
         )
 
     return server
-
-
-def _summary_fields(d: object) -> dict[str, object]:
-    """The DocumentSummary fields of a stored document (``chars`` computed), whatever else it holds."""
-    fields = {name: getattr(d, name) for name in DocumentSummary.model_fields if hasattr(d, name)}
-    fields["chars"] = len(getattr(d, "text", ""))
-    return fields
 
 
 # -- stdio -------------------------------------------------------------------------------

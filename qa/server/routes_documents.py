@@ -31,7 +31,7 @@ from qa.server.schemas import (
 from qa.types import Article
 
 if TYPE_CHECKING:
-    from qa.store.index import IngestReport, StoredDocument
+    from qa.store.index import IngestReport
 
 
 def add_documents_routes(router: APIRouter, ctx: ServerContext) -> None:
@@ -104,7 +104,9 @@ def add_documents_routes(router: APIRouter, ctx: ServerContext) -> None:
         total, docs = await run_in_threadpool(
             pipe().index.list_documents, offset=offset, limit=limit, source=source
         )
-        return DocumentPage(total=total, offset=offset, limit=limit, documents=[summary(d) for d in docs])
+        return DocumentPage(
+            total=total, offset=offset, limit=limit, documents=[DocumentSummary.of(d) for d in docs]
+        )
 
     @router.get(
         "/documents/{doc_id}",
@@ -114,7 +116,7 @@ def add_documents_routes(router: APIRouter, ctx: ServerContext) -> None:
     )
     async def get_document(doc_id: str) -> DocumentPublic:
         d = await run_in_threadpool(pipe().index.get_document, doc_id)
-        return DocumentPublic(**summary(d).model_dump(), text=d.text)
+        return DocumentPublic(**DocumentSummary.of(d).model_dump(), text=d.text)
 
     @router.delete(
         "/documents/{doc_id}",
@@ -137,18 +139,3 @@ def article_of(item: ArticleIn) -> Article:
         published_at=item.published_at.isoformat() if item.published_at else None,
     )
     return article_from_dict(data)
-
-
-def summary(d: StoredDocument) -> DocumentSummary:
-    """A stored document's listing entry (its text's length, not its text)."""
-    return DocumentSummary(
-        id=d.id,
-        title=d.title,
-        source=d.source,
-        published_at=d.published_at,
-        url=d.url,
-        chunk_count=d.chunk_count,
-        chars=len(d.text),
-        added_at=d.added_at,
-        updated_at=d.updated_at,
-    )

@@ -12,13 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from qa.answer.retrieve import Filters
 from qa.ingest.load import has_lone_surrogate
 from qa.types import Answer, Citation, Passage
+
+if TYPE_CHECKING:
+    from qa.store.index import StoredDocument
 
 # "Contains a character that str.strip() keeps", so the schema states what check_question enforces
 # (a blank question is refused).  JSON Schema patterns are unanchored searches, like pydantic's.
@@ -297,6 +300,12 @@ class DocumentSummary(BaseModel):
     chars: int
     added_at: float
     updated_at: float
+
+    @classmethod
+    def of(cls, d: StoredDocument) -> DocumentSummary:
+        """A stored document's listing entry: its metadata and its text's length (not its text)."""
+        names = [name for name in DocumentSummary.model_fields if name != "chars"]
+        return cls(**{name: getattr(d, name) for name in names}, chars=len(d.text))
 
 
 class DocumentPublic(DocumentSummary):
