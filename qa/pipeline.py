@@ -24,10 +24,11 @@ from qa.answer.verify import NOT_FOUND, Verified, Verifier
 from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.ingest.chunk import sentence_spans
-from qa.ingest.load import Problem, has_lone_surrogate, load_articles
+from qa.ingest.load import Problem, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
 from qa.store.index import BUILD_HINT, ChunkIndex, IngestReport, index_exists
+from qa.text import has_lone_surrogate
 from qa.types import Answer, Article, Passage, Question
 
 INGEST_BATCH = 64
