@@ -38,7 +38,7 @@ def _pipeline(settings: Settings) -> Any:
 def _filters(args: argparse.Namespace) -> Any:
     from qa.answer.retrieve import Filters
 
-    return Filters.of(args.source or (), args.after, args.before, args.as_of)
+    return Filters(tuple(args.source or ()), args.after, args.before, args.as_of)
 
 
 def _date(value: str) -> str:
@@ -393,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Start-up, before any library below is imported (importing qa.cli imports none of them): these
+    # three are read from the environment only, with no argument to pass instead.  litellm fetches a
+    # price list at import unless LITELLM_LOCAL_MODEL_COST_MAP is set; huggingface_hub reads
+    # HF_HUB_OFFLINE at import (litellm's tokenizers go through it); the tokenizers library reads
+    # TOKENIZERS_PARALLELISM.  Nothing in qa writes os.environ after this point.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -25,10 +25,11 @@ from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.ingest import embed
 from qa.ingest.chunk import chunk_article, sentence_spans
 from qa.ingest.embed import IngestReport, IngestResult
-from qa.ingest.load import Problem, has_lone_surrogate, load_articles
+from qa.ingest.load import Problem, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
 from qa.store import BUILD_HINT, Store, StoredDocument, index_exists
+from qa.text import has_lone_surrogate
 from qa.types import Answer, Article, Passage, Question
 
 INGEST_BATCH = 64

@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from qa.answer.verify import split_claims
 from qa.errors import QAError
 from qa.ingest import chunk as chunking
-from qa.ingest.load import Problem, iter_jsonl
-from qa.server.app import parse_upload
+from qa.ingest.load import Problem, iter_jsonl, parse_upload
 from qa.text import MARKER
 
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))

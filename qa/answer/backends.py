@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from qa.answer.assess import SentenceFit, assess
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
 from qa.answer.prompts import format_passages, load_prompt
 from qa.answer.question import QuestionInfo, analyze, names_missing
+from qa.config import Settings
 from qa.errors import BackendError, UnknownBackend
 from qa.models.nlp import Annotator
 from qa.text import content_stems, overlap, strip_markers
@@ -243,14 +245,24 @@ class ExtractiveBackend:
 
 
 def _import_litellm() -> Any:
-    # litellm fetches a model price list at import unless told not to.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # litellm fetches a model price list at import unless LITELLM_LOCAL_MODEL_COST_MAP is set, and
+    # offers no other switch: the `qa` entry point sets it at start-up (qa.cli.main), never here.
+    if "litellm" not in sys.modules and os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "").lower() != "true":
+        log.warning("LITELLM_LOCAL_MODEL_COST_MAP is not set: litellm may fetch its price list at import")
     import litellm
 
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     return litellm
+
+
+def _provider_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the provider (or the way to it) failed: litellm's, which are
+    openai's, and the transport's.  Anything else raised in a call is our own bug: it propagates."""
+    import httpx
+    import openai
+
+    return (openai.OpenAIError, httpx.HTTPError, ConnectionError, TimeoutError)
 
 
 class LiteLLMBackend:
@@ -313,7 +325,7 @@ class LiteLLMBackend:
             kwargs["api_key"] = "sk-local"
         try:
             return litellm.completion(**kwargs)
-        except Exception as exc:
+        except _provider_errors() as exc:
             raise _backend_error(self.model, exc) from exc
 
     def draft(self, question: Question, passages: Sequence[Passage]) -> str:
@@ -334,9 +346,7 @@ class LiteLLMBackend:
                 delta = chunk.choices[0].delta.content if chunk.choices else None
                 if delta:
                     yield delta
-        except BackendError:
-            raise
-        except Exception as exc:
+        except _provider_errors() as exc:
             raise _backend_error(self.model, exc) from exc
 
     def condense(self, history: Sequence[Turn], question: str) -> Question:
@@ -353,7 +363,7 @@ class LiteLLMBackend:
         return Question(standalone)
 
 
-def _backend_error(model: str, exc: Exception) -> BackendError:
+def _backend_error(model: str, exc: BaseException) -> BackendError:
     """One border for provider errors: keep the provider's reason, drop the traceback."""
     reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     reason = re.sub(r"\s+", " ", str(reason)).strip()
@@ -365,7 +375,7 @@ BUILTIN_BACKENDS = ("extractive", "litellm:<model>")
 
 
 def get_backend(
-    name: str, *, settings: Any, embeddings: EmbeddingCache, annotator: Annotator | None = None
+    name: str, *, settings: Settings, embeddings: EmbeddingCache, annotator: Annotator | None = None
 ) -> Backend:
     """The backend called ``name``: ``extractive`` or ``litellm:<model string>``.
 

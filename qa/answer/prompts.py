@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.errors import ConfigError
 from qa.types import Passage
 
 _HEADER = re.compile(r"^#!\s*variables:(?P<names>[^\n]*)\n")
@@ -29,10 +29,10 @@ class PromptTemplate:
     def render(self, **values: str) -> str:
         missing = self.variables - values.keys()
         if missing:
-            raise QAError(f"prompt {self.name!r} needs {', '.join(sorted(missing))}")
+            raise ConfigError(f"prompt {self.name!r} needs {', '.join(sorted(missing))}")
         extra = values.keys() - self.variables
         if extra:
-            raise QAError(f"prompt {self.name!r} does not use {', '.join(sorted(extra))}")
+            raise ConfigError(f"prompt {self.name!r} does not use {', '.join(sorted(extra))}")
         return self.template.substitute(values)
 
 
@@ -40,15 +40,15 @@ def parse_template(name: str, text: str) -> PromptTemplate:
     """Validate and parse one template's text."""
     match = _HEADER.match(text)
     if not match:
-        raise QAError(f"prompt {name!r} must start with a line '#! variables: name ...'")
+        raise ConfigError(f"prompt {name!r} must start with a line '#! variables: name ...'")
     declared = frozenset(match.group("names").split())
     body = text[match.end() :]
     template = string.Template(body)
     if not template.is_valid():
-        raise QAError(f"prompt {name!r} has an invalid $placeholder (write $$ for a literal dollar)")
+        raise ConfigError(f"prompt {name!r} has an invalid $placeholder (write $$ for a literal dollar)")
     used = frozenset(template.get_identifiers())
     if used != declared:
-        raise QAError(
+        raise ConfigError(
             f"prompt {name!r} declares {sorted(declared)} but uses {sorted(used)}: the header and body must agree"
         )
     return PromptTemplate(name, declared, template)
@@ -61,7 +61,7 @@ def load_prompt(prompts_dir: Path, name: str) -> PromptTemplate:
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
-        raise QAError(f"prompt template {path} cannot be read: {exc.strerror or exc}") from exc
+        raise ConfigError(f"prompt template {path} cannot be read: {exc.strerror or exc}") from exc
     return parse_template(name, text)
 
 

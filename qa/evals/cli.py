@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.cli_common import EXIT_ERROR, EXIT_REGRESSION, EXIT_SKIPPED, settings_from_args
+from qa.config import Settings
 from qa.types import Answer, Passage
 
 SHARED_NEWS = Path("../shared/datasets/realtimeqa_news")
@@ -35,7 +36,7 @@ class PipelineTarget:
         return self.pipeline.ask(question, backend=self.backend, as_of=as_of if self.use_as_of else None)
 
 
-def default_corpus(questions: Path, settings: Any) -> Path:
+def default_corpus(questions: Path, settings: Settings) -> Path:
     """The news questions' corpus.jsonl beside them; otherwise the seed articles."""
     beside = questions.parent / "corpus.jsonl"
     return beside if beside.exists() and questions.name != "seed_qa.jsonl" else Path(settings.seeds_dir)

@@ -8,7 +8,7 @@ touches a target.  Two formats are accepted:
 * the RealTime QA news format (``qa.jsonl``): ``id, question, answers,
   evidence_doc_ids, type ("factoid"/"negation"), question_date, evidence_text, ...``.
 
-:class:`EvalFileError` (a bad question or baseline file) is defined here, once, for the
+:class:`EvalFileError` (in :mod:`qa.errors`) is what a bad question or baseline file raises, for the
 whole harness.
 """
 
@@ -19,13 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from qa.errors import BadRequest
-
-
-class EvalFileError(BadRequest):
-    """An eval question file or baseline file that can't be read; the message names file and line."""
-
-    code = "bad_eval_file"
+from qa.errors import EvalFileError
 
 
 @dataclass(frozen=True)

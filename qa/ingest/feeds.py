@@ -28,7 +28,6 @@ after their articles are written, so a crash mid-poll re-reads them next time.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -43,7 +42,7 @@ from qa.config import Settings
 from qa.errors import BadDocument, BadRequest, FeedError
 from qa.ingest.embed import IngestReport
 from qa.ingest.feed_store import Feed, FeedReport, FeedStore, check_url, content_hash
-from qa.ingest.load import article_from_dict, extract_html, normalize_date
+from qa.ingest.load import article_from_dict, derived_id, extract_html, normalize_date
 from qa.types import Article
 
 log = logging.getLogger("qa.feeds")
@@ -54,7 +53,7 @@ MAX_REDIRECTS = 5
 
 def doc_id_for(url: str) -> str:
     """The document id of an article fetched from ``url`` (the same as POST /documents gives it)."""
-    return "doc-" + hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return derived_id(url)
 
 
 @dataclass

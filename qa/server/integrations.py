@@ -16,21 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI, params
+from fastapi import FastAPI
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.concurrency import run_in_threadpool
 
-from qa.config import Settings
 from qa.ingest.embed import IngestReport
 from qa.ingest.feeds import FeedReader
-from qa.pipeline import Pipeline
+from qa.server.context import ServerContext
 from qa.server.mcp_server import mount_http
-from qa.server.observability import Metrics
 from qa.server.openai_compat import OpenAIErrors, openai_router
-from qa.server.security import Access, RateLimiter
 from qa.types import Article
 
 log = logging.getLogger("qa.feeds")
@@ -39,26 +36,15 @@ log = logging.getLogger("qa.feeds")
 class Integrations:
     """Mounts the integrations on ``app``; :meth:`lifespan` runs their background parts."""
 
-    def __init__(
-        self,
-        app: FastAPI,
-        settings: Settings,
-        pipe: Callable[[], Pipeline],
-        *,
-        access: Access,
-        limiter: RateLimiter,
-        metrics: Metrics,
-        questions: Sequence[params.Depends],
-        reads: Sequence[params.Depends],
-    ) -> None:
-        self.settings = settings
-        self.pipe = pipe
-        self.metrics = metrics
-        app.include_router(openai_router(pipe, metrics, questions=questions, reads=reads))
+    def __init__(self, app: FastAPI, ctx: ServerContext) -> None:
+        self.settings = ctx.settings
+        self.pipe = ctx.pipe
+        self.metrics = ctx.metrics
+        app.include_router(openai_router(ctx))
         app.add_middleware(OpenAIErrors)
         self.mcp: StreamableHTTPSessionManager | None = None
-        if settings.mcp_http:
-            self.mcp = mount_http(app, settings, pipe, access=access, limiter=limiter)
+        if ctx.settings.mcp_http:
+            self.mcp = mount_http(app, ctx.settings, ctx.pipe, access=ctx.access, limiter=ctx.limiter)
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -25,22 +25,28 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qa.answer.retrieve import Filters
 from qa.config import Settings
-from qa.errors import BadRequest, QAError, Unauthorized
+from qa.errors import BadRequest, QAError, error_body
 from qa.pipeline import Pipeline
-from qa.server.schemas import AnswerPublic, DocumentPage, DocumentSummary, PassagePublic, SearchPublic
-from qa.server.security import API_KEY_HEADER, WWW_AUTHENTICATE, Access, RateLimiter
+from qa.server.handlers import error_response
+from qa.server.schemas import (
+    AnswerPublic,
+    DocumentPage,
+    DocumentSummary,
+    PassagePublic,
+    SearchPublic,
+    filters_of,
+)
+from qa.server.security import API_KEY_HEADER, Access, RateLimiter
 
 log = logging.getLogger("qa.mcp")
 PATH = "/mcp"
@@ -70,19 +76,14 @@ class DocumentText(DocumentSummary):
     text: str
 
 
-class ToolErrorInfo(BaseModel):
-    detail: str
-    error: str
-
-
-def _filters(sources: list[str], after: date | None, before: date | None, as_of: date | None) -> Filters:
-    return Filters.of(sources, after, before, as_of)
-
-
 def _tool_error(exc: QAError) -> ToolError:
     # A ToolError is reported to the client as an error result with this text, and logged at info;
-    # anything else would be logged as an unexpected exception with its traceback.
-    return ToolError(f"{exc.message} ({exc.code})")
+    # anything else would be logged as an unexpected exception with its traceback.  The text is the
+    # HTTP API's error body: a 5xx's detail (a path, a provider's reply) goes to the log only.
+    if exc.status >= 500:
+        log.warning("tool failed (%s): %s", exc.status, exc.message)
+    body = error_body(exc)
+    return ToolError(f"{body['detail']} ({body['error']})")
 
 
 def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
@@ -106,7 +107,7 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
         """The passages that best match a query, each with its document, character span and score."""
         try:
             passages = pipe().search(
-                query, k, filters=_filters(sources, published_after, published_before, as_of)
+                query, k, filters=filters_of(sources, published_after, published_before, as_of)
             )
         except QAError as exc:
             raise _tool_error(exc) from exc
@@ -128,7 +129,7 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
         answer says so) when the articles don't say."""
         try:
             answer = pipe().ask(
-                question, top_k=top_k, filters=_filters(sources, published_after, published_before, as_of)
+                question, top_k=top_k, filters=filters_of(sources, published_after, published_before, as_of)
             )
         except QAError as exc:
             raise _tool_error(exc) from exc
@@ -151,7 +152,9 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
                 raise BadRequest(f"start {start} is after end {stop}")
         except QAError as exc:
             raise _tool_error(exc) from exc
-        return DocumentText(**_summary_fields(d), start=start, end=stop, text=d.text[start:stop])
+        return DocumentText(
+            **DocumentSummary.of(d).model_dump(), start=start, end=stop, text=d.text[start:stop]
+        )
 
     @server.tool(title="List documents")
     def list_documents(
@@ -168,17 +171,10 @@ def build_server(pipe: Callable[[], Pipeline]) -> MCPServer:
             total=total,
             offset=offset,
             limit=limit,
-            documents=[DocumentSummary(**_summary_fields(d)) for d in docs],
+            documents=[DocumentSummary.of(d) for d in docs],
         )
 
     return server
-
-
-def _summary_fields(d: object) -> dict[str, object]:
-    """The DocumentSummary fields of a stored document (``chars`` computed), whatever else it holds."""
-    fields = {name: getattr(d, name) for name in DocumentSummary.model_fields if hasattr(d, name)}
-    fields["chars"] = len(getattr(d, "text", ""))
-    return fields
 
 
 # -- stdio -------------------------------------------------------------------------------
@@ -215,11 +211,7 @@ class _Guard:
                 if scope["method"] == "POST":
                     await self.limiter.dependency(request)
             except QAError as exc:
-                headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
-                if isinstance(exc, Unauthorized):
-                    headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
-                body = ToolErrorInfo(detail=exc.message, error=exc.code).model_dump()
-                await JSONResponse(body, status_code=exc.status, headers=headers)(scope, receive, send)
+                await error_response(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

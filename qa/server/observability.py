@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -32,7 +32,11 @@ from prometheus_client.registry import Collector
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.errors import QAError
+from qa.errors import ConfigError, QAError
+
+if TYPE_CHECKING:
+    from qa.ingest.embed import IngestReport
+    from qa.types import Answer
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -138,7 +142,7 @@ def configure_logging(level: str = "info", json_lines: bool = True, secrets: Ite
     """
     name = level.strip().lower()
     if name not in LEVELS:
-        raise QAError(f"invalid log level {level!r} (QA_LOG_LEVEL): use one of {', '.join(LEVELS)}")
+        raise ConfigError(f"invalid log level {level!r} (QA_LOG_LEVEL): use one of {', '.join(LEVELS)}")
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     # Records propagated from loggers with a level of their own (bm25s sets DEBUG) skip the root
@@ -230,7 +234,7 @@ class Metrics:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
         self.duration.labels(method=method, route=route).observe(seconds)
 
-    def record_ingest(self, report: Any | None, skipped: int = 0) -> None:
+    def record_ingest(self, report: IngestReport | None, skipped: int = 0) -> None:
         """Count one write: ``report`` is an ``IngestReport`` (None when nothing was ingested)."""
         counts = {"skipped": skipped}
         if report is not None:
@@ -247,7 +251,7 @@ class Metrics:
             extra={"ingest": counts},
         )
 
-    def record_answer(self, answer: Any) -> None:
+    def record_answer(self, answer: Answer) -> None:
         self.answers.labels(backend=answer.backend, answered=str(bool(answer.answered)).lower()).inc()
 
     def count_final(self, events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:

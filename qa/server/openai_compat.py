@@ -18,8 +18,9 @@ the same pipeline call as ``/chat``:
 * ``stream: true`` answers with OpenAI's SSE chunks ending in ``data: [DONE]``.
   Only the *verified* answer is streamed: the backend's raw draft may hold
   sentences that verification drops, and an OpenAI client can't take text back.
-* Keys, rate limits and body limits are the app's (the routes get the same
-  dependencies as ``/chat``); :class:`OpenAIErrors` rewrites qa's
+* Keys, rate limits, body limits and LLM slots are the app's (the routes get
+  the same dependencies as ``/chat`` and answer through the same
+  :class:`~qa.server.answering.Answering`); :class:`OpenAIErrors` rewrites qa's
   ``{"detail", "error"}`` bodies under ``/v1/`` into OpenAI's
   ``{"error": {"message", "type", "param", "code"}}``.
 """
@@ -31,21 +32,21 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, params
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.answer.backends import Turn
-from qa.errors import BadQuestion, QAError, UnknownModel
-from qa.ingest.load import has_lone_surrogate
-from qa.pipeline import Pipeline
-from qa.server.observability import Metrics
+from qa.errors import BadQuestion, QAError, UnknownModel, error_body, error_status
+from qa.server.answering import AnswerCall
+from qa.server.context import ServerContext
 from qa.server.schemas import AnswerPublic, CitationPublic, FilterFields
+from qa.server.sse import SSE_HEADERS, SlotStreamingResponse
+from qa.text import has_lone_surrogate
 from qa.types import Answer
 
 log = logging.getLogger("qa.openai_compat")
@@ -293,19 +294,13 @@ class OpenAIErrors:
 # -- routes ------------------------------------------------------------------------------
 
 
-def openai_router(
-    pipe: Callable[[], Pipeline],
-    metrics: Metrics,
-    *,
-    questions: Sequence[params.Depends],
-    reads: Sequence[params.Depends],
-) -> APIRouter:
-    """The ``/v1`` routes; ``questions``/``reads`` are the app's dependencies for /chat and reads."""
+def openai_router(ctx: ServerContext) -> APIRouter:
+    """The ``/v1`` routes, with the app's dependencies for /chat (``ctx.questions``) and reads."""
     router = APIRouter(prefix=PREFIX, tags=["OpenAI-compatible"], responses=ERROR_RESPONSES)
     started = int(time.time())
 
     def models() -> list[str]:
-        settings = pipe().settings
+        settings = ctx.pipe().settings
         names = {"extractive", settings.backend, *settings.backends_allowed}
         return [DEFAULT_MODEL, *sorted(names)]
 
@@ -322,7 +317,7 @@ def openai_router(
         "/models",
         response_model=ModelList,
         summary="Models: `qa` and the enabled backends",
-        dependencies=list(reads),
+        dependencies=list(ctx.reads),
     )
     async def list_models() -> ModelList:
         return ModelList(data=[ModelPublic(id=m, created=started) for m in models()])
@@ -332,18 +327,19 @@ def openai_router(
         response_model=ChatCompletionPublic,
         summary="OpenAI-compatible chat: the answer with [n] markers and Sources; citations in `qa`",
         responses={200: {"content": {"text/event-stream": {}}}},
-        dependencies=list(questions),
+        dependencies=list(ctx.questions),
     )
-    async def chat_completions(body: ChatCompletionRequest) -> Any:
+    async def chat_completions(
+        request: Request, body: ChatCompletionRequest
+    ) -> ChatCompletionPublic | SlotStreamingResponse:
         backend = backend_for(body.model)
         question, history = split_messages(body.messages)
         completion_id = "chatcmpl-" + uuid.uuid4().hex
         created = int(time.time())
-        call = {"top_k": body.top_k, "backend": backend, "filters": body.filters(), "history": history}
+        # The same path as /chat and /chat/stream: LLM slots, a client that leaves, metrics.
+        call = AnswerCall(question, history, top_k=body.top_k, backend=backend, filters=body.filters())
         if not body.stream:
-            answer: Answer = await run_in_threadpool(lambda: pipe().ask(question, **call))
-            metrics.record_answer(answer)
-            public = AnswerPublic.of(answer)
+            public = AnswerPublic.of(await ctx.answers.answer(request, call))
             return ChatCompletionPublic(
                 id=completion_id,
                 created=created,
@@ -352,17 +348,15 @@ def openai_router(
                 qa=public,
             )
         # Validation, retrieval and the first backend call run here, so their errors are plain 4xx/5xx.
-        events = await run_in_threadpool(lambda: pipe().ask_stream(question, **call))
+        events, release = await ctx.answers.stream(request, call)
         head = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": body.model,
         }
-        return StreamingResponse(
-            _stream(head, metrics.count_final(events)),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return SlotStreamingResponse(
+            _stream(head, events), release=release, media_type="text/event-stream", headers=SSE_HEADERS
         )
 
     return router
@@ -379,14 +373,17 @@ async def _stream(head: dict[str, Any], events: Iterator[tuple[str, Any]]) -> As
             if kind == "final":
                 final = payload
         if final is None:
-            raise QAError("the answer ended without a final result")
+            raise RuntimeError("the answer ended without a final result")
         public = AnswerPublic.of(final)
         for piece in _chunks(render_content(public)):
             yield chunk({"content": piece})
         yield chunk({}, "stop", qa=public.model_dump())
-    except QAError as exc:
-        yield _data(openai_error(exc.status, exc.message, exc.code))
-    except Exception:
-        log.exception("stream failed")
-        yield _data(openai_error(500, "internal error; the server log has the details", "internal_error"))
+    except Exception as exc:
+        # The same words and code as qa's own error bodies: a 5xx never carries its detail.
+        if not isinstance(exc, QAError):
+            log.exception("stream failed")
+        elif exc.status >= 500:
+            log.warning("stream failed (%s): %s", exc.status, exc.message)
+        body = error_body(exc)
+        yield _data(openai_error(error_status(exc), body["detail"], body["error"]))
     yield b"data: [DONE]\n\n"

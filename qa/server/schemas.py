@@ -1,17 +1,27 @@
-"""Request and response schemas of the HTTP API, named by role."""
+"""Request and response schemas of the HTTP API, named by role.
+
+Where they sit: at the server's border.  Requests (``AskRequest``, ``ChatRequest``,
+``ArticleIn``...) are validated here before a route runs; responses
+(``AnswerPublic``, ``PassagePublic``...) are built from the pipeline's dataclasses
+(:mod:`qa.types`) with ``.of(...)``, so internal fields never leak by accident.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from qa.answer.retrieve import Filters
-from qa.ingest.load import has_lone_surrogate
+from qa.text import has_lone_surrogate
 from qa.types import Answer, Citation, Passage
+
+if TYPE_CHECKING:
+    from qa.store import StoredDocument
 
 # "Contains a character that str.strip() keeps", so the schema states what check_question enforces
 # (a blank question is refused).  JSON Schema patterns are unanchored searches, like pydantic's.
@@ -47,6 +57,27 @@ def _json_integer(value: object) -> object:
 TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_json_integer)]  # this order: minimum/maximum
 
 
+def filters_of(
+    sources: Sequence[str],
+    after: date | None,
+    before: date | None,
+    as_of: date | None,
+    *,
+    drop_blank: bool = True,
+) -> Filters:
+    """The retrieval filters of a request's fields, for every route and tool.
+
+    Blank source names are dropped, except on ``GET /search`` (``drop_blank=False``),
+    whose ``source=`` has always matched articles without a source.
+    """
+    return Filters(
+        sources=tuple(s for s in sources if s.strip() or not drop_blank),
+        published_after=after.isoformat() if after else None,
+        published_before=before.isoformat() if before else None,
+        as_of=as_of.isoformat() if as_of else None,
+    )
+
+
 class FilterFields(BaseModel):
     """Metadata filters shared by search, ask and chat."""
 
@@ -64,7 +95,7 @@ class FilterFields(BaseModel):
     )
 
     def filters(self) -> Filters:
-        return Filters.of(self.sources, self.published_after, self.published_before, self.as_of)
+        return filters_of(self.sources, self.published_after, self.published_before, self.as_of)
 
 
 class AskRequest(FilterFields):
@@ -269,6 +300,12 @@ class DocumentSummary(BaseModel):
     chars: int
     added_at: float
     updated_at: float
+
+    @classmethod
+    def of(cls, d: StoredDocument) -> DocumentSummary:
+        """A stored document's listing entry: its metadata and its text's length (not its text)."""
+        names = [name for name in DocumentSummary.model_fields if name != "chars"]
+        return cls(**{name: getattr(d, name) for name in names}, chars=len(d.text))
 
 
 class DocumentPublic(DocumentSummary):

@@ -1,4 +1,4 @@
-"""Access control, rate limiting and request-body limits for the HTTP API.
+"""Access control and rate limiting for the HTTP API (the body-size limit is :mod:`qa.server.body_limit`).
 
 * :class:`KeyChecker` compares a presented API key with every configured key in
   constant time.
@@ -11,13 +11,11 @@
   "Authorize" button.
 * :class:`RateLimiter` is a thread-safe, memory-bounded token bucket per API key
   or client address; its ``dependency`` raises ``RateLimited`` (429).
-* :class:`BodyLimit` is a pure ASGI middleware answering 413 for bodies over
-  ``max_body_bytes``, by ``Content-Length`` up front or by counting the bytes of
-  a chunked body as they arrive.
 
-Every refusal is one of the :mod:`qa.errors` classes, so the app's single
-``QAError`` handler shapes the JSON.  Keys are never logged: log lines name the
-client address and the route, nothing from the request's headers.
+Every refusal is one of the :mod:`qa.errors` classes, carrying its status and
+headers (``WWW-Authenticate``, ``Retry-After``), so the app's single ``QAError``
+handler shapes the JSON.  Keys are never logged: log lines name the client
+address and the route, nothing from the request's headers.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import math
 import threading
@@ -38,17 +35,14 @@ from typing import Annotated
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.errors import Forbidden, PayloadTooLarge, RateLimited, Unauthorized
+from qa.errors import Forbidden, RateLimited, Unauthorized
 
 log = logging.getLogger("qa.security")
 # The bucket new clients share while the limiter's table is full of clients still short of tokens.
 OVERFLOW = "overflow"
 
 API_KEY_HEADER = "X-API-Key"
-# Sent with every 401 (RFC 9110 requires a challenge); Bearer is the standard scheme we accept.
-WWW_AUTHENTICATE = 'Bearer realm="qa"'
 
 api_key_scheme = APIKeyHeader(
     name=API_KEY_HEADER,
@@ -334,86 +328,3 @@ class RateLimiter:
         if key is not None and self.keys is not None and self.keys.matches(key):
             return "key:" + _digest(key).hex()[:32]
         return client_key(request)
-
-
-class BodyLimit:
-    """Pure ASGI middleware: 413 JSON for request bodies larger than ``max_bytes``.
-
-    A ``Content-Length`` over the limit is refused before the app runs.  Bodies
-    without one (chunked) are counted as they arrive; once over the limit the
-    app's ``receive`` raises, whatever response the app then tries to send is
-    dropped, and the 413 is sent instead.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"request body too large: the limit is {self.max_bytes} bytes (QA_MAX_BODY_BYTES)"
-        )
-
-    async def _send_413(self, send: Send) -> None:
-        exc = self._too_large()
-        body = json.dumps({"detail": exc.message, "error": exc.code}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": exc.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    # The unread rest of the body makes the connection unusable for another request.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    break  # the server rejects malformed lengths itself; count the bytes instead
-                if declared > self.max_bytes:
-                    log.info("refused %s %s: body of %d bytes", scope["method"], scope["path"], declared)
-                    await self._send_413(send)
-                    return
-                break
-
-        received = 0
-        tripped = False
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, tripped
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    tripped = True
-                    raise self._too_large()
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if tripped and not started:
-                return  # the app's answer to the aborted read (often a 400) is replaced by the 413
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not tripped or started:
-                raise
-        if tripped and not started:
-            log.info("refused %s %s: body over %d bytes", scope["method"], scope["path"], self.max_bytes)
-            await self._send_413(send)

@@ -1,26 +1,19 @@
 """Metadata filters: which live chunks a search may return (sources, a date range, an as-of date).
 
-Built once from a request (:meth:`Filters.of`) and applied by the snapshot
-(:func:`allowed_ids`): vectorized over the base's metadata columns, which are
-computed once per base and shared by every snapshot derived from it, and per
-chunk over the small overlay of chunks written since.
+Applied by the snapshot (:func:`allowed_ids`): vectorized over the base's
+metadata columns, which are computed once per base and shared by every snapshot
+derived from it, and per chunk over the small overlay of chunks written since.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 
 from qa.store.records import ChunkMeta
 from qa.store.segments import LayeredMap
-
-
-def _iso(value: date | str | None) -> str | None:
-    return value.isoformat() if isinstance(value, date) else value
 
 
 @dataclass(frozen=True)
@@ -31,22 +24,6 @@ class Filters:
     published_after: str | None = None
     published_before: str | None = None
     as_of: str | None = None
-
-    @classmethod
-    def of(
-        cls,
-        sources: Iterable[str] = (),
-        published_after: date | str | None = None,
-        published_before: date | str | None = None,
-        as_of: date | str | None = None,
-    ) -> Filters:
-        """Filters from request values: blank sources dropped, dates as ISO strings."""
-        return cls(
-            tuple(s for s in sources if s.strip()),
-            _iso(published_after),
-            _iso(published_before),
-            _iso(as_of),
-        )
 
     def at(self, as_of: str | None) -> Filters:
         """These filters with ``as_of`` set (unchanged if ``as_of`` is None)."""

@@ -28,11 +28,12 @@ from typing import Any
 import httpx
 
 from qa.cli_common import settings_from_args
+from qa.config import Settings
 from qa.evals.metrics import rounded_percentile
 from qa.tools.harness import ServerProcess
 
 
-def measure_ingest(corpus: Path, settings: Any, limit: int | None) -> dict[str, Any]:
+def measure_ingest(corpus: Path, settings: Settings, limit: int | None) -> dict[str, Any]:
     from tqdm import tqdm
 
     from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans

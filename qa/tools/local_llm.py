@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from qa.errors import LocalLLMStartupError, LocalLLMUnavailable
+
 __all__ = [
     "DEFAULT_ALIAS",
     "DEFAULT_GEN_THREADS",
@@ -60,14 +62,6 @@ DEFAULT_THREADS = 2
 # ~20-40 tokens/s.  Prompt processing (big batches) does not suffer, so it keeps DEFAULT_THREADS.
 DEFAULT_GEN_THREADS = 1
 DEFAULT_STARTUP_TIMEOUT_S = 60.0
-
-
-class LocalLLMUnavailable(RuntimeError):
-    """The local LLM cannot run here: a package or the model file is missing, or the server failed."""
-
-
-class LocalLLMStartupError(LocalLLMUnavailable):
-    """The packages are present but the server did not start or did not answer in time."""
 
 
 def _package_dir(name: str) -> Path | None:
