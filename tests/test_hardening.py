@@ -27,13 +27,13 @@ from starlette.requests import Request
 
 from qa.answer.backends import Turn, recent_turns
 from qa.answer.prompts import format_passages
-from qa.cli import proxy_options, serve_secrets
 from qa.config import MIN_KEY_CHARS, Settings
 from qa.errors import BackendError, BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.pipeline import Pipeline
 from qa.server.app import create_app
 from qa.server.schemas import NOT_BLANK
 from qa.server.security import RateLimiter, client_key
+from qa.server.serve import proxy_options, serve_secrets
 from qa.store import Store
 from qa.types import Passage
 from tests.conftest import SEED_ID, Server, make_pipeline
