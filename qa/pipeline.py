@@ -283,7 +283,7 @@ class Pipeline:
                 if stream:
                     yield "token", piece
             timings["generate_ms"] = _ms(start)
-            yield "final", self._finish("".join(parts), found, chosen, timings, total, standalone, k)
+            yield "final", self._finish("".join(parts), found[:k], chosen, timings, total, standalone, found)
 
         return events()
 
@@ -303,9 +303,8 @@ class Pipeline:
         timings: dict[str, float],
         total: float,
         standalone: Question,
-        k: int,
+        found: list[Passage],  # the passages and any more retrieved for corroboration
     ) -> Answer:
-        found, passages = passages, passages[:k]
         start = time.perf_counter()
         verified: Verified = self.verifier.verify(draft, passages)
         timings["verify_ms"] = _ms(start)
@@ -329,10 +328,7 @@ class Pipeline:
             timings["assess_ms"] = _ms(start)
         if answer.answered and self.settings.corroborate:
             start = time.perf_counter()
-            judged = self.settings.corroborate_max_judged
-            answer.sources = corroborate(
-                verified, answer.citations, found, self.verifier, self.origins, judged
-            )
+            answer.sources = corroborate(verified, answer, found, self.verifier, self.origins, self.settings)
             timings["corroborate_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)
         return answer

@@ -9,8 +9,14 @@ are scored against it like the verifier scores evidence, and the best
 state the fact with less or more detail than the cited one):
 
 * entailed either way -> ``supported_by``;
-* contradicted (a different count, date or polarity for the same thing) by a
-  sentence close enough to be about the same fact -> ``contradicted_by``.
+* for the sentence that holds the answer's short answer (a name, a number):
+  a sentence that names the same answer (aliases allowed), is close enough
+  (``MIN_CORE_SCORE``) and contradicts it in neither direction -> ``supported_by``
+  (other articles rarely repeat every detail of the cited sentence: its weekday,
+  its venue);
+* contradicted on a number, a date or polarity (the checks that compare the
+  same slot; a role or a name alone is too brittle across outlets) by a sentence
+  close enough to be about the same fact -> ``contradicted_by``.
 
 Facts are matched by meaning, never by string equality.  Articles that are
 copies of each other (:class:`qa.ingest.dedup.OriginIndex`) count as one origin,
@@ -26,29 +32,38 @@ from datetime import date
 
 from qa.answer.entail import CONTRADICTED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
+from qa.answer.facts import named_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
+from qa.config import Settings
 from qa.ingest.dedup import OriginIndex
 from qa.models.nlp import Sent
 from qa.text import content_stems
-from qa.types import Citation, Passage, SentenceSources, SourceRef
+from qa.types import Answer, Passage, SentenceSources, SourceRef
 
 # Least support score (lexical + cosine) a sentence needs to be judged at all, and to count as
 # contradicting: a different number in a sentence about something else is no disagreement.
 MIN_SCORE = 0.45
 MIN_CONTRADICTION_SCORE = 0.6
+MIN_CORE_SCORE = 0.5
+# Checks whose failure means the same slot holds another value (not a missing detail).
+VALUE_CHECKS = ("numbers", "dates", "polarity")
 MAX_QUOTE = 160
 
 
 def corroborate(
     verified: Verified,
-    citations: Sequence[Citation],
+    answer: Answer,
     passages: Sequence[Passage],
     verifier: Verifier,
     origins: OriginIndex | None,
-    max_judged: int = 8,
+    settings: Settings,
 ) -> list[SentenceSources]:
-    """One :class:`SentenceSources` per kept answer sentence, in answer order."""
-    by_span = {(c.doc_id, c.start, c.end): c for c in citations}
+    """One :class:`SentenceSources` per kept sentence of ``answer`` (verified as ``verified``), in order.
+
+    ``passages`` are the answer's passages and any more retrieved for corroboration.
+    """
+    short_answer, max_judged = answer.short_answer, settings.corroborate_max_judged
+    by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
     pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
     out: list[SentenceSources] = []
     seen: set[str] = set()
@@ -62,7 +77,8 @@ def corroborate(
             continue
         seen.add(normalized)
         others = [c for c in pool if c.doc_id != ev.doc_id]
-        supported, contradicted = _judge_all(sentence.text, ev, others, passages, verifier, max_judged)
+        core = short_answer.text if short_answer and short_answer.citation == citation.n else None
+        supported, contradicted = _judge_all(sentence.text, ev, others, passages, verifier, max_judged, core)
         cited = _ref(ev, passages)
         out.append(
             SentenceSources(
@@ -84,6 +100,7 @@ def _judge_all(
     passages: Sequence[Passage],
     verifier: Verifier,
     max_judged: int,
+    core: str | None = None,
 ) -> tuple[list[SourceRef], list[SourceRef]]:
     if not others or max_judged <= 0:
         return [], []
@@ -100,12 +117,19 @@ def _judge_all(
         evidence, before, title_sent = verifier.annotator.annotate([cand.text, cand.before or "-", title])
         forward = _judge(verifier, claim_sent, evidence, [before, title_sent], float(scores[i]))
         backward = _judge(verifier, evidence, cited_sent, [], float(scores[i]))
-        if forward.entailed or backward.entailed:
+        differs = _differs(forward) or _differs(backward)
+        states_core = core is not None and scores[i] >= MIN_CORE_SCORE and named_in(core, [evidence])
+        if forward.entailed or backward.entailed or (states_core and not differs):
             supported[cand.doc_id] = _ref(cand, passages)
             contradicted.pop(cand.doc_id, None)
-        elif CONTRADICTED in (forward.label, backward.label) and scores[i] >= MIN_CONTRADICTION_SCORE:
+        elif differs and scores[i] >= MIN_CONTRADICTION_SCORE:
             contradicted.setdefault(cand.doc_id, _ref(cand, passages))
     return list(supported.values()), list(contradicted.values())
+
+
+def _differs(judgement: Judgement) -> bool:
+    """Contradicted on a value (number, date, polarity), not only on a role or a name."""
+    return judgement.label == CONTRADICTED and any(not judgement.checks.get(c, True) for c in VALUE_CHECKS)
 
 
 def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent], score: float) -> Judgement:
@@ -115,8 +139,8 @@ def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent],
         context=context,
         support=score,
         min_support=verifier.min_support,
-        similarity=verifier.similarity,
-        substitution_min=verifier.substitution_min,
+        # No substitution test: it embeds new sentences (a model call per judgement), too slow here.
+        similarity=None,
     )
 
 
