@@ -27,6 +27,7 @@ a day later, reports ...".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 
@@ -45,8 +46,13 @@ from qa.types import Answer, Passage, SentenceSources, SourceRef
 MIN_SCORE = 0.45
 MIN_CONTRADICTION_SCORE = 0.6
 MIN_CORE_SCORE = 0.5
-# Checks whose failure means the same slot holds another value (not a missing detail).
-VALUE_CHECKS = ("numbers", "dates", "polarity")
+# Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
+MIN_SUPPORT = 0.55
+# A dateline or credit ("BOGOTA, Colombia (CNN) —") names a place and an outlet, not the fact.
+_DATELINE = re.compile(
+    r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2})"
+    r"\s*(?:[—–-]\s*)?"
+)
 MAX_QUOTE = 160
 
 
@@ -108,13 +114,16 @@ def _judge_all(
     order = [i for i in sorted(range(len(others)), key=lambda i: -scores[i]) if scores[i] >= MIN_SCORE]
     supported: dict[str, SourceRef] = {}
     contradicted: dict[str, SourceRef] = {}
-    claim_sent, cited_sent = verifier.annotator.annotate([claim, cited.text], persist=False)
+    claim_sent, cited_sent = verifier.annotator.annotate([undated(claim), undated(cited.text)], persist=False)
     for i in order[:max_judged]:
         cand = others[i]
         if cand.doc_id in supported:
             continue
         title = passages[cand.passage - 1].title or "-"
-        evidence, before, title_sent = verifier.annotator.annotate([cand.text, cand.before or "-", title])
+        text = undated(cand.text)
+        evidence, before, title_sent = verifier.annotator.annotate(
+            [text, cand.before or "-", title], persist=False
+        )
         forward = _judge(verifier, claim_sent, evidence, [before, title_sent], float(scores[i]))
         backward = _judge(verifier, evidence, cited_sent, [], float(scores[i]))
         differs = _differs(forward) or _differs(backward)
@@ -128,8 +137,25 @@ def _judge_all(
 
 
 def _differs(judgement: Judgement) -> bool:
-    """Contradicted on a value (number, date, polarity), not only on a role or a name."""
-    return judgement.label == CONTRADICTED and any(not judgement.checks.get(c, True) for c in VALUE_CHECKS)
+    """Contradicted on a value: a count or a date (not a weekday: articles a day apart say "Monday"
+    for the same day), or polarity; a role, a name or an ordinal alone is too brittle across outlets."""
+    if judgement.label != CONTRADICTED:
+        return False
+    if judgement.checks.get("polarity") is False:
+        return True
+    return any(
+        re.search(r"\d", reason)
+        and "weekday:" not in reason
+        and ("but the evidence" in reason or "differs" in reason)
+        for reason in judgement.reasons
+    )
+
+
+def undated(text: str) -> str:
+    """``text`` without a leading dateline or outlet credit."""
+    match = _DATELINE.match(text)
+    rest = text[match.end() :] if match else text
+    return rest if len(rest) >= len(text) // 3 else text
 
 
 def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent], score: float) -> Judgement:
@@ -138,7 +164,7 @@ def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent],
         evidence,
         context=context,
         support=score,
-        min_support=verifier.min_support,
+        min_support=MIN_SUPPORT,
         # No substitution test: it embeds new sentences (a model call per judgement), too slow here.
         similarity=None,
     )
