@@ -43,7 +43,7 @@ from qa.types import Answer, Passage, SentenceSources, SourceRef
 
 # Least support score (lexical + cosine) a sentence needs to be judged at all, and to count as
 # contradicting: a different number in a sentence about something else is no disagreement.
-MIN_SCORE = 0.45
+MIN_SCORE = 0.35
 MIN_CONTRADICTION_SCORE = 0.6
 MIN_CORE_SCORE = 0.5
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
@@ -84,6 +84,8 @@ def corroborate(
         seen.add(normalized)
         others = [c for c in pool if c.doc_id != ev.doc_id]
         core = short_answer.text if short_answer and short_answer.citation == citation.n else None
+        if core and core not in undated(ev.text):
+            core = None  # the outlet's credit in a dateline ("(CNN)") is no answer
         supported, contradicted = _judge_all(sentence.text, ev, others, passages, verifier, max_judged, core)
         cited = _ref(ev, passages)
         out.append(
@@ -143,10 +145,10 @@ def _differs(judgement: Judgement) -> bool:
         return False
     if judgement.checks.get("polarity") is False:
         return True
+    # "'35 people' but the evidence says '52'" (same unit, another value); "the date 'day:3' differs".
+    # The same value with another unit ("31 people" / "31 men") is no disagreement between outlets.
     return any(
-        re.search(r"\d", reason)
-        and "weekday:" not in reason
-        and ("but the evidence" in reason or "differs" in reason)
+        "but the evidence says" in reason or ("differs" in reason and "weekday:" not in reason)
         for reason in judgement.reasons
     )
 
