@@ -47,7 +47,7 @@ MIN_SCORE = 0.35
 MIN_CONTRADICTION_SCORE = 0.6
 MIN_CORE_SCORE = 0.5
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
-MIN_SUPPORT = 0.55
+MIN_SUPPORT = 0.5
 # A dateline or credit ("BOGOTA, Colombia (CNN) —") names a place and an outlet, not the fact.
 _DATELINE = re.compile(
     r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2})"
