@@ -17,6 +17,7 @@ from typing import Any, TypedDict, Unpack
 
 from qa.answer import assess as answering
 from qa.answer.backends import Backend, Turn, get_backend, recent_turns
+from qa.answer.corroborate import corroborate
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.retrieve import Filters, Mode, Retriever
 from qa.answer.verify import NOT_FOUND, Verified, Verifier
@@ -24,6 +25,7 @@ from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.ingest import embed
 from qa.ingest.chunk import chunk_article, sentence_spans
+from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
@@ -91,6 +93,7 @@ class Pipeline:
         # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
         self.verifier = Verifier(self.embeddings, settings.answer_min_support, annotator=self.annotator)
+        self.origins = OriginIndex(settings.index_dir)
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._backends: dict[str, Backend] = {}
@@ -261,15 +264,16 @@ class Pipeline:
             question, history=options.get("history"), backend=options.get("backend")
         )
         start = time.perf_counter()
-        passages = self._retrieve(
-            standalone.retrieval_text,
-            options.get("top_k"),
-            filters=options.get("filters"),
-            as_of=options.get("as_of"),
+        k = options.get("top_k") or self.settings.top_k
+        wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
+        found = self._retrieve(
+            standalone.retrieval_text, wide, filters=options.get("filters"), as_of=options.get("as_of")
         )
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
-        pieces = chosen.stream(standalone, passages) if stream else iter([chosen.draft(standalone, passages)])
+        pieces = (
+            chosen.stream(standalone, found[:k]) if stream else iter([chosen.draft(standalone, found[:k])])
+        )
         first = next(pieces, None)
 
         def events() -> Iterator[tuple[str, Any]]:
@@ -279,7 +283,7 @@ class Pipeline:
                 if stream:
                     yield "token", piece
             timings["generate_ms"] = _ms(start)
-            yield "final", self._finish("".join(parts), passages, chosen, timings, total, standalone)
+            yield "final", self._finish("".join(parts), found[:k], chosen, timings, total, standalone, found)
 
         return events()
 
@@ -299,6 +303,7 @@ class Pipeline:
         timings: dict[str, float],
         total: float,
         standalone: Question,
+        found: list[Passage],  # the passages and any more retrieved for corroboration
     ) -> Answer:
         start = time.perf_counter()
         verified: Verified = self.verifier.verify(draft, passages)
@@ -318,13 +323,13 @@ class Pipeline:
             off_question = answering.review(answer, standalone, self.annotator, self.embeddings)
             if off_question or answer.confidence < self.settings.min_confidence:
                 answer.unsupported = [*answer.unsupported, *(c.text for c in answer.citations)]
-                answer.answer, answer.answered, answer.citations, answer.short_answer = (
-                    NOT_FOUND,
-                    False,
-                    [],
-                    None,
-                )
+                answer.answer, answer.answered = NOT_FOUND, False
+                answer.citations, answer.short_answer = [], None
             timings["assess_ms"] = _ms(start)
+        if answer.answered and self.settings.corroborate:
+            start = time.perf_counter()
+            answer.sources = corroborate(verified, answer, found, self.verifier, self.origins, self.settings)
+            timings["corroborate_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)
         return answer
 
@@ -336,6 +341,7 @@ class Pipeline:
         """Add or replace articles (one atomic write, see :func:`write_articles`), then annotate them."""
         report = write_articles(self.writable_store(), self.embedder, articles, self.settings, progress)
         self.annotate(articles)
+        self.origins.record(articles)
         return report
 
     def annotate(self, articles: Sequence[Article]) -> int:
@@ -369,6 +375,7 @@ class Pipeline:
             on_chunks = (lambda n: progress(0, n)) if progress else None
             report = write_articles(store, self.embedder, batch, self.settings, on_chunks)
             self.annotate(batch)
+            self.origins.record(batch)
             result.report.merge(report)
             if progress:
                 progress(len(batch), 0)
@@ -389,8 +396,8 @@ class Pipeline:
         return result
 
     def delete(self, doc_ids: Sequence[str]) -> list[str]:
-        """Delete documents and their chunks; returns the ids that existed."""
-        return self.writable_store().delete(doc_ids)
+        """Delete documents and their chunks (and their signatures); returns the ids that existed."""
+        return self.origins.forget(self.writable_store().delete(doc_ids))
 
     # -- documents -----------------------------------------------------------------------
 

@@ -101,6 +101,31 @@ class ShortAnswer:
     citation: int  # the marker number of the sentence it lies in
 
 
+@dataclass(frozen=True)
+class SourceRef:
+    """An article sentence that states (or contradicts) an answer sentence: ``text == article.text[start:end]``."""
+
+    doc_id: str
+    source: str
+    published_at: str | None
+    start: int
+    end: int
+    text: str = ""
+    title: str = ""
+
+
+@dataclass
+class SentenceSources:
+    """Who else reports one answer sentence, and who reports it otherwise (see ``qa.answer.corroborate``)."""
+
+    sentence: str  # the answer sentence, without its marker
+    citation: int  # the marker number of its citation
+    supported_by: list[SourceRef] = field(default_factory=list)  # other articles that state it
+    contradicted_by: list[SourceRef] = field(default_factory=list)  # other articles that differ
+    origins: int = 1  # independent origins among the cited article and its supporters (copies count once)
+    summary: str = ""  # the plain-language line: "Reported by CNN and USA Today."
+
+
 @dataclass
 class Answer:
     """The pipeline's result: the answer text with ``[n]`` markers and its citations."""
@@ -116,3 +141,4 @@ class Answer:
     short_answer: ShortAnswer | None = None
     confidence: float = 0.0  # calibrated probability that the answer is right (0..1)
     features: dict[str, float] = field(default_factory=dict)  # what the confidence was computed from
+    sources: list[SentenceSources] = field(default_factory=list)  # per answer sentence, when corroborated

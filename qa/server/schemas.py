@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from qa.answer.retrieve import Filters
 from qa.text import has_lone_surrogate
-from qa.types import Answer, Citation, Passage
+from qa.types import Answer, Citation, Passage, SentenceSources
 
 if TYPE_CHECKING:
     from qa.store import StoredDocument
@@ -175,6 +175,35 @@ class ShortAnswerPublic(BaseModel):
     citation: int = Field(..., description="The marker number of the cited sentence it lies in.")
 
 
+class SourceRefPublic(BaseModel):
+    doc_id: str
+    source: str
+    published_at: str | None
+    start: int = Field(..., description="Start of the sentence in the article text (characters).")
+    end: int = Field(..., description="End of the sentence; article.text[start:end] == text.")
+    text: str = ""
+    title: str = ""
+
+
+class SentenceSourcesPublic(BaseModel):
+    sentence: str = Field(..., description="The answer sentence, without its marker.")
+    citation: int = Field(..., description="The marker number of the sentence's citation, [n].")
+    supported_by: list[SourceRefPublic] = Field(
+        default_factory=list, description="Sentences of other articles that state the same fact."
+    )
+    contradicted_by: list[SourceRefPublic] = Field(
+        default_factory=list, description="Sentences of other articles that state it differently."
+    )
+    origins: int = Field(
+        1, description="Independent origins among the cited article and its supporters (copies count once)."
+    )
+    summary: str = Field("", description="In words: who reports it, copies, and where sources differ.")
+
+    @classmethod
+    def of(cls, s: SentenceSources) -> SentenceSourcesPublic:
+        return cls.model_validate(asdict(s))
+
+
 class AnswerPublic(BaseModel):
     answer: str = Field(
         ...,
@@ -197,6 +226,10 @@ class AnswerPublic(BaseModel):
         0.0,
         description="Calibrated probability that the answer is right (0..1); below QA_MIN_CONFIDENCE the answer is declined.",
     )
+    sources: list[SentenceSourcesPublic] = Field(
+        default_factory=list,
+        description="Per answer sentence: which other articles state it or differ (QA_CORROBORATE).",
+    )
 
     @classmethod
     def of(cls, a: Answer) -> AnswerPublic:
@@ -210,6 +243,7 @@ class AnswerPublic(BaseModel):
             timings_ms=a.timings_ms,
             standalone_question=a.standalone_question,
             unsupported=a.unsupported,
+            sources=[SentenceSourcesPublic.of(s) for s in a.sources],
         )
 
 

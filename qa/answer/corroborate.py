@@ -1,0 +1,246 @@
+"""Who else reports each answer sentence, and who reports it otherwise: corroboration across articles.
+
+Runs after verification (:meth:`Pipeline._finish`), on the sentences the
+verifier kept.  For each one, the sentences of the *other* retrieved articles
+(the answer's passages and a few more retrieved for this, ``QA_CORROBORATE_PASSAGES``)
+are scored against it like the verifier scores evidence, and the best
+``QA_CORROBORATE_MAX_JUDGED`` are judged with the verifier's entailment checks
+(:func:`qa.answer.entail.judge`), in both directions (the other sentence may
+state the fact with less or more detail than the cited one):
+
+* entailed either way -> ``supported_by``;
+* for the sentence that holds the answer's short answer (a name, a number):
+  a sentence that names the same answer (aliases allowed), is close enough
+  (``MIN_CORE_SCORE``) and contradicts it in neither direction -> ``supported_by``
+  (other articles rarely repeat every detail of the cited sentence: its weekday,
+  its venue);
+* contradicted on a number, a date or polarity (the checks that compare the
+  same slot; a role or a name alone is too brittle across outlets) by a sentence
+  close enough to be about the same fact -> ``contradicted_by``.
+
+Facts are matched by meaning, never by string equality.  Articles that are
+copies of each other (:class:`qa.ingest.dedup.OriginIndex`) count as one origin,
+and each block carries a plain-language line: "Reported by CNN and USA Today.",
+"2 CNN articles carry the same report.", "CNN reports ...; USA Today, published
+a day later, reports ...".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from qa.answer.entail import CONTRADICTED, Judgement, judge
+from qa.answer.evidence import Candidate, candidates
+from qa.answer.facts import named_in
+from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
+from qa.config import Settings
+from qa.ingest.dedup import OriginIndex
+from qa.models.nlp import Sent
+from qa.text import content_stems
+from qa.types import Answer, Passage, SentenceSources, SourceRef
+
+# Least support score (lexical + cosine) a sentence needs to be judged at all, and to count as
+# contradicting: a different number in a sentence about something else is no disagreement.
+MIN_SCORE = 0.35
+MIN_CONTRADICTION_SCORE = 0.6
+MIN_CORE_SCORE = 0.5
+# Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
+MIN_SUPPORT = 0.5
+# A dateline or credit ("BOGOTA, Colombia (CNN) —") names a place and an outlet, not the fact.
+_DATELINE = re.compile(
+    r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2})"
+    r"\s*(?:[—–-]\s*)?"
+)
+MAX_QUOTE = 160
+
+
+def corroborate(
+    verified: Verified,
+    answer: Answer,
+    passages: Sequence[Passage],
+    verifier: Verifier,
+    origins: OriginIndex | None,
+    settings: Settings,
+) -> list[SentenceSources]:
+    """One :class:`SentenceSources` per kept sentence of ``answer`` (verified as ``verified``), in order.
+
+    ``passages`` are the answer's passages and any more retrieved for corroboration.
+    """
+    short_answer, max_judged = answer.short_answer, settings.corroborate_max_judged
+    by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
+    pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
+    out: list[SentenceSources] = []
+    seen: set[str] = set()
+    for sentence in verified.sentences:
+        ev = sentence.evidence
+        if not sentence.supported or ev is None:
+            continue
+        normalized = " ".join(sentence.text.lower().split())
+        citation = by_span.get((ev.doc_id, ev.start, ev.end))
+        if normalized in seen or citation is None:
+            continue
+        seen.add(normalized)
+        others = [c for c in pool if c.doc_id != ev.doc_id]
+        core = short_answer.text if short_answer and short_answer.citation == citation.n else None
+        if core and core not in undated(ev.text):
+            core = None  # the outlet's credit in a dateline ("(CNN)") is no answer
+        supported, contradicted = _judge_all(sentence.text, ev, others, passages, verifier, max_judged, core)
+        cited = _ref(ev, passages)
+        out.append(
+            SentenceSources(
+                sentence=sentence.text,
+                citation=citation.n,
+                supported_by=supported,
+                contradicted_by=contradicted,
+                origins=len(_groups(origins, [cited, *supported])),
+                summary=summarize(cited, supported, contradicted, origins),
+            )
+        )
+    return out
+
+
+def _judge_all(
+    claim: str,
+    cited: Candidate,
+    others: Sequence[Candidate],
+    passages: Sequence[Passage],
+    verifier: Verifier,
+    max_judged: int,
+    core: str | None = None,
+) -> tuple[list[SourceRef], list[SourceRef]]:
+    if not others or max_judged <= 0:
+        return [], []
+    scores = verifier.score([claim], others)[0]
+    order = [i for i in sorted(range(len(others)), key=lambda i: -scores[i]) if scores[i] >= MIN_SCORE]
+    supported: dict[str, SourceRef] = {}
+    contradicted: dict[str, SourceRef] = {}
+    claim_sent, cited_sent = verifier.annotator.annotate([undated(claim), undated(cited.text)], persist=False)
+    for i in order[:max_judged]:
+        cand = others[i]
+        if cand.doc_id in supported:
+            continue
+        title = passages[cand.passage - 1].title or "-"
+        text = undated(cand.text)
+        evidence, before, title_sent = verifier.annotator.annotate(
+            [text, cand.before or "-", title], persist=False
+        )
+        forward = _judge(verifier, claim_sent, evidence, [before, title_sent], float(scores[i]))
+        backward = _judge(verifier, evidence, cited_sent, [], float(scores[i]))
+        differs = _differs(forward) or _differs(backward)
+        states_core = core is not None and scores[i] >= MIN_CORE_SCORE and named_in(core, [evidence])
+        if forward.entailed or backward.entailed or (states_core and not differs):
+            supported[cand.doc_id] = _ref(cand, passages)
+            contradicted.pop(cand.doc_id, None)
+        elif differs and scores[i] >= MIN_CONTRADICTION_SCORE:
+            contradicted.setdefault(cand.doc_id, _ref(cand, passages))
+    return list(supported.values()), list(contradicted.values())
+
+
+def _differs(judgement: Judgement) -> bool:
+    """Contradicted on a value: a count or a date (not a weekday: articles a day apart say "Monday"
+    for the same day), or polarity; a role, a name or an ordinal alone is too brittle across outlets."""
+    if judgement.label != CONTRADICTED:
+        return False
+    if judgement.checks.get("polarity") is False:
+        return True
+    # "'35 people' but the evidence says '52'" (same unit, another value); "the date 'day:3' differs".
+    # The same value with another unit ("31 people" / "31 men") is no disagreement between outlets.
+    return any(
+        "but the evidence says" in reason or ("differs" in reason and "weekday:" not in reason)
+        for reason in judgement.reasons
+    )
+
+
+def undated(text: str) -> str:
+    """``text`` without a leading dateline or outlet credit."""
+    match = _DATELINE.match(text)
+    rest = text[match.end() :] if match else text
+    return rest if len(rest) >= len(text) // 3 else text
+
+
+def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent], score: float) -> Judgement:
+    return judge(
+        claim,
+        evidence,
+        context=context,
+        support=score,
+        min_support=MIN_SUPPORT,
+        # No substitution test: it embeds new sentences (a model call per judgement), too slow here.
+        similarity=None,
+    )
+
+
+def _ref(cand: Candidate, passages: Sequence[Passage]) -> SourceRef:
+    p = passages[cand.passage - 1]
+    return SourceRef(cand.doc_id, p.source, p.published_at, cand.start, cand.end, cand.text, p.title)
+
+
+def _groups(origins: OriginIndex | None, refs: Sequence[SourceRef]) -> list[list[SourceRef]]:
+    by_id = {r.doc_id: r for r in refs}
+    ids = list(by_id)
+    grouped = origins.groups(ids) if origins is not None else [[d] for d in ids]
+    return [[by_id[d] for d in group] for group in grouped]
+
+
+def _outlet(ref: SourceRef) -> str:
+    return ref.source or "an unnamed source"
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _when(ref: SourceRef, cited: SourceRef) -> str:
+    """'published a day later', '3 days earlier', 'the same day', or '' when a date is missing."""
+    try:
+        days = (
+            date.fromisoformat(ref.published_at or "") - date.fromisoformat(cited.published_at or "")
+        ).days
+    except ValueError:
+        return ""
+    if days == 0:
+        return "published the same day"
+    n = abs(days)
+    span = "a day" if n == 1 else f"{n} days"
+    return f"published {span} {'later' if days > 0 else 'earlier'}"
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return f"“{text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1].rstrip() + '…'}”"
+
+
+def summarize(
+    cited: SourceRef,
+    supported: Sequence[SourceRef],
+    contradicted: Sequence[SourceRef],
+    origins: OriginIndex | None,
+) -> str:
+    """The plain-language line of one sentence's sources."""
+    parts: list[str] = []
+    groups = _groups(origins, [cited, *supported])
+    if not supported:
+        parts.append(f"Only {_outlet(cited)} reports this among the articles retrieved.")
+    else:
+        # One origin per group of copies; outlets named once, with how many independent articles.
+        counts: dict[str, int] = {}
+        for group in groups:
+            counts[_outlet(group[0])] = counts.get(_outlet(group[0]), 0) + 1
+        names = [name if n == 1 else f"{name} ({n} articles)" for name, n in counts.items()]
+        parts.append(f"Reported by {_join(names)}.")
+        for group in groups:
+            if len(group) > 1:
+                outlets = sorted({_outlet(r) for r in group})
+                who = f"{len(group)} {outlets[0]} articles" if len(outlets) == 1 else f"{len(group)} outlets"
+                parts.append(f"{who} carry the same report.")
+    for other in contradicted[:2]:
+        same = _outlet(other) == _outlet(cited)
+        who = f"another {_outlet(other)} article" if same else _outlet(other)
+        when = _when(other, cited)
+        parts.append(
+            f"{_outlet(cited)} reports {_quote(cited.text)}; {who}{', ' + when + ',' if when else ''}"
+            f" reports {_quote(other.text)}."
+        )
+    return " ".join(parts)

@@ -1,0 +1,110 @@
+"""Corroboration through Pipeline.ask (issue 13): who else states each answer sentence, who differs,
+and copies counted once; surfaced in the HTTP schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.pipeline import Pipeline
+from qa.server.schemas import AnswerPublic
+from qa.types import Article
+from tests.conftest import make_pipeline
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "How many people died in Florida after Hurricane Nadia?"
+CNN = (
+    "Hurricane Nadia made landfall on the Gulf Coast of Florida on Wednesday as a Category 4 storm. "
+    "At least 35 people died in Florida after Hurricane Nadia, state officials said Thursday. "
+    "More than two million homes and businesses lost power across the state. "
+    "Rescue crews searched flooded neighborhoods in Fort Myers and Naples through the night. "
+    "The governor said the damage would take years to repair."
+)
+USA_TODAY = (
+    "Residents of southwest Florida began returning home on Thursday to find streets still under water. "
+    "State officials said at least 35 people died in Florida after Hurricane Nadia came ashore. "
+    "Insurers expect claims to run into the tens of billions of dollars. "
+    "Schools in Lee and Collier counties will stay closed for the rest of the week, officials said."
+)
+LATER = (
+    "The toll from Hurricane Nadia kept rising on Saturday as crews reached isolated barrier islands. "
+    "At least 52 people died in Florida after Hurricane Nadia, state officials said Saturday. "
+    "Power has been restored to about half of the customers who lost it. "
+    "Federal aid was approved for nine counties, the White House said."
+)
+ARTICLES = [
+    Article("cnn-nadia", CNN, "Hurricane Nadia slams Florida", "CNN", "2022-09-29"),
+    Article("usat-nadia", USA_TODAY, "Floridians return to flooded homes", "USA Today", "2022-09-29"),
+    # The same CNN report under another URL: a copy, not independent corroboration.
+    Article("cnn-nadia-copy", CNN, "Hurricane Nadia slams Florida", "CNN", "2022-09-29"),
+    Article("cnn-nadia-later", LATER, "Nadia's toll rises", "CNN", "2022-10-01"),
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
+    index_dir: Path = tmp_path_factory.mktemp("corroborate") / "index"
+    p = make_pipeline(index_dir, embedder)
+    p.add_articles(ARTICLES)
+    return p
+
+
+def test_each_answer_sentence_says_who_states_it_and_who_differs(pipeline: Pipeline) -> None:
+    answer = pipeline.ask(QUESTION, as_of="2022-09-30")
+    assert answer.answered, answer
+    assert answer.sources, answer
+    block = answer.sources[0]
+    cited = next(c for c in answer.citations if c.n == block.citation)
+    assert cited.doc_id in {"cnn-nadia", "usat-nadia", "cnn-nadia-copy"}
+    supporters = {r.doc_id for r in block.supported_by}
+    assert {"cnn-nadia", "usat-nadia", "cnn-nadia-copy"} - {cited.doc_id} <= supporters
+    for ref in block.supported_by:
+        article = next(a for a in ARTICLES if a.id == ref.doc_id)
+        assert article.text[ref.start : ref.end] == ref.text
+        assert ref.published_at == article.published_at and ref.source == article.source
+    # as_of: the later article is not read at all.
+    assert not block.contradicted_by
+    # Two origins (CNN and USA Today); the CNN copy counts once and is named as a copy.
+    assert block.origins == 2
+    assert "Reported by CNN and USA Today." in block.summary
+    assert "2 CNN articles carry the same report." in block.summary
+    assert "corroborate_ms" in answer.timings_ms
+
+
+def test_a_later_article_with_another_count_is_shown_as_differing(pipeline: Pipeline) -> None:
+    answer = pipeline.ask(QUESTION)
+    assert answer.answered, answer
+    differing = [(b, r) for b in answer.sources for r in b.contradicted_by]
+    assert differing, answer.sources
+    block, ref = differing[0]
+    cited = next(c for c in answer.citations if c.n == block.citation)
+    pair = {cited.doc_id, ref.doc_id}
+    assert "cnn-nadia-later" in pair and pair & {"cnn-nadia", "usat-nadia", "cnn-nadia-copy"}
+    assert "52" in (ref.text + cited.text) and "35" in (ref.text + cited.text)
+    assert "reports “" in block.summary and ("days later" in block.summary or "days earlier" in block.summary)
+    # Additive in the HTTP schema.
+    public = AnswerPublic.of(answer).model_dump()
+    assert public["sources"][0]["contradicted_by"] or public["sources"][0]["supported_by"]
+    assert set(public) >= {"answer", "answered", "citations", "confidence", "sources"}
+
+
+def test_corroboration_can_be_turned_off(pipeline: Pipeline, embedder: object) -> None:
+    off = make_pipeline(pipeline.index_dir, embedder, corroborate=False)
+    answer = off.ask(QUESTION, as_of="2022-09-30")
+    on = pipeline.ask(QUESTION, as_of="2022-09-30")
+    assert answer.answered and not answer.sources and "corroborate_ms" not in answer.timings_ms
+    # The answer itself is the same with or without it.
+    assert (answer.answer, answer.citations) == (on.answer, on.citations)
+
+
+def test_deleting_an_article_forgets_its_signature(tmp_path: Path, embedder: object) -> None:
+    p = make_pipeline(tmp_path / "index", embedder)
+    p.add_articles(ARTICLES[:3])
+    assert p.origins.groups(["cnn-nadia", "cnn-nadia-copy", "usat-nadia"]) == [
+        ["cnn-nadia", "cnn-nadia-copy"],
+        ["usat-nadia"],
+    ]
+    assert p.delete(["cnn-nadia-copy"]) == ["cnn-nadia-copy"]
+    assert set(p.origins.signatures(["cnn-nadia", "cnn-nadia-copy"])) == {"cnn-nadia"}
