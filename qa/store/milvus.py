@@ -16,12 +16,18 @@ candidates are fused here, with the same code as the embedded store.
 Writes are idempotent upserts: chunk ids derive from the document's content hash
 and the chunk's ordinal, so a writer that died mid-ingest is completed by a
 re-run of the same ingest.  Order per write: sentence vectors, then all new
-chunks (one upsert request), then stale chunks of the rewritten documents
-deleted, then the document rows.  The document row (whose content hash decides
+chunks (upserts of about 500 rows, never splitting a document's chunks across
+requests), then stale chunks of the rewritten documents deleted, then the document rows.  The document row (whose content hash decides
 whether a re-ingest is work) is written last, so until it is, a re-run redoes
 the document.  A search at any moment sees a document's previous chunks, its new
-ones, or briefly both (between the upsert and the delete: two complete
-versions, never half of one).
+ones, or briefly both (between the upsert and the delete).  Every passage is a
+whole chunk row, its text and span from the same row, and the documents API
+reads the one document row, so neither serves part of a version; that a
+search never sees part of one upsert request is Milvus's to keep (it stamps
+a request's rows with the request's timestamp), not tested under load here.  Writers in one process take turns; writers in
+several processes take no lock, so two writing *different* versions of one
+article at once can delete each other's chunks (``qa check`` reports it, a
+re-ingest repairs it).
 
 Consistency level: **Strong** for every read.  Milvus stamps each write with a
 timestamp; a Strong read waits until every write stamped before the read is
@@ -170,9 +176,15 @@ class MilvusStore:
         """Upsert ``prepared`` (:func:`qa.store.milvus_write.write`)."""
         write(self, prepared)
 
-    def upsert(self, collection: str, rows: list[dict[str, Any]]) -> None:
-        for i in range(0, len(rows), BATCH):
-            self.client.upsert(self.names[collection], rows[i : i + BATCH])
+    def upsert(self, collection: str, rows: list[dict[str, Any]], group: str | None = None) -> None:
+        """Upsert ``rows`` in requests of about ``BATCH``; rows sharing ``group``'s value stay in one request."""
+        batch: list[dict[str, Any]] = []
+        for i, row in enumerate(rows):
+            batch.append(row)
+            last = i + 1 == len(rows)
+            if last or (len(batch) >= BATCH and (group is None or rows[i + 1][group] != row[group])):
+                self.client.upsert(self.names[collection], batch)
+                batch = []
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Delete documents and their chunks (chunks first); returns the ids that existed."""

@@ -88,7 +88,7 @@ def write(store: MilvusStore, prepared: PreparedWrite) -> None:
                     "dense": np.frombuffer(e.vector, dtype=np.float32).tolist(),
                 }
             )
-    store.upsert("chunks", chunks)
+    store.upsert("chunks", chunks, group="doc_id")
     for doc in prepared.documents:
         store.client.delete(
             store.names["chunks"],
