@@ -166,7 +166,7 @@ class Pipeline:
             "backend": self.settings.backend,
             "retrieval": self.settings.retrieval_mode,
         }
-        if store_exists(self.settings):
+        if self._store is not None or store_exists(self.settings):
             stats = self.stats()
             info.update(index_loaded=True, documents=stats["documents"], chunks=stats["chunks"])
         else:
