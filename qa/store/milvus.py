@@ -123,7 +123,7 @@ class MilvusStore:
     def query_in(
         self, collection: str, field: str, values: Sequence[Any], output: list[str]
     ) -> list[dict[str, Any]]:
-        """Rows of ``collection`` whose ``field`` is one of ``values`` (batched; values are parameters)."""
+        """Rows of ``collection`` whose ``field`` is one of ``values`` (batched; values as escaped literals)."""
         out: list[dict[str, Any]] = []
         for i in range(0, len(values), BATCH):
             part = list(dict.fromkeys(values[i : i + BATCH]))
