@@ -123,7 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.server.app import create_app
     from qa.server.observability import configure_logging
     from qa.server.serve import run, serve_secrets
-    from qa.store import index_exists
+    from qa.store import store_exists
 
     settings = _settings(args)
     # Before anything logs, so every line (seeding, model loading, uvicorn) has one format.
@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("qa.serve")
     if args.seed:
         pipeline = _pipeline(settings)
-        empty = not index_exists(settings.index_dir) or pipeline.stats()["documents"] == 0
+        empty = not store_exists(settings) or pipeline.stats()["documents"] == 0
         if empty:
             log.info("index %s is empty: ingesting %s", settings.index_dir, settings.seeds_dir)
             result = pipeline.ingest([settings.seeds_dir])

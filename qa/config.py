@@ -56,6 +56,22 @@ class Settings(BaseSettings):
         description="Embedding arithmetic: bf16 (autocast) on CPUs with AMX or AVX-512-BF16, fp32 elsewhere (`auto`), or forced.",
     )
 
+    store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Where the index lives: `faiss` (FAISS + SQLite files in QA_INDEX_DIR) or `milvus` (see Deployment on Milvus).",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus URI (`http://host:19530`) or a Milvus Lite file path; unset = `milvus.db` in QA_INDEX_DIR.",
+    )
+    milvus_token: SecretStr | None = Field(None, description="Milvus token (`user:password` or an API key).")
+    milvus_db: str | None = Field(None, description="Milvus database; unset = the server's default database.")
+    milvus_collection: str = Field(
+        "qa",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Prefix of the Milvus collections (`<prefix>_chunks`, `_documents`, `_sentences`).",
+    )
+
     # Chunking
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk (whole sentences).")
     chunk_overlap_sentences: int = Field(

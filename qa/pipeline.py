@@ -30,7 +30,7 @@ from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
-from qa.store import BUILD_HINT, Store, StoredDocument, index_exists
+from qa.store import BUILD_HINT, ChunkStore, StoredDocument, open_store, store_exists
 from qa.text import has_lone_surrogate
 from qa.types import Answer, Article, Passage, Question
 
@@ -52,7 +52,7 @@ class AskOptions(TypedDict, total=False):
 
 
 def write_articles(
-    store: Store,
+    store: ChunkStore,
     embedder: Embedder,
     articles: Sequence[Article],
     settings: Settings,
@@ -94,7 +94,7 @@ class Pipeline:
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
         self.verifier = Verifier(self.embeddings, settings.answer_min_support, annotator=self.annotator)
         self.origins = OriginIndex(settings.index_dir)
-        self._store: Store | None = None
+        self._store: ChunkStore | None = None
         self._retriever: Retriever | None = None
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
@@ -105,28 +105,21 @@ class Pipeline:
     def index_dir(self) -> Path:
         return self.settings.index_dir
 
-    def _open_store(self, create: bool) -> Store:
+    def _open_store(self, create: bool) -> ChunkStore:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    if not create and not index_exists(self.index_dir):
-                        raise IndexNotBuilt(f"no index in {self.index_dir}: build it with `{BUILD_HINT}`")
-                    self._store = Store(
-                        self.index_dir,
-                        self.embedder,
-                        ann_threshold=self.settings.ann_threshold,
-                        create=create,
-                    )
+                    self._store = open_store(self.settings, self.embedder, create=create)
                     # The answer stages read sentence vectors stored at ingest from the store itself.
                     self.embeddings.attach(self._store)
         return self._store
 
     @property
-    def store(self) -> Store:
+    def store(self) -> ChunkStore:
         """The store, opened on first use; ``IndexNotBuilt`` if there is none."""
         return self._open_store(create=False)
 
-    def writable_store(self) -> Store:
+    def writable_store(self) -> ChunkStore:
         """The store, created if missing (for writes)."""
         return self._open_store(create=True)
 
@@ -163,7 +156,7 @@ class Pipeline:
         self.embeddings.embed(["warm up"])
         self.annotator.warm_up()
         self.backend()
-        if index_exists(self.index_dir):
+        if store_exists(self.settings):
             self.retriever.warm_up()
 
     def health(self) -> dict[str, Any]:
@@ -176,7 +169,7 @@ class Pipeline:
             "backend": self.settings.backend,
             "retrieval": self.settings.retrieval_mode,
         }
-        if index_exists(self.index_dir):
+        if self._store is not None or store_exists(self.settings):
             stats = self.stats()
             info.update(index_loaded=True, documents=stats["documents"], chunks=stats["chunks"])
         else:
@@ -224,7 +217,7 @@ class Pipeline:
         # No length check here: a condensed question may rightly be longer than what the user typed,
         # which ``_prepare`` has checked.
         filters = (filters or Filters()).at(as_of)
-        if self.store.snapshot().size == 0:
+        if self.store.size() == 0:
             raise IndexNotBuilt(
                 f"the index in {self.index_dir} holds no articles yet: add some with `{BUILD_HINT}`"
             )

@@ -45,6 +45,12 @@ def make_pipeline(index_dir: Path, embedder: SentenceTransformerEmbedder, **over
     return Pipeline(Settings(index_dir=index_dir, **overrides), embedder=embedder)
 
 
+@pytest.fixture(scope="module", params=["faiss", "milvus"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Each store in turn (``QA_STORE``): FAISS + SQLite files, and Milvus Lite in a file of the index dir."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
     """An index built from seeds/ once per run; copy it before writing to it."""

@@ -344,9 +344,9 @@ PARAGRAPHS = [
 
 @pytest.mark.slow
 def test_reingest_unchanged_does_no_embedding_work(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, store_kind: str
 ) -> None:
-    pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30)
+    pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30, store=store_kind)
     first = pipeline.add_articles([long_article("harbour", PARAGRAPHS)])
     assert first.added == ["harbour"] and first.chunks_embedded > 1
     generation = pipeline.stats()["generation"]
@@ -354,15 +354,15 @@ def test_reingest_unchanged_does_no_embedding_work(
     again = pipeline.add_articles([long_article("harbour", PARAGRAPHS)])
     assert again.unchanged == ["harbour"] and not again.added and not again.updated
     assert again.chunks_embedded == 0
-    # No write at all: the generation (and so the FAISS file) is untouched.
+    # No write at all: the generation (and so the FAISS file) is untouched (Milvus keeps no generation).
     assert pipeline.stats()["generation"] == generation
 
 
 @pytest.mark.slow
 def test_reingest_changed_text_replaces_old_chunks(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, store_kind: str
 ) -> None:
-    pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30)
+    pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30, store=store_kind)
     pipeline.add_articles([long_article("harbour", PARAGRAPHS), Article("other", GOOD_TEXT, title="Tram")])
     assert any(
         "Fishermen" in p.text for p in pipeline.search("fishermen cod breeding grounds", 10, mode="bm25")
@@ -382,15 +382,15 @@ def test_reingest_changed_text_replaces_old_chunks(
     assert stored.text == "\n".join(replacement)
     stats = pipeline.stats()
     _, docs = pipeline.list_documents()
-    assert stats["chunks"] == sum(d.chunk_count for d in docs) == pipeline.store.snapshot().size
+    assert stats["chunks"] == sum(d.chunk_count for d in docs) == pipeline.store.size()
     assert pipeline.check() == []
 
 
 @pytest.mark.slow
 def test_editing_one_paragraph_reuses_the_other_vectors(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, store_kind: str
 ) -> None:
-    pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30)
+    pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=30, store=store_kind)
     first = pipeline.add_articles([long_article("harbour", PARAGRAPHS)])
     edited = [*PARAGRAPHS[:3], "Critics say the cost has tripled. A committee will review it in June."]
     report = pipeline.add_articles([long_article("harbour", edited)])
@@ -403,9 +403,9 @@ def test_editing_one_paragraph_reuses_the_other_vectors(
 
 @pytest.mark.slow
 def test_metadata_only_change_updates_without_embedding(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, store_kind: str
 ) -> None:
-    pipeline = make_pipeline(tmp_path / "index", embedder)
+    pipeline = make_pipeline(tmp_path / "index", embedder, store=store_kind)
     pipeline.add_articles([Article("tram", GOOD_TEXT, title="Tram", source="A")])
     report = pipeline.add_articles(
         [Article("tram", GOOD_TEXT, title="Tram", source="B", published_at="2024-02-03")]

@@ -39,8 +39,8 @@ ARTICLES = [
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder):
-    p = make_pipeline(tmp_path_factory.mktemp("retrieval") / "index", embedder)
+def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder, store_kind: str):
+    p = make_pipeline(tmp_path_factory.mktemp("retrieval") / "index", embedder, store=store_kind)
     p.add_articles(ARTICLES)
     return p
 
@@ -78,8 +78,8 @@ def test_as_of_excludes_later_articles_and_prefers_recent_ones(pipeline) -> None
     assert after[0].doc_id == "flood-2022"
 
 
-def test_deleted_documents_are_never_returned(tmp_path: Path, embedder) -> None:
-    p = make_pipeline(tmp_path / "index", embedder)
+def test_deleted_documents_are_never_returned(tmp_path: Path, embedder, store_kind: str) -> None:
+    p = make_pipeline(tmp_path / "index", embedder, store=store_kind)
     p.add_articles(ARTICLES)
     assert p.delete(["budget"]) == ["budget"]
     for mode in ("dense", "bm25", "hybrid"):

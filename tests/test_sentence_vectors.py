@@ -8,13 +8,17 @@ import numpy as np
 
 from qa.answer.evidence import candidates
 from qa.models.embedding import SentenceTransformerEmbedder
-from tests.conftest import make_pipeline
+from tests.conftest import SEEDS, make_pipeline
 
 
 def test_answers_find_every_scored_sentence_stored(
-    seed_copy: Path, embedder: SentenceTransformerEmbedder
+    seed_copy: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder, store_kind: str
 ) -> None:
-    pipeline = make_pipeline(seed_copy, embedder)
+    if store_kind == "faiss":
+        pipeline = make_pipeline(seed_copy, embedder)
+    else:
+        pipeline = make_pipeline(tmp_path / "milvus-index", embedder, store=store_kind)
+        pipeline.ingest([SEEDS])
     question = "Is Putin open to talks on civilian infrastructure?"
     passages = pipeline.search(question)
     # The verifier and the extractive backend score single sentences (pairs only count as quotes).

@@ -1,6 +1,9 @@
 """The store stage: what ingest wrote, for retrieval to read.
 
-:class:`Store` (``qa.store.store``) is the interface; behind it the record store
+:class:`ChunkStore` (``qa.store.interface``) is the interface, opened by
+:func:`open_store` as ``QA_STORE`` says: the FAISS + SQLite :class:`Store`
+(``qa.store.store``, the default) or Milvus (``qa.store.milvus``).  Searches are
+:class:`SearchRequest` s, scored alike by both (``ranking``).  Behind :class:`Store` the record store
 (``records``: SQLite documents, chunks, sentence vectors), the vector index
 (``vectors``: FAISS base files and snapshots, over ``segments``' layered
 metadata and vectors and ``keywords``' BM25), the metadata ``filters`` and the
@@ -10,6 +13,9 @@ Reads return dataclasses: :class:`Snapshot`, :class:`ChunkRecord`,
 """
 
 from qa.store.filters import Filters
+from qa.store.interface import ChunkStore, StoreWriter
+from qa.store.open import open_store, store_exists
+from qa.store.ranking import Mode, SearchRequest
 from qa.store.records import STORE_NAME, ChunkMeta, ChunkRecord, StoredDocument
 from qa.store.store import BUILD_HINT, Store, Writer, index_exists
 from qa.store.vectors import Snapshot
@@ -19,10 +25,16 @@ __all__ = [
     "STORE_NAME",
     "ChunkMeta",
     "ChunkRecord",
+    "ChunkStore",
     "Filters",
+    "Mode",
+    "SearchRequest",
     "Snapshot",
     "Store",
+    "StoreWriter",
     "StoredDocument",
     "Writer",
     "index_exists",
+    "open_store",
+    "store_exists",
 ]

@@ -35,8 +35,10 @@ from qa.ingest.chunk import embedding_text
 from qa.ingest.embed import DocumentState, PreparedWrite, sentence_hash
 from qa.store.check import check
 from qa.store.keywords import Keywords
+from qa.store.ranking import SearchRequest, passages, rank
 from qa.store.records import STORE_NAME, ChunkRecord, Records, StoredDocument, Written
 from qa.store.vectors import BaseFiles, Snapshot, advance, compacted, load_snapshot
+from qa.types import Passage
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,30 @@ class Store:
         self._compactor.start()
 
     # -- reads for retrieval ---------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> list[Passage]:
+        """The ``request.k`` best passages: FAISS and BM25 segments of one snapshot, fused with RRF."""
+        snap = self.snapshot()
+        if snap.size == 0:
+            return []
+        allowed = snap.allowed(request.filters)
+        if allowed is not None and not len(allowed):
+            return []
+        lists: list[dict[int, float]] = []
+        if request.dense:
+            assert request.vector is not None, "a dense search needs the question's vector"
+            lists.append(dict(snap.dense(request.vector, request.pool, allowed)))
+        if request.lexical:
+            lists.append(dict(self.keywords(snap).search(request.question, request.pool, allowed)))
+        return passages(rank(request, lists, snap.published_at), request.k, self.chunks)
+
+    def size(self) -> int:
+        """Live chunks in the current snapshot."""
+        return self.snapshot().size
+
+    def warm_up(self) -> None:
+        """Build the BM25 index of the current snapshot now rather than on the first question."""
+        self.keywords(self.snapshot())
 
     def keywords(self, snap: Snapshot) -> Keywords:
         """The snapshot's BM25 index, built from the store on first use (later writes extend it)."""
