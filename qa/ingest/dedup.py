@@ -22,7 +22,6 @@ import hashlib
 import logging
 import re
 import sqlite3
-import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.sqlite_local import ThreadConnections
 from qa.types import Article
 
 log = logging.getLogger(__name__)
@@ -132,20 +132,14 @@ class OriginIndex:
 
     def __init__(self, index_dir: Path) -> None:
         self.path = Path(index_dir) / ORIGINS_NAME
-        self._local = threading.local()
+        self._conns = ThreadConnections(
+            self.path,
+            "CREATE TABLE IF NOT EXISTS signatures (doc_id TEXT PRIMARY KEY, text_hash TEXT NOT NULL,"
+            " size INTEGER NOT NULL, signature BLOB NOT NULL)",
+        )
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS signatures (doc_id TEXT PRIMARY KEY, text_hash TEXT NOT NULL,"
-                " size INTEGER NOT NULL, signature BLOB NOT NULL)"
-            )
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def record(self, articles: Iterable[Article]) -> int:
         """Store the signature of each article whose text changed (or is new); returns how many."""

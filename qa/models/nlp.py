@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import ConfigError
+from qa.sqlite_local import ThreadConnections
 
 log = logging.getLogger(__name__)
 
@@ -179,17 +180,12 @@ class AnnotationStore:
 
     def __init__(self, index_dir: Path) -> None:
         self.path = Path(index_dir) / ANNOTATIONS_NAME
-        self._local = threading.local()
+        self._conns = ThreadConnections(
+            self.path, "CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, data TEXT NOT NULL)"
+        )
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys or not self.path.exists():
@@ -210,11 +206,7 @@ class AnnotationStore:
     def _recover(self, exc: Exception) -> None:
         """A damaged cache is moved aside and started afresh: annotations are re-parsed on demand."""
         log.warning("annotation cache %s is unreadable (%s); starting a new one", self.path, exc)
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-            self._local.conn = None
+        self._conns.drop()
         if "malformed" in str(exc) or "not a database" in str(exc):
             with contextlib.suppress(OSError):
                 self.path.rename(self.path.with_name(f"{self.path.name}.damaged"))
@@ -229,7 +221,7 @@ class AnnotationStore:
             conn.executemany("INSERT OR REPLACE INTO notes(key, data) VALUES (?, ?)", rows)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # a cache: a failed write only costs a re-parse later
-            live = getattr(self._local, "conn", None)
+            live = self._conns.current()
             if live is not None:
                 with contextlib.suppress(sqlite3.Error):
                     live.execute("ROLLBACK")
