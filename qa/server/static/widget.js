@@ -144,6 +144,34 @@
     "  white-space: pre-wrap; overflow-wrap: anywhere; }",
     ".qa-passage mark { background: #ffe58a; color: inherit; padding: 0 1px; border-radius: 2px; }",
     ".qa-source-note { color: var(--qa-muted); font-size: 12px; margin: 8px 0 0; }",
+    // Corroboration: who else reports a sentence (badges), copies, and a "sources differ" marker.
+    ".qa-corro { display: block; margin: 2px 0 4px; white-space: normal; line-height: 1.2; }",
+    ".qa-badge { display: inline-block; margin: 2px 3px 0 0; padding: 0 6px; border: 1px solid var(--qa-line);",
+    "  border-radius: 9px; background: var(--qa-bg); color: var(--qa-muted); font-size: 11px; line-height: 16px;",
+    "  vertical-align: baseline; max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }",
+    ".qa-badge:hover { border-color: var(--qa-accent); color: var(--qa-accent); }",
+    ".qa-origin { display: inline-block; margin: 2px 3px 0 0; padding: 1px 2px 1px 6px; border: 1px dashed var(--qa-line); border-radius: 10px; }",
+    ".qa-copies { display: inline-block; margin: 2px 3px 0 0; font-size: 11px; color: var(--qa-muted); font-style: italic; }",
+    ".qa-differ { display: inline-block; margin: 2px 3px 0 0; padding: 0 6px; border: 1px solid var(--qa-decline);",
+    "  border-radius: 9px; background: var(--qa-decline-bg); color: var(--qa-decline); font-size: 11px; font-weight: 700;",
+    "  line-height: 16px; vertical-align: baseline; }",
+    ".qa-differ:hover { filter: brightness(.95); }",
+    ".qa-asof { display: block; font-size: 12px; color: var(--qa-muted); margin-bottom: 2px; white-space: normal; }",
+    ".qa-timeline { margin: 8px 0 0; padding: 6px 0 0 18px; border-top: 1px solid var(--qa-line); white-space: normal; font-size: 13px; }",
+    ".qa-timeline li { margin: 3px 0; }",
+    ".qa-timeline time { font-weight: 600; margin-right: 4px; }",
+    ".qa-compare { position: absolute; inset: 0; background: var(--qa-bg); overflow-y: auto; padding: 12px 14px 16px; }",
+    ".qa-compare-summary { margin: 10px 0 0; color: var(--qa-muted); font-size: 12px; }",
+    ".qa-compare-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; align-items: start; }",
+    ".qa-compare-col { display: flex; flex-direction: column; gap: 8px; min-width: 0; }",
+    ".qa-pane { margin: 0; padding: 8px; border: 1px solid var(--qa-line); border-radius: 8px; min-width: 0; font-size: 12px; }",
+    ".qa-pane-differs { border-color: var(--qa-decline); }",
+    ".qa-pane-label { margin: 0 0 4px; font-size: 11px; font-weight: 700; letter-spacing: .04em; text-transform: uppercase; color: var(--qa-muted); }",
+    ".qa-pane-differs .qa-pane-label { color: var(--qa-decline); }",
+    ".qa-pane-meta { margin: 0 0 6px; font-weight: 600; overflow-wrap: anywhere; }",
+    ".qa-pane .qa-passage { font-size: 12px; padding: 6px 8px; }",
+    ".qa-pane-differs .qa-passage { border-left-color: var(--qa-decline); }",
+    ".qa-pane-span { margin: 6px 0 4px; color: var(--qa-muted); font-size: 11px; }",
     ".qa-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }",
     "@media (max-width: 480px) {",
     "  .qa-panel { inset: 0; width: 100%; max-width: none; height: 100%; max-height: none; border-radius: 0; border: none; }",
@@ -199,6 +227,7 @@
   var isOpen = false;
   var docCache = {}; // doc_id -> Promise<document JSON>
   var sourceOpener = null; // the citation button that opened the source view
+  var compareOpener = null; // the "sources differ" button that opened the comparison
 
   function loadHistory() {
     try {
@@ -271,6 +300,17 @@
     sourceBack, sourceTitle, sourceMeta, sourcePassage, sourceNote
   );
 
+  // "Sources differ": the cited passage and the passages that state it otherwise, side by side.
+  var compareBack = h("button", { type: "button", class: "qa-back", onclick: function () { closeCompare(); } }, "← Back to chat");
+  var compareTitle = h("h3", { class: "qa-source-title", id: uid + "-compare-title" }, "Sources differ");
+  var compareSummary = h("p", { class: "qa-compare-summary" });
+  var compareGrid = h("div", { class: "qa-compare-grid" });
+  var compareView = h(
+    "section",
+    { class: "qa-compare", id: uid + "-compare", hidden: true, role: "region", "aria-labelledby": uid + "-compare-title" },
+    compareBack, compareTitle, compareGrid, compareSummary
+  );
+
   var panel = h(
     "div",
     {
@@ -288,7 +328,7 @@
       h("button", { type: "button", class: "qa-icon-btn qa-new", "aria-label": "Start a new conversation", title: "New conversation", onclick: reset }, "New"),
       h("button", { type: "button", class: "qa-icon-btn qa-close", "aria-label": "Close chat", title: "Close", onclick: function () { close(); } }, "×")
     ),
-    h("div", { class: "qa-body" }, log, sourceView),
+    h("div", { class: "qa-body" }, log, compareView, sourceView),
     form
   );
 
@@ -310,6 +350,7 @@
     ev.preventDefault();
     ev.stopPropagation();
     if (!sourceView.hidden) closeSource();
+    else if (!compareView.hidden) closeCompare();
     else close();
   });
 
@@ -336,6 +377,7 @@
   function close() {
     if (!isOpen) return;
     closeSource(false);
+    closeCompare(false);
     isOpen = false;
     panel.hidden = true;
     wrapper.classList.remove("qa-open");
@@ -390,37 +432,205 @@
   }
 
   function citeButton(citation, label) {
+    var when = formatDate(citation.published_at) || "date not recorded";
+    var about = [citation.title || "article", citation.source, when].filter(Boolean).join(" — ");
     return h(
       "button",
       {
         type: "button",
         class: "qa-cite",
         "data-n": String(citation.n),
-        "aria-label": "Source " + citation.n + ": " + (citation.title || "article"),
-        title: citation.title || "",
+        "aria-label": "Source " + citation.n + ": " + about,
+        title: about,
         onclick: function (ev) { openSource(citation, ev.currentTarget); },
       },
       label
     );
   }
 
-  // Answer text with [n] (or [1, 2]) markers turned into citation buttons.
-  function answerNodes(text, byN) {
+  // The answer's per-sentence sources blocks, by the marker number of their citation, in order.
+  function sourcesByN(sources, byN) {
+    var out = {};
+    (Array.isArray(sources) ? sources : []).forEach(function (block) {
+      if (!block || typeof block.citation !== "number" || !byN[block.citation]) return;
+      (out[block.citation] = out[block.citation] || []).push(block);
+    });
+    return out;
+  }
+
+  function refList(value) {
+    return (Array.isArray(value) ? value : []).filter(function (r) { return r && typeof r.doc_id === "string"; });
+  }
+
+  function outletOf(ref) {
+    return (ref && ref.source) || "Unnamed source";
+  }
+
+  function badge(ref) {
+    var label = outletOf(ref) + " · " + (formatDate(ref.published_at) || "date not recorded");
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "qa-badge",
+        "data-doc-id": ref.doc_id,
+        "aria-label": "Also reported by " + label + ": " + (ref.text || ""),
+        title: (ref.text ? "“" + ref.text + "”" : "") + (ref.title ? " — " + ref.title : ""),
+        onclick: function (ev) { openSource(ref, ev.currentTarget); },
+      },
+      label
+    );
+  }
+
+  // Copies of one report, as the service counts them (``origins``): the articles whose sentence reads
+  // the same form one origin.  null when that grouping doesn't give the service's count.
+  function originGroups(citation, supporters, origins) {
+    function key(text) { return String(text || "").toLowerCase().replace(/\s+/g, " ").trim(); }
+    var groups = [{ key: key(citation.text), refs: [], outlets: [outletOf(citation)] }];
+    supporters.forEach(function (ref) {
+      var k = key(ref.text);
+      var found = null;
+      for (var i = 0; i < groups.length && !found; i++) if (k && groups[i].key === k) found = groups[i];
+      if (!found) groups.push((found = { key: k, refs: [], outlets: [] }));
+      found.refs.push(ref);
+      found.outlets.push(outletOf(ref));
+    });
+    return groups.length === origins ? groups : null;
+  }
+
+  function copiesLine(outlets) {
+    var names = outlets.filter(function (name, i) { return outlets.indexOf(name) === i; });
+    var who = names.length === 1 ? outlets.length + " " + names[0] + " articles" : outlets.length + " outlets";
+    return who + " carry the same report";
+  }
+
+  // Badges for the other articles that state a sentence (copies of one report as one origin)
+  // and the "sources differ" marker.
+  function corroborationNodes(block, citation) {
+    var supporters = refList(block.supported_by);
+    var differing = refList(block.contradicted_by);
+    if (!supporters.length && !differing.length) return null;
+    var group = h("span", {
+      class: "qa-corro",
+      role: "group",
+      "aria-label": "Other sources for this sentence",
+      title: typeof block.summary === "string" ? block.summary : null,
+      "data-citation": String(citation.n),
+    });
+    var articles = 1 + supporters.length;
+    var origins = typeof block.origins === "number" ? block.origins : articles;
+    var groups = supporters.length && origins < articles ? originGroups(citation, supporters, origins) : null;
+    if (groups) {
+      groups.forEach(function (g) {
+        if (g.outlets.length < 2) {
+          append(group, g.refs.map(badge));
+          return;
+        }
+        var line = copiesLine(g.outlets);
+        append(group, h(
+          "span",
+          { class: "qa-origin", role: "group", "aria-label": line + ": one origin" },
+          h("span", { class: "qa-copies" }, line + ":"),
+          " ",
+          g.refs.map(badge)
+        ));
+      });
+    } else {
+      append(group, supporters.map(badge));
+      if (supporters.length && origins >= 1 && origins < articles) {
+        // Copies the widget can't single out: say how many independent origins there are.
+        append(group, h(
+          "span",
+          { class: "qa-copies" },
+          articles + " articles, " + origins + (origins === 1 ? " independent origin" : " independent origins")
+        ));
+      }
+    }
+    if (differing.length) {
+      append(group, h(
+        "button",
+        {
+          type: "button",
+          class: "qa-differ",
+          "aria-haspopup": "dialog",
+          "aria-expanded": "false",
+          "aria-controls": uid + "-compare",
+          "aria-label": "Sources differ: compare the cited passage with " + differing.length +
+            (differing.length === 1 ? " passage" : " passages") + " that state it otherwise",
+          onclick: function (ev) { openCompare(block, citation, ev.currentTarget); },
+        },
+        "⚠ Sources differ"
+      ));
+    }
+    return group;
+  }
+
+  // Answer text with [n] (or [1, 2]) markers turned into citation buttons, and each sentence's
+  // corroboration after its markers (and its closing punctuation).
+  function answerNodes(text, byN, blocks) {
     var nodes = [];
     var re = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
     var last = 0;
     var m;
+    var pending = [];
     while ((m = re.exec(text)) !== null) {
       var ns = m[1].split(/\s*,\s*/).map(Number);
       if (!ns.every(function (n) { return byN[n]; })) continue; // not a known citation: leave as text
       if (m.index > last) nodes.push(document.createTextNode(text.slice(last, m.index)));
       ns.forEach(function (n) {
         nodes.push(h("sup", null, citeButton(byN[n], "[" + n + "]")));
+        var queue = blocks[n];
+        if (queue && queue.length) pending.push(corroborationNodes(queue.shift(), byN[n]));
       });
       last = re.lastIndex;
+      var rest = text.slice(last);
+      if (/^\s*\[\d+(?:\s*,\s*\d+)*\]/.test(rest)) continue; // more markers follow: badges after them
+      var close = /^[.!?…]+["”’)]*/.exec(rest);
+      if (close && pending.length) {
+        nodes.push(document.createTextNode(close[0]));
+        last += close[0].length;
+        re.lastIndex = last;
+      }
+      pending = pending.filter(Boolean);
+      if (pending.length) {
+        nodes = nodes.concat(pending);
+        // The group is a line of its own: the next sentence starts without the space.
+        var space = /^[ \t]+/.exec(text.slice(last));
+        if (space) last += space[0].length;
+        re.lastIndex = last;
+      }
+      pending = [];
     }
     if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+    nodes = nodes.concat(pending.filter(Boolean));
+    // Blocks whose marker is not in the text (an edited answer): after it, one per sentence.
+    Object.keys(blocks).forEach(function (n) {
+      blocks[n].forEach(function (block) {
+        var group = corroborationNodes(block, byN[n]);
+        if (group) nodes.push(group);
+      });
+    });
     return nodes;
+  }
+
+  // A timeline answer (when the service sends one): dated events, oldest first, each cited.
+  function timelineNodes(items, byN) {
+    var events = (Array.isArray(items) ? items : []).filter(function (e) { return e && typeof e === "object"; });
+    if (!events.length) return null;
+    var list = h("ol", { class: "qa-timeline", "aria-label": "Timeline" });
+    events.forEach(function (e) {
+      var when = e.date || e.published_at || (e.citation && e.citation.published_at) || "";
+      var text = [e.sentence, e.text, e.event, e.summary].filter(function (t) { return typeof t === "string"; })[0] || "";
+      var n = typeof e.citation === "number" ? e.citation : typeof e.n === "number" ? e.n : null;
+      list.appendChild(h(
+        "li",
+        null,
+        h("time", { datetime: typeof when === "string" ? when : null }, formatDate(when) || "Undated"),
+        text.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, ""),
+        n !== null && byN[n] ? [" ", h("sup", null, citeButton(byN[n], "[" + n + "]"))] : null
+      ));
+    });
+    return list;
   }
 
   function fillAssistant(el, message) {
@@ -431,15 +641,18 @@
     el.textContent = "";
     append(el, h("span", { class: "qa-sr" }, "Answer: "));
     if (declined) append(el, h("span", { class: "qa-label" }, "Not in the articles"));
-    append(el, h("span", { class: "qa-text" }, answerNodes(message.content, byN)));
+    if (!declined && typeof message.as_of === "string" && message.as_of) {
+      append(el, h("span", { class: "qa-asof" }, "As of " + formatDate(message.as_of)));
+    }
+    append(el, h("span", { class: "qa-text" }, answerNodes(message.content, byN, sourcesByN(message.sources, byN))));
+    append(el, timelineNodes(message.timeline, byN));
     var ns = Object.keys(byN).map(Number).sort(function (a, b) { return a - b; });
     if (ns.length) {
       var list = h("ol", { class: "qa-sources", "aria-label": "Sources" });
       ns.forEach(function (n) {
         var c = byN[n];
         var label = "[" + n + "] " + (c.title || c.doc_id || "article");
-        var meta = [c.source, formatDate(c.published_at)].filter(Boolean).join(", ");
-        if (meta) label += " — " + meta;
+        label += " — " + [c.source, formatDate(c.published_at) || "date not recorded"].filter(Boolean).join(", ");
         list.appendChild(
           h(
             "li",
@@ -540,7 +753,11 @@
           content: typeof answer.answer === "string" ? answer.answer : streamed.data,
           answered: answer.answered !== false,
           citations: Array.isArray(answer.citations) ? answer.citations : [],
+          sources: Array.isArray(answer.sources) ? answer.sources : [],
         };
+        // Time-aware fields, when the service sends them.
+        if (typeof answer.as_of === "string") message.as_of = answer.as_of;
+        if (Array.isArray(answer.timeline)) message.timeline = answer.timeline;
         history.push(message);
         saveHistory();
         fillAssistant(bubble, message);
@@ -565,6 +782,7 @@
     history = [];
     saveHistory();
     closeSource(false);
+    closeCompare(false);
     log.textContent = "";
     log.appendChild(emptyNote);
     if (isOpen) input.focus();
@@ -937,6 +1155,57 @@
     sourceView.__token = null;
     if (restoreFocus !== false && sourceOpener && sourceOpener.isConnected) sourceOpener.focus();
     sourceOpener = null;
+  }
+
+  // ------------------------------------------------------ compare view
+  function spanText(ref) {
+    if (typeof ref.start !== "number" || typeof ref.end !== "number") return "";
+    return "Characters " + ref.start + "–" + ref.end + " of the article";
+  }
+
+  function comparePane(ref, label, differs) {
+    var meta = outletOf(ref) + " · " + (formatDate(ref.published_at) || "date not recorded");
+    return h(
+      "figure",
+      { class: "qa-pane" + (differs ? " qa-pane-differs" : ""), "data-doc-id": ref.doc_id, "aria-label": label + ": " + meta },
+      h("p", { class: "qa-pane-label" }, label),
+      h("p", { class: "qa-pane-meta" }, meta),
+      ref.title ? h("p", { class: "qa-source-meta" }, ref.title) : null,
+      h("blockquote", { class: "qa-passage" }, ref.text || ""),
+      h("p", { class: "qa-pane-span" }, spanText(ref)),
+      h("button", {
+        type: "button",
+        class: "qa-source-link qa-pane-open",
+        onclick: function (ev) { openSource(ref, ev.currentTarget); },
+      }, "Read it in the article")
+    );
+  }
+
+  function openCompare(block, citation, opener) {
+    closeCompare(false);
+    compareOpener = opener || null;
+    if (compareOpener) compareOpener.setAttribute("aria-expanded", "true");
+    compareSummary.textContent = typeof block.summary === "string" ? block.summary : "";
+    compareGrid.textContent = "";
+    var differing = refList(block.contradicted_by);
+    compareGrid.appendChild(h("div", { class: "qa-compare-col" }, comparePane(citation, "Cited [" + citation.n + "]", false)));
+    compareGrid.appendChild(h(
+      "div",
+      { class: "qa-compare-col" },
+      differing.map(function (ref) { return comparePane(ref, "Differs", true); })
+    ));
+    compareView.hidden = false;
+    compareView.scrollTop = 0;
+    compareBack.focus();
+  }
+
+  function closeCompare(restoreFocus) {
+    if (compareView.hidden) return;
+    closeSource(false);
+    compareView.hidden = true;
+    if (compareOpener) compareOpener.setAttribute("aria-expanded", "false");
+    if (restoreFocus !== false && compareOpener && compareOpener.isConnected) compareOpener.focus();
+    compareOpener = null;
   }
 
   // ---------------------------------------------------------------- boot
