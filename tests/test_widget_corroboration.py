@@ -13,6 +13,7 @@ Run: ``.venv/bin/pytest -m browser tests/test_widget_corroboration.py``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,20 +239,14 @@ def test_answer_without_sources_or_with_odd_ones_still_renders(page, server: Ser
         [{"citation": 9, "supported_by": [{"doc_id": "nope"}]}, "junk"],
     ]
 
-    def strip(route) -> None:
-        response = route.fetch()
-        body = response.text()
-        head, _, final = body.rpartition("event: final\n")
-        payload = json.loads(final.split("data: ", 1)[1].split("\n", 1)[0])
+    def strip(payload: dict) -> None:
         replacement = odd.pop(0)
         if replacement is None:
             payload.pop("sources", None)
         else:
             payload["sources"] = replacement
-        body = head + "event: final\ndata: " + json.dumps(payload) + "\n\n"
-        route.fulfill(status=200, content_type="text/event-stream", body=body)
 
-    page.route("**/chat/stream", strip)
+    page.route("**/chat/stream", lambda route: _rewrite_final(route, strip))
     page.goto(server.url + "/")
     for i in range(3):
         _ask(page, QUESTION)
@@ -259,3 +254,55 @@ def test_answer_without_sources_or_with_odd_ones_still_renders(page, server: Ser
         expect(answer.locator("button.qa-cite").first).to_be_visible()
         expect(answer.locator(".qa-corro")).to_have_count(0)
         expect(answer.locator(".qa-text")).to_contain_text("people were killed")
+
+
+def _rewrite_final(route, change) -> None:
+    """Fetch the real streamed answer and pass its final event through ``change(payload)``."""
+    body = route.fetch().text()
+    head, _, final = body.rpartition("event: final\n")
+    payload = json.loads(final.split("data: ", 1)[1].split("\n", 1)[0])
+    change(payload)
+    route.fulfill(
+        status=200,
+        content_type="text/event-stream",
+        body=head + "event: final\ndata: " + json.dumps(payload) + "\n\n",
+    )
+
+
+def test_time_aware_fields_are_shown_when_present(page, server: Server) -> None:
+    """``as_of``, ``updates``/``earlier`` per sentence and a ``timeline`` (issue 13 items 3-4) are
+    shown when the service sends them: here added to the real answer in their documented shape."""
+
+    def time_aware(payload: dict) -> None:
+        cites = {c["n"]: c for c in payload["citations"]}
+        older = next(b for b in payload["sources"] if "41 people" in b["sentence"])
+        newer_n = next(n for n, c in cites.items() if c["doc_id"] == "quake-toll-rises")
+        update = next(r for r in older["contradicted_by"] if r["doc_id"] == "quake-toll-rises")
+        older["as_of"] = cites[older["citation"]]["published_at"]
+        older["updates"] = [{**update, "citation": newer_n}]
+        older["earlier"] = []
+        payload["timeline"] = [
+            {"date": c["published_at"], "text": c["text"], "citation": c["n"]}
+            for c in sorted(cites.values(), key=lambda c: c["published_at"])
+        ]
+
+    page.route("**/chat/stream", lambda route: _rewrite_final(route, time_aware))
+    page.goto(server.url + "/")
+    _ask(page, QUESTION)
+    answer = _wait_answers(page, 1)
+    group = _wire_group(answer)
+    expect(group.locator(".qa-asof").first).to_have_text("As of Mar 12, 2024")
+    expect(group.locator(".qa-updated")).to_have_text("Updated Mar 15, 2024")
+    group.locator("button.qa-differ").click()
+    panes = page.locator(COMPARE).locator("figure.qa-pane")
+    expect(panes).to_have_count(2)  # the update is also the contradicting passage: shown once
+    expect(panes.nth(1).locator(".qa-pane-label")).to_have_text(re.compile(r"^Newer report \[\d\]$"))
+    expect(panes.nth(1).locator(".qa-passage")).to_have_text(TOLL_63)
+    page.keyboard.press("Escape")
+
+    timeline = answer.locator("ol.qa-timeline li")
+    expect(timeline).to_have_count(2)
+    expect(timeline.nth(0)).to_contain_text("Mar 12, 2024")
+    expect(timeline.nth(0)).to_contain_text(TOLL_41)
+    expect(timeline.nth(1)).to_contain_text("Mar 15, 2024")
+    expect(timeline.nth(1).locator("button.qa-cite")).to_have_count(1)

@@ -156,7 +156,7 @@
     "  border-radius: 9px; background: var(--qa-decline-bg); color: var(--qa-decline); font-size: 11px; font-weight: 700;",
     "  line-height: 16px; vertical-align: baseline; }",
     ".qa-differ:hover { filter: brightness(.95); }",
-    ".qa-asof { display: block; font-size: 12px; color: var(--qa-muted); margin-bottom: 2px; white-space: normal; }",
+    ".qa-asof { display: inline-block; margin: 2px 3px 0 0; font-size: 11px; color: var(--qa-muted); font-weight: 600; }",
     ".qa-timeline { margin: 8px 0 0; padding: 6px 0 0 18px; border-top: 1px solid var(--qa-line); white-space: normal; font-size: 13px; }",
     ".qa-timeline li { margin: 3px 0; }",
     ".qa-timeline time { font-weight: 600; margin-right: 4px; }",
@@ -462,6 +462,25 @@
     return (Array.isArray(value) ? value : []).filter(function (r) { return r && typeof r.doc_id === "string"; });
   }
 
+  // Passages that state a sentence otherwise: contradicting ones, and (time-aware answers) newer
+  // reports that update it and earlier ones it updates; each passage once, its kind noted.
+  function differingRefs(block) {
+    var seen = {};
+    var out = [];
+    [["update", block.updates], ["earlier", block.earlier], ["differs", block.contradicted_by]].forEach(function (pair) {
+      refList(pair[1]).forEach(function (ref) {
+        var key = ref.doc_id + ":" + ref.start + ":" + ref.end;
+        if (seen[key]) return;
+        seen[key] = true;
+        var copy = {};
+        Object.keys(ref).forEach(function (k) { copy[k] = ref[k]; });
+        copy.kind = pair[0];
+        out.push(copy);
+      });
+    });
+    return out;
+  }
+
   function outletOf(ref) {
     return (ref && ref.source) || "Unnamed source";
   }
@@ -508,8 +527,9 @@
   // and the "sources differ" marker.
   function corroborationNodes(block, citation) {
     var supporters = refList(block.supported_by);
-    var differing = refList(block.contradicted_by);
-    if (!supporters.length && !differing.length) return null;
+    var differing = differingRefs(block);
+    var asOf = typeof block.as_of === "string" && block.as_of ? block.as_of : "";
+    if (!supporters.length && !differing.length && !asOf) return null;
     var group = h("span", {
       class: "qa-corro",
       role: "group",
@@ -517,6 +537,7 @@
       title: typeof block.summary === "string" ? block.summary : null,
       "data-citation": String(citation.n),
     });
+    if (asOf) append(group, h("span", { class: "qa-asof" }, "As of " + formatDate(asOf)));
     var articles = 1 + supporters.length;
     var origins = typeof block.origins === "number" ? block.origins : articles;
     var groups = supporters.length && origins < articles ? originGroups(citation, supporters, origins) : null;
@@ -545,6 +566,11 @@
           articles + " articles, " + origins + (origins === 1 ? " independent origin" : " independent origins")
         ));
       }
+    }
+    var updates = refList(block.updates);
+    if (updates.length) {
+      var newest = updates.map(function (r) { return r.published_at || ""; }).sort().pop();
+      append(group, h("span", { class: "qa-asof qa-updated" }, "Updated" + (newest ? " " + formatDate(newest) : "")));
     }
     if (differing.length) {
       append(group, h(
@@ -641,9 +667,6 @@
     el.textContent = "";
     append(el, h("span", { class: "qa-sr" }, "Answer: "));
     if (declined) append(el, h("span", { class: "qa-label" }, "Not in the articles"));
-    if (!declined && typeof message.as_of === "string" && message.as_of) {
-      append(el, h("span", { class: "qa-asof" }, "As of " + formatDate(message.as_of)));
-    }
     append(el, h("span", { class: "qa-text" }, answerNodes(message.content, byN, sourcesByN(message.sources, byN))));
     append(el, timelineNodes(message.timeline, byN));
     var ns = Object.keys(byN).map(Number).sort(function (a, b) { return a - b; });
@@ -755,9 +778,7 @@
           citations: Array.isArray(answer.citations) ? answer.citations : [],
           sources: Array.isArray(answer.sources) ? answer.sources : [],
         };
-        // Time-aware fields, when the service sends them.
-        if (typeof answer.as_of === "string") message.as_of = answer.as_of;
-        if (Array.isArray(answer.timeline)) message.timeline = answer.timeline;
+        if (Array.isArray(answer.timeline)) message.timeline = answer.timeline; // a timeline answer
         history.push(message);
         saveHistory();
         fillAssistant(bubble, message);
@@ -1187,12 +1208,15 @@
     if (compareOpener) compareOpener.setAttribute("aria-expanded", "true");
     compareSummary.textContent = typeof block.summary === "string" ? block.summary : "";
     compareGrid.textContent = "";
-    var differing = refList(block.contradicted_by);
     compareGrid.appendChild(h("div", { class: "qa-compare-col" }, comparePane(citation, "Cited [" + citation.n + "]", false)));
     compareGrid.appendChild(h(
       "div",
       { class: "qa-compare-col" },
-      differing.map(function (ref) { return comparePane(ref, "Differs", true); })
+      differingRefs(block).map(function (ref) {
+        var label = ref.kind === "update" ? "Newer report" : ref.kind === "earlier" ? "Earlier report" : "Differs";
+        if (typeof ref.citation === "number" && ref.citation !== citation.n) label += " [" + ref.citation + "]";
+        return comparePane(ref, label, true);
+      })
     ));
     compareView.hidden = false;
     compareView.scrollTop = 0;
