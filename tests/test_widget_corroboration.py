@@ -300,9 +300,14 @@ def test_time_aware_fields_are_shown_when_present(page, server: Server) -> None:
     expect(panes.nth(1).locator(".qa-passage")).to_have_text(TOLL_63)
     page.keyboard.press("Escape")
 
-    timeline = answer.locator("ol.qa-timeline li")
+    # The timeline replaces the answer text (a timeline answer's text lists the same events).
+    timeline = answer.locator(".qa-text ol.qa-timeline li")
     expect(timeline).to_have_count(2)
+    expect(answer.locator(".qa-text")).to_have_count(1)
     expect(timeline.nth(0)).to_contain_text("Mar 12, 2024")
     expect(timeline.nth(0)).to_contain_text(TOLL_41)
     expect(timeline.nth(1)).to_contain_text("Mar 15, 2024")
     expect(timeline.nth(1).locator("button.qa-cite")).to_have_count(1)
+    # Each event keeps its sentence's corroboration: the wire report's event has its badges and marker.
+    expect(timeline.nth(0).locator(".qa-corro button.qa-badge")).to_have_count(3)
+    expect(timeline.nth(0).locator(".qa-corro button.qa-differ")).to_have_count(1)

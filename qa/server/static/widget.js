@@ -157,7 +157,7 @@
     "  line-height: 16px; vertical-align: baseline; }",
     ".qa-differ:hover { filter: brightness(.95); }",
     ".qa-asof { display: inline-block; margin: 2px 3px 0 0; font-size: 11px; color: var(--qa-muted); font-weight: 600; }",
-    ".qa-timeline { margin: 8px 0 0; padding: 6px 0 0 18px; border-top: 1px solid var(--qa-line); white-space: normal; font-size: 13px; }",
+    ".qa-timeline { margin: 0; padding: 0 0 0 18px; white-space: normal; }",
     ".qa-timeline li { margin: 3px 0; }",
     ".qa-timeline time { font-weight: 600; margin-right: 4px; }",
     ".qa-compare { position: absolute; inset: 0; background: var(--qa-bg); overflow-y: auto; padding: 12px 14px 16px; }",
@@ -639,8 +639,9 @@
     return nodes;
   }
 
-  // A timeline answer (when the service sends one): dated events, oldest first, each cited.
-  function timelineNodes(items, byN) {
+  // A timeline answer (when the service sends one): dated events, oldest first, each cited, each
+  // with its sentence's corroboration.  It replaces the answer text, which lists the same events.
+  function timelineNodes(items, byN, blocks) {
     var events = (Array.isArray(items) ? items : []).filter(function (e) { return e && typeof e === "object"; });
     if (!events.length) return null;
     var list = h("ol", { class: "qa-timeline", "aria-label": "Timeline" });
@@ -653,7 +654,8 @@
         null,
         h("time", { datetime: typeof when === "string" ? when : null }, formatDate(when) || "Undated"),
         text.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, ""),
-        n !== null && byN[n] ? [" ", h("sup", null, citeButton(byN[n], "[" + n + "]"))] : null
+        n !== null && byN[n] ? [" ", h("sup", null, citeButton(byN[n], "[" + n + "]"))] : null,
+        n !== null && blocks[n] && blocks[n].length ? corroborationNodes(blocks[n].shift(), byN[n]) : null
       ));
     });
     return list;
@@ -667,8 +669,10 @@
     el.textContent = "";
     append(el, h("span", { class: "qa-sr" }, "Answer: "));
     if (declined) append(el, h("span", { class: "qa-label" }, "Not in the articles"));
-    append(el, h("span", { class: "qa-text" }, answerNodes(message.content, byN, sourcesByN(message.sources, byN))));
-    append(el, timelineNodes(message.timeline, byN));
+    var blocks = sourcesByN(message.sources, byN);
+    var timeline = declined ? null : timelineNodes(message.timeline, byN, blocks);
+    if (timeline) append(el, h("div", { class: "qa-text qa-timeline-answer" }, timeline, answerNodes("", byN, blocks)));
+    else append(el, h("span", { class: "qa-text" }, answerNodes(message.content, byN, blocks)));
     var ns = Object.keys(byN).map(Number).sort(function (a, b) { return a - b; });
     if (ns.length) {
       var list = h("ol", { class: "qa-sources", "aria-label": "Sources" });
