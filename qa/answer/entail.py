@@ -55,6 +55,7 @@ from qa.answer.syntax import (
     arguments,
     clause_polarity,
     modifiers,
+    predicate_of,
     sent_children,
     window,
 )
@@ -235,6 +236,10 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
         if t.lemma in {"be", "have", "do"} or t.pos == "AUX":
             continue
         j = aligned.get(i)
+        if j is not None and j not in evidence_pol:
+            # A noun in the claim's predicate slot ("would not appeal" / "plans to file an appeal"):
+            # the evidence's polarity is its governing predicate's.
+            j = predicate_of(evidence, j)
         if j is None or j not in evidence_pol:
             if negative and not any_evidence_neg:
                 ok = False
@@ -242,7 +247,9 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
                     "polarity", f"the claim negates '{t.text}', which the evidence does not", NOT_STATED
                 )
             continue
-        if negative != evidence_pol[j]:
+        if negative != evidence_pol[j] and not (
+            _negated_above(claim, claim_pol, i) or _negated_above(evidence, evidence_pol, j)
+        ):
             ok = False
             e = evidence.toks[j]
             which = "claim" if negative else "evidence"
@@ -268,6 +275,20 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
                 CONTRADICTED,
             )
     result.checks["polarity"] = ok
+
+
+def _negated_above(sent: Sent, polarity: dict[int, bool], i: int) -> bool:
+    """A clause above the predicate is negated ("At no time was the integrity ... compromised"):
+    its polarity is not cleanly the opposite.  Conjuncts are separate clauses, not above."""
+    k = i
+    for _ in range(4):
+        head = sent.toks[k].head
+        if head == k or sent.toks[k].dep in {"conj", "ccomp", "advcl"}:
+            return False
+        k = head
+        if polarity.get(k):
+            return True
+    return False
 
 
 def _check_roles(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
