@@ -55,6 +55,7 @@ from qa.answer.syntax import (
     arguments,
     clause_polarity,
     modifiers,
+    predicate_of,
     sent_children,
     window,
 )
@@ -139,6 +140,22 @@ def _check_numbers(claim: Sent, evidence: Sent, result: Judgement) -> None:
             for h in have
             if h.ordinal == q.ordinal and q.unit and h.unit == q.unit and h.qualifier != "approx"
         ]
+        # The evidence's figure for the same actor and verb ("Stripe ... cutting 14%") decides, even
+        # when another actor's figure has the claim's value ("Lyft ... axing 13%").
+        claim_verb, claim_subject = governor(claim, q.index)
+        own = [
+            h
+            for h in same_unit
+            if claim_subject and _same_actor(governor(evidence, h.index), claim_verb, claim_subject)
+        ]
+        if own and not any(h in same_value for h in own):
+            result.fail(
+                "numbers",
+                f"'{q.text} {q.unit}' but the evidence says '{own[0].text}' for {claim_subject}",
+                CONTRADICTED,
+            )
+            ok = False
+            continue
         if same_value:
             # Another unit for the same value contradicts only when the claim's unit is nowhere in
             # the evidence ("30-day" against "30-hour"); "money" matches any currency noun.
@@ -183,6 +200,10 @@ def _check_numbers(claim: Sent, evidence: Sent, result: Judgement) -> None:
             result.fail("numbers", f"the number '{q.text}' is not in the evidence", NOT_STATED)
             ok = False
     result.checks["numbers"] = ok
+
+
+def _same_actor(governed: tuple[str, str], verb: str, subject: str) -> bool:
+    return governed[0] == verb and bool(governed[1]) and any_same({subject}, {governed[1]})
 
 
 def _check_dates(claim: Sent, evidence: Sent, result: Judgement) -> None:
@@ -235,6 +256,10 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
         if t.lemma in {"be", "have", "do"} or t.pos == "AUX":
             continue
         j = aligned.get(i)
+        if j is not None and j not in evidence_pol:
+            # A noun in the claim's predicate slot ("would not appeal" / "plans to file an appeal"):
+            # the evidence's polarity is its governing predicate's.
+            j = predicate_of(evidence, j)
         if j is None or j not in evidence_pol:
             if negative and not any_evidence_neg:
                 ok = False
@@ -242,7 +267,11 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
                     "polarity", f"the claim negates '{t.text}', which the evidence does not", NOT_STATED
                 )
             continue
-        if negative != evidence_pol[j]:
+        # The side that asserts may be negated from above ("At no time was ... compromised").
+        asserting = (
+            _negated_above(evidence, evidence_pol, j) if negative else _negated_above(claim, claim_pol, i)
+        )
+        if negative != evidence_pol[j] and not asserting:
             ok = False
             e = evidence.toks[j]
             which = "claim" if negative else "evidence"
@@ -270,6 +299,20 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
     result.checks["polarity"] = ok
 
 
+def _negated_above(sent: Sent, polarity: dict[int, bool], i: int) -> bool:
+    """A clause above the predicate is negated ("At no time was the integrity ... compromised"):
+    its polarity is not cleanly the opposite.  Conjuncts are separate clauses, not above."""
+    k = i
+    for _ in range(4):
+        head = sent.toks[k].head
+        if head == k or sent.toks[k].dep in {"conj", "ccomp", "advcl"}:
+            return False
+        k = head
+        if polarity.get(k):
+            return True
+    return False
+
+
 def _check_roles(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
     ok = True
     claim_args, evidence_args = arguments(claim), arguments(evidence)
@@ -281,8 +324,13 @@ def _check_roles(claim: Sent, evidence: Sent, aligned: dict[int, int], result: J
         if e_lemma not in evidence_args:
             continue
         e_subj, e_obj = evidence_args[e_lemma]
-        if e_lemma != t.lemma and not (obj and e_obj and any_same(obj, e_obj)):
-            continue  # a different verb in the same slot: too loose to judge who did it
+        # A different verb in the same slot is too loose to judge who did it, unless the two names
+        # trade places whole ("Tampa Bay beat Colorado" / "Colorado defeated Tampa Bay").
+        traded = bool(
+            subj and obj and e_subj and e_obj and any_same(subj, e_obj) and any_same(obj, e_subj)
+        ) and not (any_same(subj, e_subj) or any_same(obj, e_obj))
+        if e_lemma != t.lemma and not traded and not (obj and e_obj and any_same(obj, e_obj)):
+            continue
         swapped = (subj and e_obj and any_same(subj, e_obj) and not any_same(subj, e_subj)) or (
             obj and e_subj and any_same(obj, e_subj) and not any_same(obj, e_obj)
         )

@@ -189,6 +189,8 @@ def quantities(sent: Sent) -> list[Quantity]:
         words = [x.text for x in toks[i : j + 1] if x.text != "-"]
         if i > 0 and toks[i - 1].text.lower() == "half":
             words = ["0.5", *words]
+        elif i > 1 and toks[i - 1].text.lower() == "a" and toks[i - 2].text.lower() == "half":
+            words = ["0.5", *words]  # "half a million"
         if ordinal:
             value: float | None = (
                 float(_ORDINALS.get(t.lemma, 0) or int(re.sub(r"\D", "", t.text) or 0)) or None

@@ -81,7 +81,9 @@ def alignment(claim: Sent, evidence: Sent) -> dict[int, int]:
 
 def clause_polarity(sent: Sent) -> dict[int, bool]:
     """Predicate index -> negated?  A negator on the predicate, its auxiliary, or its arguments'
-    determiners ("did not award", "is not open", "No compensation was awarded", "neither the trial")."""
+    determiners ("did not award", "is not open", "No compensation was awarded", "neither the trial"),
+    a negated adverbial ("At no time was it compromised"), "yet to" ("has yet to come forward"), and a
+    participle on a negated noun ("no points offered")."""
     toks = sent.toks
     out: dict[int, bool] = {}
     for i, t in enumerate(toks):
@@ -93,22 +95,51 @@ def clause_polarity(sent: Sent) -> dict[int, bool]:
             if toks[c].dep == "neg" or low in {"never", "neither"}:
                 neg = True
             elif toks[c].dep in {"nsubj", "nsubjpass", "dobj", "attr", "expl"}:
-                if any(toks[g].text.lower() in {"no", "neither", "none"} for g in sent.children(c)):
+                if _says_no(sent, c):
                     neg = True
                 if low in {"nothing", "nobody", "none", "neither"}:
                     neg = True
-        # "is not open": the copula carries the negation for its complement.
+            elif toks[c].dep == "prep" and any(
+                toks[g].dep == "pobj" and _says_no(sent, g) for g in sent.children(c)
+            ):
+                neg = True  # "At no time was ...", "in no way"
         head = t.head
+        # "is not open": the copula carries the negation for its complement.
         if t.dep in {"acomp", "attr", "xcomp"} and head != i:
             neg = neg or any(toks[c].dep == "neg" for c in sent.children(head))
+        # "has yet to come forward": not (yet) done.
+        if t.dep == "xcomp" and head != i and any(toks[c].lemma == "yet" for c in sent.children(head)):
+            neg = True
+        # "no world ranking points offered": the participle of a noun that is denied.
+        if t.dep == "acl" and head != i and _says_no(sent, head):
+            neg = True
         out[i] = neg
     return out
 
 
+def _says_no(sent: Sent, i: int) -> bool:
+    """A noun phrase denied by its determiner: "no injuries", "neither side", "none of them"."""
+    return any(sent.toks[g].text.lower() in {"no", "neither", "none"} for g in sent.children(i))
+
+
+def predicate_of(sent: Sent, i: int) -> int | None:
+    """The verb or adjective a noun is an argument of ("file an appeal": appeal -> file)."""
+    k, hops = i, 0
+    while hops < 3:
+        head = sent.toks[k].head
+        if head == k:
+            return None
+        k, hops = head, hops + 1
+        if sent.toks[k].pos in {"VERB", "ADJ"}:
+            return k
+    return None
+
+
 def sent_children(sent: Sent, i: int) -> list[int]:
-    """Children of a token, and their children (a preposition's object sits one level down)."""
-    kids = sent.children(i)
-    return kids + [g for k in kids for g in sent.children(k)]
+    """Children of a token, and their children (a preposition's object sits one level down);
+    conjuncts are other clauses or other arguments, not this one's."""
+    kids = [k for k in sent.children(i) if sent.toks[k].dep not in {"conj", "cc"}]
+    return kids + [g for k in kids for g in sent.children(k) if sent.toks[g].dep not in {"conj", "cc"}]
 
 
 def window(sent: Sent, j: int, replacement: str | None = None, width: int = 6) -> str:

@@ -128,7 +128,7 @@ class Verifier:
     """Checks draft answers against passages; see the module docstring."""
 
     # Candidates (by support score) each claim is judged against.
-    JUDGED = 3
+    JUDGED = 5
 
     def __init__(
         self,
