@@ -15,8 +15,11 @@ whose answer passed; an answered unanswerable question is always wrong).  A
 logistic regression is fitted by gradient descent with L2 regularization.
 Calibration is reported by 5-fold cross-validation (each fold scored by a model
 that never saw it), so the figures are honest for questions like these but
-unseen.  The threshold is the lowest confidence at which the cross-validated
-precision of answered questions reaches ``--precision``.  ``--write`` stores the
+unseen.  The threshold is the lowest confidence at which both the cross-validated
+precision of answered questions and the precision per citation (the share of
+citations whose own sentence holds an accepted answer or the evidence, as
+``citation_precision_strict``; an unanswerable question's citations count as
+wrong) reach ``--precision``.  ``--write`` stores the
 weights in ``qa/answer/data/confidence.json``.
 """
 
@@ -33,9 +36,10 @@ import numpy as np
 from qa.answer.assess import FEATURES, MODEL_PATH
 
 
-def examples(paths: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Feature matrix, labels, and the number of questions (answered or not)."""
-    xs, ys, total = [], [], 0
+def examples(paths: list[str]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Feature matrix, labels, the number of questions (answered or not), and per answered question
+    ``(citations, citations whose own sentence holds an accepted answer or the evidence)``."""
+    xs, ys, total, cites = [], [], 0, []
     for path in paths:
         for row in json.loads(Path(path).read_text("utf-8"))["rows"]:
             total += 1
@@ -43,7 +47,9 @@ def examples(paths: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
                 continue
             xs.append([float(row["features"].get(name, 0.0)) for name in FEATURES])
             ys.append(1.0 if row["answerable"] and row["passed"] else 0.0)
-    return np.array(xs), np.array(ys), total
+            strict = sum(bool(c.get("strict")) for c in row["citations"]) if row["answerable"] else 0
+            cites.append((len(row["citations"]), strict))
+    return np.array(xs), np.array(ys), total, np.array(cites, dtype=float).reshape(-1, 2)
 
 
 def fit(
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--write", action="store_true", help=f"write the weights to {MODEL_PATH}")
     args = parser.parse_args(argv)
-    x, y, total = examples(args.results)
+    x, y, total, cites = examples(args.results)
     if len(y) < 20 or y.min() == y.max():
         print("calibrate: need at least 20 answered questions, right and wrong ones", file=sys.stderr)
         return 2
@@ -94,16 +100,21 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {lo:.1f}-{lo + 0.2:.1f}: {y[mask].mean():.3f} of {int(mask.sum())} (mean confidence {cv[mask].mean():.3f})"
             )
-    print("\nthreshold  coverage  precision  (cross-validated; coverage = answered / all questions)")
+    print(
+        "\nthreshold  coverage  precision  citation precision"
+        "  (cross-validated; coverage = answered / all questions; citation precision per citation)"
+    )
     chosen = None
-    for t in np.arange(0.0, 0.96, 0.05):
+    for t in np.arange(0.0, 0.96, 0.025):
         mask = cv >= t
         if not mask.any():
             break
         precision = y[mask].mean()
-        print(f"{t:9.2f}  {mask.sum() / total:8.3f}  {precision:9.3f}")
-        if chosen is None and precision >= args.precision:
-            chosen = round(float(t), 2)
+        cited = cites[mask].sum(axis=0)
+        per_citation = cited[1] / cited[0] if cited[0] else 0.0
+        print(f"{t:9.3f}  {mask.sum() / total:8.3f}  {precision:9.3f}  {per_citation:18.3f}")
+        if chosen is None and min(precision, per_citation) >= args.precision:
+            chosen = round(float(t), 3)
     w, b = fit(x, y)
     print(
         "\nweights: "

@@ -102,3 +102,31 @@ def test_a_follow_up_is_answered_about_its_own_predicate(seed_pipeline) -> None:
     assert answer.answered
     assert "meeting of Ukrainian military officers" in answer.answer
     assert "killed at least 35" not in answer.answer
+
+
+def test_a_transitive_question_verb_is_not_stated_by_its_prepositional_use(annotator: Annotator) -> None:
+    from qa.answer.question import prepositional_use
+
+    info = analyze(annotator.annotate(["And what did Ukraine call it?"], persist=False)[0])
+    assert info.predicate == "call" and info.transitive
+    sent = annotator.annotate(["He kept calling for a clear response from Moscow."], persist=False)[0]
+    verb = next(i for i, t in enumerate(sent.toks) if t.lemma == "call")
+    assert prepositional_use(sent, verb)
+    sent = annotator.annotate(["Ukraine called the attack a deliberate assault."], persist=False)[0]
+    verb = next(i for i, t in enumerate(sent.toks) if t.lemma == "call")
+    assert not prepositional_use(sent, verb)
+
+
+def test_an_answer_attached_to_the_asked_predicate_is_linked(annotator: Annotator) -> None:
+    from qa.answer.assess import assess
+
+    info = analyze(annotator.annotate(["Who won the tournament in Bangkok?"], persist=False)[0])
+    linked = annotator.annotate(["Dustin Johnson won the tournament in Bangkok."], persist=False)[0]
+    beside = annotator.annotate(["The tournament in Bangkok was watched by Dustin Johnson."], persist=False)[
+        0
+    ]
+    # No embeddings: only the same lemma counts as the predicate here.
+    fit = assess(info, linked, 0.8)
+    assert [e.text for e in fit.linked] == ["Dustin Johnson"]
+    assert assess(info, beside, 0.8).linked == []
+    assert info.constraints == ("Bangkok",)

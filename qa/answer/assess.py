@@ -22,8 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.facts import entity_dates, same_name, unit_of
-from qa.answer.question import COUNT, LIGHT_QUESTION_VERBS, WHEN, QuestionInfo, analyze, names_missing
+from qa.answer.facts import entity_dates, norm_words, same_name, unit_of
+from qa.answer.question import (
+    COUNT,
+    LIGHT_QUESTION_VERBS,
+    WHEN,
+    QuestionInfo,
+    analyze,
+    names_missing,
+    prepositional_use,
+)
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.types import Answer, Citation, Question, ShortAnswer
 
@@ -39,6 +47,8 @@ FEATURES = (
     "top_passage",
     "support",
     "cited",
+    "linked",
+    "constraints",
 )
 
 
@@ -52,6 +62,7 @@ class SentenceFit:
     answers: list[Ent] = field(default_factory=list)  # entities of the expected type, not in the question
     described: bool = True  # for "which <noun>": the sentence calls an answer a <noun> (or a synonym)
     named: list[Ent] = field(default_factory=list)  # those answers
+    linked: list[Ent] = field(default_factory=list)  # answers attached in the parse to the asked predicate
 
     @property
     def typed_answer(self) -> float:
@@ -76,30 +87,50 @@ def assess(
     for c in context:
         lemmas |= c.lemmas
 
+    # A word inside a date ("last month") states no predicate.
+    in_time = {i for e in sent.ents if e.label in WHEN for i in range(e.first, e.last + 1)}
+    # Asked what Ukraine *called* it, "calling *for* a response" is another verb.
+    stating = [
+        i
+        for i, t in enumerate(sent.toks)
+        if i not in in_time
+        and t.pos in _STATING
+        and not (info.transitive and t.lemma == info.predicate and prepositional_use(sent, i))
+    ]
     verbs = {_argument_of(sent, e) for e in sent.ents if e.label in info.types} if info.types else set()
-    # Predicates are verbs; the wh-noun and the counted noun are nouns.
+    # Every word an answer may hang on (the thing measured: "a 30-hour *ceasefire*") is compared;
+    # the predicate is stated by a verb (or, asked for a wh-noun or a unit, a noun) of like meaning.
+    words = sorted({sent.toks[i].lemma for i in stating} | verbs - {""})
     pos = {"VERB", "NOUN"} if (info.focus or info.unit) else {"VERB"}
-    words = sorted({t.lemma for t in sent.toks if t.pos in pos} | verbs - {""})
+    stated = sorted({sent.toks[i].lemma for i in stating if sent.toks[i].pos in pos} | verbs - {""})
     table: dict[tuple[str, str], float] = {}
     if word_similarity is not None and words:
-        for w in (info.predicate, info.focus, info.unit, *info.also):
-            if w:
+        for w in (info.predicate, info.focus, info.unit, info.subject, *info.also):
+            if w and not any((w, x) in table for x in words):
                 for x, score in zip(words, word_similarity(w, words), strict=True):
                     table[(w, x)] = score
 
     def similar(a: str, b: str) -> float:
         return 1.0 if a == b else table.get((a, b), 0.0)
 
-    coverage = len(info.content & lemmas) / len(info.content) if info.content else 0.0
     # "What conditions...": the wh-noun is what the sentence must be about; for "which leaders"
     # it only names the type of the answer.
     wanted = [w for w in (info.predicate, *info.also, info.focus if info.kind == "open" else "") if w]
-    if not wanted or any(w in sent.lemmas for w in wanted):
+    said = {sent.toks[i].lemma for i in stating}
+    if info.transitive and info.predicate in lemmas and info.predicate not in said:
+        lemmas.discard(info.predicate)  # only its prepositional use: another verb, not a covered word
+    coverage = len(info.content & lemmas) / len(info.content) if info.content else 0.0
+    if not wanted or any(w in said for w in wanted):
         predicate = 1.0
     else:
-        predicate = max((similar(w, x) for w in wanted for x in words), default=0.0)
+        predicate = max((similar(w, x) for w in wanted for x in stated), default=0.0)
     answers: list[Ent] = []
     described: list[Ent] = []
+    linked: list[Ent] = []
+    asked = [w for w in (info.predicate, *info.also) if w]
+    # What an answer must hang on in the parse: the question's predicate, or for "how long did
+    # the truce last" the thing measured ("a 30-hour ceasefire").
+    anchors = [*asked, info.subject] if info.kind == "quantity" and info.subject else asked
     if info.types:
         for ent in sent.ents:
             if ent.label not in info.types:
@@ -108,11 +139,14 @@ def assess(
                 continue
             if _describes(sent, ent, info.focus):
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
+            attached = not anchors or any(
+                similar(w, sent.toks[k].lemma) >= min_predicate for w in anchors for k in _around(sent, ent)
+            )
             verb = _argument_of(sent, ent)
-            asked = [w for w in (info.predicate, *info.also) if w]
             if (
                 asked
                 and verb
+                and not attached
                 and verb not in LIGHT_QUESTION_VERBS
                 and max(similar(w, verb) for w in asked) < min_predicate
             ):
@@ -125,12 +159,33 @@ def assess(
                 continue  # asked on what date, "half a century" is no answer
             if info.kind == "named" and info.focus and _near(sent, ent, info.focus, similar):
                 described.append(ent)  # asked which hospital, the sentence calls it a hospital
+            if attached:
+                linked.append(ent)
             answers.append(ent)
     if described:
         answers = described + [a for a in answers if a not in described]
     return SentenceFit(
-        relevance, coverage, predicate, answers, bool(described) or info.kind != "named", described
+        relevance, coverage, predicate, answers, bool(described) or info.kind != "named", described, linked
     )
+
+
+_STATING = frozenset({"VERB", "NOUN", "ADJ"})
+
+
+def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
+    """The tokens an entity hangs on in the parse: its heads up to ``hops`` steps (the verb it is an
+    argument of, through a preposition or the noun it counts) and the words attached to it
+    ("spokesperson" in "Kremlin spokesperson Dmitry Peskov")."""
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    out = [j for j in range(len(toks)) if toks[j].head in inside and j not in inside]
+    k = ent.last
+    for _ in range(hops):
+        if toks[k].head == k:
+            break
+        k = toks[k].head
+        out.append(k)
+    return out
 
 
 def _counted(sent: Sent, ent: Ent) -> str:
@@ -200,7 +255,9 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
     def distance(ent: Ent) -> int:
         return min(min(abs(a - ent.first), abs(a - ent.last)) for a in anchors)
 
-    preferred = fit.named or [e for e in fit.answers if e.label in _preferred(info.kind)] or fit.answers
+    pool = [e for e in fit.answers if e in fit.linked] or fit.answers
+    named = [e for e in fit.named if e in pool] or fit.named
+    preferred = named or [e for e in pool if e.label in _preferred(info.kind)] or pool
     return min(preferred, key=distance)
 
 
@@ -230,14 +287,25 @@ def confidence(features: dict[str, float]) -> float:
 
 
 def features(
-    info: QuestionInfo, sent: Sent, fit: SentenceFit, *, support: float, cited: int, rank: int
+    info: QuestionInfo,
+    sent: Sent,
+    fit: SentenceFit,
+    *,
+    support: float,
+    cited: int,
+    rank: int,
+    passage: str = "",
 ) -> dict[str, float]:
     """The confidence model's inputs for an answer whose best cited sentence is ``sent``.
 
-    ``rank`` is the 0-based retrieval rank of that sentence's passage.
+    ``rank`` is the 0-based retrieval rank of that sentence's passage, ``passage`` its text
+    (with the article's title).
     """
     names = info.strict_names
     in_sentence = len(names) - len(names_missing(info, [sent.text])) if names else 0
+    # Every name, date and number the question pins the answer with, in the cited passage.
+    held = " ".join(norm_words(passage))
+    kept = [c for c in info.constraints if " ".join(norm_words(c)) in held]
     return {
         "relevance": fit.relevance,
         "coverage": fit.coverage,
@@ -249,6 +317,8 @@ def features(
         "top_passage": 1.0 / (1 + rank),
         "support": support,
         "cited": float(min(cited, 3)) / 3,
+        "linked": 1.0 if fit.linked or not info.types else 0.0,
+        "constraints": len(kept) / len(info.constraints) if info.constraints else 1.0,
     }
 
 
@@ -282,7 +352,16 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
         ),
         len(answer.passages),
     )
-    answer.features = features(info, sent, fit, support=support, cited=len(answer.citations), rank=rank)
+    held = answer.passages[rank] if rank < len(answer.passages) else None
+    answer.features = features(
+        info,
+        sent,
+        fit,
+        support=support,
+        cited=len(answer.citations),
+        rank=rank,
+        passage=f"{held.title} {held.text}" if held else sent.text,
+    )
     answer.confidence = confidence(answer.features)
     ent = best_answer(info, sent, fit)
     if ent is not None:

@@ -210,7 +210,10 @@ class ExtractiveBackend:
             )
             if info.types and not fit.answers:
                 continue  # names no person / place / date / number the question asks for
-            answers.append((relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage), cand, fit))
+            # An answer that hangs on the asked predicate in the parse beats one that merely sits beside it.
+            linked = 1.0 if fit.linked or not info.types else 0.75
+            score = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage) * linked
+            answers.append((score, cand, fit))
         answers.sort(key=lambda a: -a[0])
         return info, answers
 

@@ -54,6 +54,11 @@ class QuestionInfo:
     also: tuple[str, ...] = ()  # verbs of clauses under the predicate ("claim it *hit*")
     unit: str = ""  # what "how many" counts ("weeks"), "" if not said
     concrete: bool = False  # a date question that wants a calendar date ("when", "what date")
+    subject: str = (
+        ""  # the predicate's subject noun, outside the wh-phrase ("truce" in "How long did the truce last?")
+    )
+    constraints: tuple[str, ...] = ()  # every entity the question names: names, dates, numbers
+    transitive: bool = False  # the predicate takes an object ("call *it*"), so "call *for*" is another sense
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -62,7 +67,6 @@ def analyze(sent: Sent) -> QuestionInfo:
     words = [t.text.lower() for t in toks]
     kind, types = "open", frozenset()
     wh_phrase: set[int] = set()
-    focus = unit = ""
     focus = unit = ""
     wh = next((i for i, w in enumerate(words) if w in _WH), None)
     if wh is not None:
@@ -86,7 +90,6 @@ def analyze(sent: Sent) -> QuestionInfo:
         elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
             # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
             # "what conditions" asks for a description, "which city" for a named thing.
-            # "which pitcher", "what year", "what percentage": the phrase's head noun decides.
             j = wh + 1
             while j + 1 < len(toks) and toks[j + 1].pos in {"NOUN", "PROPN", "ADJ"} and toks[j].pos != "NOUN":
                 j += 1
@@ -124,11 +127,23 @@ def analyze(sent: Sent) -> QuestionInfo:
     )
     if unit == "dollar":
         unit = "money"
+    predicate = _predicate(sent, wh_phrase)
+    subject = next(
+        (
+            t.lemma
+            for i, t in enumerate(toks)
+            if t.dep in {"nsubj", "nsubjpass"}
+            and t.pos == "NOUN"
+            and i not in wh_phrase
+            and toks[t.head].dep == "ROOT"
+        ),
+        "",
+    )
     return QuestionInfo(
         sent.text,
         kind,
         types,
-        _predicate(sent, wh_phrase),
+        predicate,
         content,
         names,
         focus,
@@ -136,6 +151,35 @@ def analyze(sent: Sent) -> QuestionInfo:
         also,
         unit,
         concrete,
+        subject,
+        tuple(e.text for e in sent.ents),
+        _transitive(sent, predicate),
+    )
+
+
+_OBJECTS = frozenset({"dobj", "oprd", "ccomp", "dative"})
+
+
+def _transitive(sent: Sent, predicate: str) -> bool:
+    """Whether the question's predicate verb takes an object ("What did Ukraine call *it*?")."""
+    return any(
+        t.lemma == predicate
+        and t.pos == "VERB"
+        and any(sent.toks[k].dep in _OBJECTS for k in sent.children(i))
+        for i, t in enumerate(sent.toks)
+    )
+
+
+def prepositional_use(sent: Sent, i: int) -> bool:
+    """True when verb ``i`` is used with a preposition instead of an object ("calling *for* a response",
+    "called *off*"): a transitive question's verb in that use means something else."""
+    toks = sent.toks
+    kids = sent.children(i)
+    return (
+        i + 1 < len(toks)
+        and (i + 1) in kids
+        and toks[i + 1].dep in {"prep", "prt"}
+        and not any(toks[k].dep in _OBJECTS for k in kids)
     )
 
 
