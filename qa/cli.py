@@ -1,4 +1,4 @@
-"""qa ingest | search | ask | serve | eval | bench | documents | check | mcp | feeds | llm-server.
+"""qa ingest | search | ask | serve | eval | bench | migrate | documents | check | mcp | feeds | llm-server.
 
 Exit status: 0 success; 1 an error (the message says what and how to fix it);
 2 bad usage; 3 ingest finished but skipped some input (each skip is reported
@@ -26,13 +26,13 @@ from qa.config import Settings
 from qa.errors import QAError
 
 
-def _pipeline(settings: Settings) -> Any:
+def _pipeline(settings: Settings, embedder: Any = None) -> Any:
     from qa.models.embedding import set_torch_threads
     from qa.pipeline import Pipeline  # torch loads here: keep `qa --help` fast
 
     if settings.torch_threads:
         set_torch_threads(settings.torch_threads)
-    return Pipeline(settings)
+    return Pipeline(settings, embedder=embedder)
 
 
 def _filters(args: argparse.Namespace) -> Any:
@@ -53,11 +53,22 @@ def _date(value: str) -> str:
     return result
 
 
+def _workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1024:
+        raise argparse.ArgumentTypeError(f"{value!r}: 1 to 1024 workers")
+    return int(value)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     settings = _settings(args)
-    pipeline = _pipeline(settings)
+    if args.engine == "ray":  # embedding on Ray workers (qa.ingest.ray_engine); ray is imported there only
+        from qa.ingest import ray_engine
+
+        pipeline = _pipeline(settings, ray_engine.RayEmbedder(settings, args.workers))
+    else:
+        pipeline = _pipeline(settings)
     bar = tqdm(desc="ingest", unit=" articles", file=sys.stderr, disable=args.quiet or None)
     chunks_bar = tqdm(desc="embed", unit=" chunks", file=sys.stderr, disable=args.quiet or None)
 
@@ -68,7 +79,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.update(articles)
         chunks_bar.update(chunks)
 
-    result = pipeline.ingest(args.paths, on_problem=on_problem, progress=progress)
+    run = ray_engine.ingest if args.engine == "ray" else type(pipeline).ingest
+    result = run(pipeline, args.paths, on_problem=on_problem, progress=progress)
     bar.close()
     chunks_bar.close()
     r = result.report
@@ -283,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add or update articles from files and directories")
     p.add_argument("paths", nargs="+", help=".txt, .md, .html, .jsonl files or directories")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--engine", choices=["local", "ray"], default="local", help="embed here or on Ray (RAY_ADDRESS)"
+    )
+    p.add_argument("--workers", type=_workers, help="Ray embedding actors (default: one per core)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", help="top-k passages for a question")
@@ -356,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     # Tooling, outside the service: their modules load only when the command is parsed.
     sub.add_parser("eval", help="run the eval harness over known Q&A pairs", declare="qa.evals.cli")
     sub.add_parser("bench", help="benchmark ingest throughput and HTTP latency", declare="qa.tools.bench")
+    sub.add_parser(
+        "migrate",
+        help="copy the embedded index into Milvus (no re-embedding)",
+        declare="qa.tools.migrate_cli",
+    )
     return parser
 
 

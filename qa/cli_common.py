@@ -25,6 +25,9 @@ SETTINGS_OPTIONS: tuple[str, ...] = (
     "port",
     "llm_api_base",
     "embedding_model",
+    "store",
+    "milvus_uri",
+    "milvus_collection",
 )
 
 

@@ -9,6 +9,8 @@ the directory over gRPC, and each replica connects with
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,8 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from qa.ingest.chunk import chunk_article
+from qa.store import store_exists
 from qa.tools.harness import free_port
-from tests.conftest import Server
+from qa.types import Article
+from tests.conftest import ROOT, Server, make_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -90,3 +95,103 @@ def test_a_write_through_one_replica_is_read_through_the_other(
     r = httpx.delete(f"{reader.url}/documents/replica-1", headers={"X-API-Key": KEY}, timeout=60)
     assert r.status_code in (200, 204), r.text
     assert httpx.get(f"{writer.url}/documents/replica-1", timeout=30).status_code == 404
+
+
+def _articles(n: int) -> list[Article]:
+    """``n`` articles of several sentences each (with QA_CHUNK_WORDS=20: a few chunks each)."""
+    towns = ["Ellis", "Marden", "Corvale", "Stenby", "Halvik", "Oranmore", "Tessel", "Brinn"]
+    out = []
+    for i in range(n):
+        town = f"{towns[i % len(towns)]} {i}"
+        text = " ".join(
+            [
+                f"The council of {town} met on Monday to discuss the budget for the coming year.",
+                f"Members of the council in {town} voted to repair the old bridge over the river.",
+                f"Residents of {town} asked for more buses on the route to the hospital.",
+                f"The mayor of {town} said the works would start in the spring and end by autumn.",
+                f"A public meeting in {town} will hear objections before the plan is final.",
+            ]
+        )
+        out.append(Article(f"town-{i:03d}", text, f"Council news from {town}", "Town Crier", "2022-05-01"))
+    return out
+
+
+def test_a_writer_killed_mid_ingest_leaves_no_half_visible_article(
+    tmp_path: Path, milvus_server: str, embedder
+) -> None:
+    """Kill ``qa ingest`` (SIGKILL) once its first chunks are visible; a reader sees every article whole or
+    not at all (all its chunks, or none), and a re-run of the same ingest completes it (``qa check`` clean)."""
+    articles = _articles(100)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "text": a.text,
+                    "source": a.source,
+                    "published_at": a.published_at,
+                }
+            )
+            + "\n"
+            for a in articles
+        ),
+        "utf-8",
+    )
+    expected = {a.id: len(chunk_article(a, 20, 1)) for a in articles}
+    assert min(expected.values()) >= 2
+    env = {
+        **os.environ,
+        "QA_STORE": "milvus",
+        "QA_MILVUS_URI": milvus_server,
+        "QA_CHUNK_WORDS": "20",
+        "QA_ANNOTATE": "lazy",
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "qa.cli",
+        "ingest",
+        str(corpus),
+        "-q",
+        "--index-dir",
+        str(tmp_path / "w"),
+    ]
+    writer = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    reader = make_pipeline(tmp_path / "r", embedder, store="milvus", milvus_uri=milvus_server, chunk_words=20)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and writer.poll() is None:
+            if store_exists(reader.settings) and reader.store.count("chunks") > 0:
+                break
+            time.sleep(0.05)
+        assert writer.poll() is None, "the writer finished before it could be killed"
+        writer.kill()
+        writer.wait(timeout=30)
+
+        documents = {d["id"]: d for d in reader.store.query_all("documents", ["id", "chunk_count"])}
+        chunks = list(reader.store.query_all("chunks", ["doc_id", "ordinal"]))
+        assert chunks and len(documents) < len(articles)  # killed mid-ingest, after some writes
+        seen: dict[str, set[int]] = {}
+        for c in chunks:
+            seen.setdefault(c["doc_id"], set()).add(int(c["ordinal"]))
+        for doc_id, ordinals in seen.items():
+            assert ordinals == set(range(expected[doc_id])), f"{doc_id}: part of its chunks visible"
+        for doc_id, row in documents.items():
+            assert seen.get(doc_id) == set(range(expected[doc_id])) == set(range(int(row["chunk_count"])))
+        # Search serves whole chunks only, of articles whose every chunk is there.
+        for p in reader.search("When will the bridge works start?", 10):
+            assert p.doc_id in seen
+
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert reader.check() == []
+        stats = reader.stats()
+        assert stats["documents"] == len(articles) and stats["chunks"] == sum(expected.values())
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        if reader._store is not None:
+            reader.store.close()

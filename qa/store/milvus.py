@@ -42,6 +42,7 @@ qa's writes are batch ingests, so the wait is rare.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -71,6 +72,10 @@ def client_for(settings: Settings) -> MilvusClient:
     uri = settings.milvus_uri or str(Path(settings.index_dir).expanduser().resolve() / "milvus.db")
     if "://" not in uri:
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # Milvus Lite's in-process server lacks AllocTimestamp: each query iterator logs a traceback
+        # (grpc) and a warning (pymilvus) and then uses a client-side timestamp, which is correct there.
+        for name in ("grpc._server", "pymilvus.client.iterator.query_iterator"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     kwargs: dict[str, Any] = {"uri": uri}
     if settings.milvus_token is not None:
         kwargs["token"] = settings.milvus_token.get_secret_value()

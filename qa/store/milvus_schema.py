@@ -79,7 +79,40 @@ def split_text(text: str) -> list[str]:
 
 
 def create_collections(client: MilvusClient, names: dict[str, str], model: str, dimension: int) -> None:
-    """Create whichever of the three collections is missing, with indexes, and load them."""
+    """Create whichever of the three collections is missing, with indexes, and load them.
+
+    The chunks collection last: its existence is what says "there is an index here"
+    (:func:`qa.store.milvus.milvus_index_exists`), so a replica opening it finds the other two.
+    """
+    if not client.has_collection(names["documents"]):
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=1024)
+        schema.add_field("title", DataType.VARCHAR, max_length=VARCHAR)
+        schema.add_field("source", DataType.VARCHAR, max_length=1024)
+        schema.add_field("published_at", DataType.VARCHAR, max_length=64)
+        schema.add_field("url", DataType.VARCHAR, max_length=VARCHAR)
+        schema.add_field(
+            "text",
+            DataType.ARRAY,
+            element_type=DataType.VARCHAR,
+            max_capacity=MAX_PARTS,
+            max_length=VARCHAR,
+        )
+        schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("chunk_count", DataType.INT64)
+        schema.add_field("added_at", DataType.DOUBLE)
+        schema.add_field("updated_at", DataType.DOUBLE)
+        schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)
+        index = client.prepare_index_params()
+        index.add_index("placeholder", index_type="FLAT", metric_type="L2")
+        client.create_collection(names["documents"], schema=schema, index_params=index)
+    if not client.has_collection(names["sentences"]):
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("hash", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
+        client.create_collection(names["sentences"], schema=schema, index_params=index)
     if not client.has_collection(names["chunks"]):
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -121,39 +154,13 @@ def create_collections(client: MilvusClient, names: dict[str, str], model: str, 
         )
         for scalar in ("doc_id", "embed_hash", "source_key", "published_at"):
             index.add_index(scalar, index_type="INVERTED")
-        client.create_collection(names["chunks"], schema=schema, index_params=index)
-        client.alter_collection_properties(
-            names["chunks"], properties={MODEL_PROPERTY: json.dumps({"model": model, "dimension": dimension})}
+        # The model goes in with the collection (one request): a replica that sees the collection sees it.
+        client.create_collection(
+            names["chunks"],
+            schema=schema,
+            index_params=index,
+            properties={MODEL_PROPERTY: json.dumps({"model": model, "dimension": dimension})},
         )
-    if not client.has_collection(names["documents"]):
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=1024)
-        schema.add_field("title", DataType.VARCHAR, max_length=VARCHAR)
-        schema.add_field("source", DataType.VARCHAR, max_length=1024)
-        schema.add_field("published_at", DataType.VARCHAR, max_length=64)
-        schema.add_field("url", DataType.VARCHAR, max_length=VARCHAR)
-        schema.add_field(
-            "text",
-            DataType.ARRAY,
-            element_type=DataType.VARCHAR,
-            max_capacity=MAX_PARTS,
-            max_length=VARCHAR,
-        )
-        schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
-        schema.add_field("chunk_count", DataType.INT64)
-        schema.add_field("added_at", DataType.DOUBLE)
-        schema.add_field("updated_at", DataType.DOUBLE)
-        schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)
-        index = client.prepare_index_params()
-        index.add_index("placeholder", index_type="FLAT", metric_type="L2")
-        client.create_collection(names["documents"], schema=schema, index_params=index)
-    if not client.has_collection(names["sentences"]):
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("hash", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-        index = client.prepare_index_params()
-        index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
-        client.create_collection(names["sentences"], schema=schema, index_params=index)
 
 
 def stored_model(client: MilvusClient, chunks: str) -> dict[str, Any]:

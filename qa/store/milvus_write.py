@@ -22,6 +22,8 @@ from qa.store.keywords import tokenize
 if TYPE_CHECKING:
     from qa.store.milvus import MilvusStore
 
+STALE_PER_DELETE = 100  # documents per delete of stale chunks
+
 
 def vector_bytes(value: Any) -> bytes:
     return np.asarray(value, dtype=np.float32).tobytes()
@@ -54,9 +56,15 @@ class MilvusWriter:
             self._store.write(prepared)
 
 
-def write(store: MilvusStore, prepared: PreparedWrite) -> None:
-    """Upsert ``prepared`` in the crash-safe order of :mod:`qa.store.milvus`'s docstring."""
+def write(
+    store: MilvusStore, prepared: PreparedWrite, times: dict[str, tuple[float, float]] | None = None
+) -> None:
+    """Upsert ``prepared`` in the crash-safe order of :mod:`qa.store.milvus`'s docstring.
+
+    ``times`` gives documents' ``(added_at, updated_at)`` to keep (a migration); others get now.
+    """
     now = time.time()
+    times = times or {}
     if prepared.sentence_vectors:
         rows = [
             {"hash": h, "vector": np.frombuffer(v, dtype=np.float32).tolist()}
@@ -89,11 +97,15 @@ def write(store: MilvusStore, prepared: PreparedWrite) -> None:
                 }
             )
     store.upsert("chunks", chunks, group="doc_id")
-    for doc in prepared.documents:
+    for i in range(0, len(prepared.documents), STALE_PER_DELETE):
+        # One delete per group of documents: each document's chunks of any other version.
         store.client.delete(
             store.names["chunks"],
-            filter=f"doc_id == {schema.literal(doc.article.id)} "
-            f"and content_hash != {schema.literal(doc.content_hash)}",
+            filter=" or ".join(
+                f"(doc_id == {schema.literal(doc.article.id)} "
+                f"and content_hash != {schema.literal(doc.content_hash)})"
+                for doc in prepared.documents[i : i + STALE_PER_DELETE]
+            ),
         )
     relabel = _relabelled(store, prepared)
     store.upsert("chunks", relabel)
@@ -111,8 +123,8 @@ def write(store: MilvusStore, prepared: PreparedWrite) -> None:
                 a.text,
                 doc.content_hash,
                 len(doc.chunks),
-                added.get(a.id, (now, 0))[0],
-                now,
+                times.get(a.id, (added.get(a.id, (now, 0))[0], now))[0],
+                times.get(a.id, (now, now))[1],
             )
         )
     stored = {
