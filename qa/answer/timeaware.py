@@ -150,6 +150,6 @@ def _citation(n: int, ref: SourceRef, of: int, age: str) -> Citation:
 
 
 def _before(text: str, sentence: str, prefix: str) -> str:
-    """``text`` with ``prefix`` inserted before ``sentence`` (unchanged if it is not found)."""
-    at = text.find(sentence)
-    return text if at < 0 else f"{text[:at]}{prefix}{text[at:]}"
+    """``text`` with ``prefix`` inserted before ``sentence`` (its marker may sit before its final stop)."""
+    at = text.find(sentence.rstrip(".!?”\"' "))
+    return text if at < 0 or not sentence.strip() else f"{text[:at]}{prefix}{text[at:]}"
