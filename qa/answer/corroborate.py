@@ -50,10 +50,10 @@ from qa.types import Answer, Passage, SentenceSources, SourceRef
 # Least support score (lexical + cosine) a sentence needs to be judged at all, and to count as
 # contradicting: a different number in a sentence about something else is no disagreement.
 MIN_SCORE = 0.35
-MIN_CONTRADICTION_SCORE = 0.6
+MIN_CONTRADICTION_SCORE = 0.6  # to the cited sentence, or to the asked fact
 MIN_CORE_SCORE = 0.5
 # ... or this close to the asked fact (the question and its short answer) when it names the answer.
-MIN_FACT_SCORE = 0.35
+MIN_FACT_SCORE = 0.4
 # Sentences judged per other article at most (the best first), so the budget reaches more outlets.
 PER_ARTICLE = 2
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
@@ -165,7 +165,7 @@ def _judge_all(
         if forward.entailed or backward.entailed or (states_core and not differs):
             supported[cand.doc_id] = _ref(cand, passages)
             contradicted.pop(cand.doc_id, None)
-        elif differs and score >= MIN_CONTRADICTION_SCORE:
+        elif differs and max(score, float(scores[-1, i])) >= MIN_CONTRADICTION_SCORE:
             contradicted.setdefault(cand.doc_id, _ref(cand, passages))
     return list(supported.values()), list(contradicted.values())
 
@@ -181,11 +181,12 @@ def _cores(short: str | None, cited: str, info: QuestionInfo | None, verifier: V
     if info is None or not info.types or info.kind in {"yesno", "open"}:
         return []
     sent = verifier.annotator.annotate([cited], persist=False)[0]
+    # The first such name only: a sentence naming a person or place beside the answer is common.
     return [
         e.text
         for e in sent.ents
         if e.label in info.types and not any(same_name(e.text, name) for name in info.names)
-    ][:3]
+    ][:1]
 
 
 def _names(core: str, evidence: Sent) -> bool:
