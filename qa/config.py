@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     corroborate_max_judged: int = Field(
         8, ge=0, le=64, description="Most candidate sentences judged per answer sentence when corroborating."
     )
+    timeline_events: int = Field(
+        8,
+        ge=0,
+        le=30,
+        description='Most events in a timeline answer ("what happened with X", or mode timeline); 0 turns timeline answers off.',
+    )
+    timeline_passages: int = Field(
+        30,
+        ge=1,
+        le=100,
+        description="Passages read for a timeline answer (spread over articles, copies skipped).",
+    )
     min_confidence: float = Field(
         0.4,
         ge=0,

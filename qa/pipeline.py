@@ -18,19 +18,22 @@ from typing import Any, TypedDict, Unpack
 from qa.answer import assess as answering
 from qa.answer.backends import Backend, Turn, get_backend, recent_turns
 from qa.answer.corroborate import corroborate
+from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.retrieve import Filters, Mode, Retriever
+from qa.answer.timeaware import make_time_aware
+from qa.answer.timeline import is_timeline_question, timeline_answer
 from qa.answer.verify import NOT_FOUND, Verified, Verifier
 from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
-from qa.ingest import embed
-from qa.ingest.chunk import chunk_article, sentence_spans
+from qa.ingest.chunk import sentence_spans
 from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, load_articles
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
 from qa.store import BUILD_HINT, ChunkStore, StoredDocument, open_store, store_exists
+from qa.store.write import write_articles
 from qa.text import has_lone_surrogate
 from qa.types import Answer, Article, Passage, Question
 
@@ -49,36 +52,7 @@ class AskOptions(TypedDict, total=False):
     filters: Filters | None
     history: Sequence[Turn] | None  # earlier turns of a chat, oldest first
     as_of: str | None  # ISO date: nothing published after it is used
-
-
-def write_articles(
-    store: ChunkStore,
-    embedder: Embedder,
-    articles: Sequence[Article],
-    settings: Settings,
-    progress: Callable[[int], None] | None = None,
-) -> IngestReport:
-    """Add or replace ``articles`` in one atomic write: chunk -> embed (reusing stored vectors) -> write.
-
-    Under the store's write lock, so the content hashes compared are the ones replaced: unchanged
-    articles do no work, unchanged chunk texts keep their vectors.  ``settings`` gives the chunking
-    and whether to store sentence vectors; ``progress`` gets the number of chunks embedded.
-    """
-    if not articles:
-        return IngestReport()
-    words, overlap = settings.chunk_words, settings.chunk_overlap_sentences
-    with store.writer() as writer:
-        todo = embed.changes(
-            articles,
-            writer.document_states([a.id for a in articles]),
-            embed.Chunking(embedder.name, words, overlap),
-        )
-        chunks = {a.id: chunk_article(a, words, overlap) for a, _ in todo.rewrite}
-        prepared = embed.prepare(
-            todo, chunks, embedder, writer, sentences=settings.sentence_vectors, progress=progress
-        )
-        writer.write(prepared)
-    return prepared.report
+    mode: str | None  # "auto" (None), "answer", or "timeline" (dated events, see qa.answer.timeline)
 
 
 class Pipeline:
@@ -257,11 +231,27 @@ class Pipeline:
             question, history=options.get("history"), backend=options.get("backend")
         )
         start = time.perf_counter()
+        mode, filters, as_of = options.get("mode"), options.get("filters"), options.get("as_of")
+        if mode != "answer" and self.settings.timeline_events:
+            sent = self.annotator.annotate([standalone.text], persist=False)[0]
+            if mode == "timeline" or is_timeline_question(sent):
+                n = self.settings.timeline_passages
+                found = spread(
+                    self._retrieve(standalone.retrieval_text, 2 * n, filters=filters, as_of=as_of),
+                    n,
+                    n,
+                    self.origins,
+                )
+                timings["retrieve_ms"] = _ms(start)
+                args = (standalone, sent, found, self.verifier, self.origins, self.settings.timeline_events)
+                answer = timeline_answer(*args, chosen.name)
+                answer.timings_ms = {**timings, "timeline_ms": _ms(start), "total_ms": _ms(total)}
+                return iter([("final", answer)])
         k = options.get("top_k") or self.settings.top_k
         wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
-        found = self._retrieve(
-            standalone.retrieval_text, wide, filters=options.get("filters"), as_of=options.get("as_of")
-        )
+        # Twice as many as read: room to skip copies of one text and to spread over articles.
+        ranked = self._retrieve(standalone.retrieval_text, 2 * wide, filters=filters, as_of=as_of)
+        found = spread(ranked, k, wide, self.origins)
         timings["retrieve_ms"] = _ms(start)
         start = time.perf_counter()
         pieces = (
@@ -321,7 +311,9 @@ class Pipeline:
             timings["assess_ms"] = _ms(start)
         if answer.answered and self.settings.corroborate:
             start = time.perf_counter()
-            answer.sources = corroborate(verified, answer, found, self.verifier, self.origins, self.settings)
+            args = (verified, answer, found, self.verifier, self.origins, self.settings, standalone.text)
+            answer.sources = corroborate(*args)
+            make_time_aware(answer)
             timings["corroborate_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)
         return answer

@@ -112,6 +112,9 @@ class SourceRef:
     end: int
     text: str = ""
     title: str = ""
+    citation: int | None = (
+        None  # its marker number when the answer cites it too (an update, an earlier report)
+    )
 
 
 @dataclass
@@ -124,6 +127,18 @@ class SentenceSources:
     contradicted_by: list[SourceRef] = field(default_factory=list)  # other articles that differ
     origins: int = 1  # independent origins among the cited article and its supporters (copies count once)
     summary: str = ""  # the plain-language line: "Reported by CNN and USA Today."
+    as_of: str | None = None  # set when drawn from an older article: the answer says "as of <date>"
+    updates: list[SourceRef] = field(default_factory=list)  # newer articles with another value (cited)
+    earlier: list[SourceRef] = field(default_factory=list)  # older articles with another value
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One dated event of a timeline answer: a quoted sentence and its citation."""
+
+    date: str  # ISO date the article was published
+    text: str  # the quoted sentence
+    citation: int  # its marker number
 
 
 @dataclass
@@ -142,3 +157,4 @@ class Answer:
     confidence: float = 0.0  # calibrated probability that the answer is right (0..1)
     features: dict[str, float] = field(default_factory=dict)  # what the confidence was computed from
     sources: list[SentenceSources] = field(default_factory=list)  # per answer sentence, when corroborated
+    timeline: list[TimelineEvent] = field(default_factory=list)  # dated events, oldest first (timeline mode)

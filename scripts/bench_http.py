@@ -8,7 +8,11 @@ each code tree (``--tree``, default this checkout; ``--baseline-tree``, e.g.
 index in turn, and each question is asked twice (distinct questions, then the
 same ones again: the repeated pass shows the caches).
 
-Usage: python scripts/bench_http.py INDEX_DIR [--baseline-tree DIR] [--questions N]
+``--corroboration`` measures this tree twice instead, with ``QA_CORROBORATE`` off
+and on (corroboration, time-aware answers), and prints the ratio of the ``/ask``
+medians: what corroboration costs, measured in one run on one machine.
+
+Usage: python scripts/bench_http.py INDEX_DIR [--baseline-tree DIR | --corroboration] [--questions N]
 """
 
 from __future__ import annotations
@@ -38,24 +42,35 @@ def main() -> int:
     )
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "bench/out/http.json"))
+    parser.add_argument(
+        "--corroboration", action="store_true", help="this tree with QA_CORROBORATE off, then on"
+    )
     args = parser.parse_args()
     lines = Path(args.questions_file).read_text("utf-8").splitlines()
     questions = [json.loads(line) for line in lines if line.strip()][: args.questions]
     results = {}
-    trees = [("baseline", args.baseline_tree)] if args.baseline_tree else []
-    trees.append(("this", str(ROOT)))
-    for label, tree in trees:
+    trees = [("baseline", args.baseline_tree, None)] if args.baseline_tree else []
+    if args.corroboration:
+        trees += [("corroborate_off", str(ROOT), "false"), ("corroborate_on", str(ROOT), "true")]
+    else:
+        trees.append(("this", str(ROOT), None))
+    for label, tree, corroborate in trees:
         copy = Path(tempfile.mkdtemp(prefix=f"qa-http-{label}-")) / "index"
         shutil.copytree(args.index_dir, copy)
         os.environ["PYTHONPATH"] = tree
-        first = measure_http(copy, questions, None, pairs=(label == "this"))
-        again = measure_http(copy, questions, None, pairs=False)
+        if corroborate is not None:
+            os.environ["QA_CORROBORATE"] = corroborate
+        first = measure_http(copy, questions, None)
+        again = measure_http(copy, questions, None)
         results[label] = {
             "distinct": {k: v for k, v in first.items() if not isinstance(v, list)},
             "repeated": {k: v for k, v in again.items() if not isinstance(v, list)},
         }
         print(label, json.dumps(results[label]), file=sys.stderr)
         shutil.rmtree(copy.parent, ignore_errors=True)
+    if args.corroboration:
+        off, on = results["corroborate_off"]["distinct"], results["corroborate_on"]["distinct"]
+        results["ask_p50_ratio_on_over_off"] = round(on["ask_p50_ms"] / max(off["ask_p50_ms"], 1e-9), 3)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -4,16 +4,20 @@ Runs after verification (:meth:`Pipeline._finish`), on the sentences the
 verifier kept.  For each one, the sentences of the *other* retrieved articles
 (the answer's passages and a few more retrieved for this, ``QA_CORROBORATE_PASSAGES``)
 are scored against it like the verifier scores evidence, and the best
-``QA_CORROBORATE_MAX_JUDGED`` are judged with the verifier's entailment checks
+``QA_CORROBORATE_MAX_JUDGED`` (at most ``PER_ARTICLE`` per article, so the budget
+reaches several outlets; ranked by closeness to the cited sentence or to the question)
+are judged with the verifier's entailment checks
 (:func:`qa.answer.entail.judge`), in both directions (the other sentence may
 state the fact with less or more detail than the cited one):
 
 * entailed either way -> ``supported_by``;
-* for the sentence that holds the answer's short answer (a name, a number):
-  a sentence that names the same answer (aliases allowed), is close enough
-  (``MIN_CORE_SCORE``) and contradicts it in neither direction -> ``supported_by``
-  (other articles rarely repeat every detail of the cited sentence: its weekday,
-  its venue);
+* for the sentence that holds the answer (its short answer, or else its names of
+  the type the question asks for: a person for "who", a count for "how many"):
+  a sentence that names the same answer (aliases and accents aside), is close
+  enough to the cited sentence (``MIN_CORE_SCORE``) or to the asked fact (the
+  question and the answer, ``MIN_FACT_SCORE``) and contradicts it in neither
+  direction -> ``supported_by`` (other articles rarely repeat every detail of the
+  cited sentence: its weekday, its venue);
 * contradicted on a number, a date or polarity (the checks that compare the
   same slot; a role or a name alone is too brittle across outlets) by a sentence
   close enough to be about the same fact -> ``contradicted_by``.
@@ -28,12 +32,14 @@ a day later, reports ...".
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
 from qa.answer.entail import CONTRADICTED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
-from qa.answer.facts import named_in
+from qa.answer.facts import named_in, same_name
+from qa.answer.question import QuestionInfo, analyze
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
 from qa.ingest.dedup import OriginIndex
@@ -44,8 +50,12 @@ from qa.types import Answer, Passage, SentenceSources, SourceRef
 # Least support score (lexical + cosine) a sentence needs to be judged at all, and to count as
 # contradicting: a different number in a sentence about something else is no disagreement.
 MIN_SCORE = 0.35
-MIN_CONTRADICTION_SCORE = 0.6
+MIN_CONTRADICTION_SCORE = 0.6  # to the cited sentence, or to the asked fact
 MIN_CORE_SCORE = 0.5
+# ... or this close to the asked fact (the question and its short answer) when it names the answer.
+MIN_FACT_SCORE = 0.4
+# Sentences judged per other article at most (the best first), so the budget reaches more outlets.
+PER_ARTICLE = 2
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
 MIN_SUPPORT = 0.5
 # A dateline or credit ("BOGOTA, Colombia (CNN) —") names a place and an outlet, not the fact.
@@ -63,12 +73,16 @@ def corroborate(
     verifier: Verifier,
     origins: OriginIndex | None,
     settings: Settings,
+    question: str = "",
 ) -> list[SentenceSources]:
     """One :class:`SentenceSources` per kept sentence of ``answer`` (verified as ``verified``), in order.
 
-    ``passages`` are the answer's passages and any more retrieved for corroboration.
+    ``passages`` are the answer's passages and any more retrieved for corroboration;
+    ``question`` (the question as asked) also ranks the other articles' sentences: one that
+    states the asked fact in other words may share little wording with a long cited sentence.
     """
     short_answer, max_judged = answer.short_answer, settings.corroborate_max_judged
+    info = analyze(verifier.annotator.annotate([question], persist=False)[0]) if question else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
     pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
     out: list[SentenceSources] = []
@@ -83,10 +97,16 @@ def corroborate(
             continue
         seen.add(normalized)
         others = [c for c in pool if c.doc_id != ev.doc_id]
-        core = short_answer.text if short_answer and short_answer.citation == citation.n else None
-        if core and core not in undated(ev.text):
-            core = None  # the outlet's credit in a dateline ("(CNN)") is no answer
-        supported, contradicted = _judge_all(sentence.text, ev, others, passages, verifier, max_judged, core)
+        cores = _cores(
+            short_answer.text if short_answer and short_answer.citation == citation.n else None,
+            undated(ev.text),
+            info,
+            verifier,
+        )
+        fact = f"{question} {' '.join(cores)}".strip()
+        supported, contradicted = _judge_all(
+            sentence.text, ev, others, passages, verifier, max_judged, cores, fact
+        )
         cited = _ref(ev, passages)
         out.append(
             SentenceSources(
@@ -108,34 +128,76 @@ def _judge_all(
     passages: Sequence[Passage],
     verifier: Verifier,
     max_judged: int,
-    core: str | None = None,
+    cores: Sequence[str] = (),
+    fact: str = "",
 ) -> tuple[list[SourceRef], list[SourceRef]]:
     if not others or max_judged <= 0:
         return [], []
-    scores = verifier.score([claim], others)[0]
-    order = [i for i in sorted(range(len(others)), key=lambda i: -scores[i]) if scores[i] >= MIN_SCORE]
+    scores = verifier.score([claim, fact] if fact else [claim], others)
+    # A candidate ranks by its closeness to the cited sentence or to the asked fact (the question
+    # and its short answer), whichever is higher; the entailment checks then decide.
+    rank = scores.max(axis=0)
+    order = [i for i in sorted(range(len(others)), key=lambda i: -rank[i]) if rank[i] >= MIN_SCORE]
     supported: dict[str, SourceRef] = {}
     contradicted: dict[str, SourceRef] = {}
+    judged: dict[str, int] = {}
     claim_sent, cited_sent = verifier.annotator.annotate([undated(claim), undated(cited.text)], persist=False)
-    for i in order[:max_judged]:
+    for i in order:
         cand = others[i]
-        if cand.doc_id in supported:
+        # The judging budget is spread over articles: a long article's many close sentences
+        # would otherwise use it all and leave the other outlets unjudged.
+        if cand.doc_id in supported or judged.get(cand.doc_id, 0) >= PER_ARTICLE:
             continue
+        if sum(judged.values()) >= max_judged:
+            break
+        judged[cand.doc_id] = judged.get(cand.doc_id, 0) + 1
         title = passages[cand.passage - 1].title or "-"
         text = undated(cand.text)
         evidence, before, title_sent = verifier.annotator.annotate(
             [text, cand.before or "-", title], persist=False
         )
-        forward = _judge(verifier, claim_sent, evidence, [before, title_sent], float(scores[i]))
-        backward = _judge(verifier, evidence, cited_sent, [], float(scores[i]))
+        score = float(scores[0, i])
+        forward = _judge(verifier, claim_sent, evidence, [before, title_sent], score)
+        backward = _judge(verifier, evidence, cited_sent, [], score)
         differs = _differs(forward) or _differs(backward)
-        states_core = core is not None and scores[i] >= MIN_CORE_SCORE and named_in(core, [evidence])
+        close = score >= MIN_CORE_SCORE or (fact != "" and float(scores[1, i]) >= MIN_FACT_SCORE)
+        states_core = close and any(_names(core, evidence) for core in cores)
         if forward.entailed or backward.entailed or (states_core and not differs):
             supported[cand.doc_id] = _ref(cand, passages)
             contradicted.pop(cand.doc_id, None)
-        elif differs and scores[i] >= MIN_CONTRADICTION_SCORE:
+        elif differs and max(score, float(scores[-1, i])) >= MIN_CONTRADICTION_SCORE:
             contradicted.setdefault(cand.doc_id, _ref(cand, passages))
     return list(supported.values()), list(contradicted.values())
+
+
+def _cores(short: str | None, cited: str, info: QuestionInfo | None, verifier: Verifier) -> list[str]:
+    """What the cited sentence answers: the short answer, else its names of the asked type.
+
+    A name counts when it is of the type the question asks for (a person for "who", a
+    place for "where", a count for "how many") and the question does not already hold it.
+    """
+    if short and short in cited:  # the outlet's credit in a dateline ("(CNN)") is no answer
+        return [short]
+    if info is None or not info.types or info.kind in {"yesno", "open"}:
+        return []
+    sent = verifier.annotator.annotate([cited], persist=False)[0]
+    # The first such name only: a sentence naming a person or place beside the answer is common.
+    return [
+        e.text
+        for e in sent.ents
+        if e.label in info.types and not any(same_name(e.text, name) for name in info.names)
+    ][:1]
+
+
+def _names(core: str, evidence: Sent) -> bool:
+    """``core`` is named in ``evidence``, accents aside ("Hernández" / "Hernandez")."""
+    return named_in(core, [evidence]) or f" {_fold(core)} " in f" {_fold(evidence.text)} "
+
+
+def _fold(text: str) -> str:
+    """Lower-case words without accents, one space apart."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return " ".join(re.findall(r"\w+", "".join(ch for ch in decomposed if not unicodedata.combining(ch))))
 
 
 def _differs(judgement: Judgement) -> bool:
@@ -221,8 +283,10 @@ def summarize(
     """The plain-language line of one sentence's sources."""
     parts: list[str] = []
     groups = _groups(origins, [cited, *supported])
-    if not supported:
-        parts.append(f"Only {_outlet(cited)} reports this among the articles retrieved.")
+    if not supported and cited.source:
+        parts.append(f"Only {cited.source} reports this among the articles retrieved.")
+    elif not supported:
+        parts.append("No other article retrieved reports this.")
     else:
         # One origin per group of copies; outlets named once, with how many independent articles.
         counts: dict[str, int] = {}

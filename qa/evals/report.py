@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.evals.baseline import Regression, as_number, compare_to_baseline, load_baseline, metric_deltas
+from qa.evals.corroboration_report import section
 from qa.evals.metrics import COUNT_METRICS, EPS, HIGHER_IS_BETTER, LATENCY_METRICS, RATE_METRICS
 from qa.evals.run import EvalResult, EvalRow, risk_coverage
 
@@ -252,8 +253,9 @@ def render_html(
     meta: Mapping[str, Any],
     baseline: Mapping[str, Any] | None = None,
     regressions: Sequence[Regression] = (),
+    extra: str = "",
 ) -> str:
-    """The self-contained HTML report (inline CSS, plots as base64 PNG, no scripts)."""
+    """The self-contained HTML report (inline CSS, plots as base64 PNG, no scripts); ``extra``: more sections."""
     meta_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in meta.items())
     regression_html = ""
     if baseline is not None:
@@ -290,6 +292,7 @@ the share of all questions answered above it, and the share of those that are ri
 {curve_html}
 <h2>Latency</h2>
 {latency_html}
+{extra}
 <h2>Questions</h2>
 {_rows_html(result.rows)}
 </body></html>
@@ -337,6 +340,9 @@ def write_results(
         json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
     html_path.write_text(
-        render_html(result, title=title, meta=meta, baseline=base, regressions=regressions), encoding="utf-8"
+        render_html(
+            result, title=title, meta=meta, baseline=base, regressions=regressions, extra=section(out)
+        ),
+        encoding="utf-8",
     )
     return json_path, html_path

@@ -5,5 +5,5 @@
 * ``embed``       chunks and sentences -> vectors, reusing what the store already holds by content hash
 * ``feeds``       RSS/Atom feeds -> fetched pages -> Articles; ``feed_store`` remembers what was read
 
-:func:`qa.pipeline.write_articles` runs them in that order and hands the result to the store.
+:func:`qa.store.write.write_articles` runs them in that order and hands the result to the store.
 """

@@ -50,6 +50,7 @@ class AnswerCall:
     top_k: int | None = None
     backend: str | None = None
     filters: Filters = field(default_factory=Filters)
+    mode: str | None = None  # "auto" (None), "answer" or "timeline"
 
 
 class Answering:
@@ -99,6 +100,7 @@ class Answering:
             backend=call.backend,
             filters=call.filters,
             history=call.history,
+            mode=call.mode,
         )
         running = asyncio.ensure_future(run_in_threadpool(work))
         if not stream:

@@ -42,7 +42,8 @@ def answer_call(body: AskRequest | ChatRequest, max_chat_chars: int) -> AnswerCa
         question, history = split_chat(body, max_chat_chars)
     else:
         question, history = body.question, None
-    return AnswerCall(question, history, top_k=body.top_k, backend=body.backend, filters=body.filters())
+    mode = None if body.mode == "auto" else body.mode
+    return AnswerCall(question, history, body.top_k, body.backend, body.filters(), mode)
 
 
 def split_chat(body: ChatRequest, max_chars: int) -> tuple[str, list[Turn]]:

@@ -110,6 +110,10 @@ class AskRequest(FilterFields):
     )
     top_k: TopK | None = Field(None, description="Passages to retrieve (default QA_TOP_K).")
     backend: str | None = Field(None, max_length=200, description="Answer backend (default QA_BACKEND).")
+    mode: Literal["auto", "answer", "timeline"] = Field(
+        "auto",
+        description='"timeline": dated events, oldest first, one cited sentence each; "answer": never a timeline; "auto": a timeline for "what happened with X" / "how did X unfold" questions.',
+    )
 
 
 class MessageIn(BaseModel):
@@ -137,6 +141,10 @@ class ChatRequest(FilterFields):
     )
     top_k: TopK | None = None
     backend: str | None = Field(None, max_length=200)
+    mode: Literal["auto", "answer", "timeline"] = Field(
+        "auto",
+        description='"timeline": dated events, oldest first, one cited sentence each; "answer": never a timeline; "auto": a timeline for "what happened with X" / "how did X unfold" questions.',
+    )
 
 
 class CitationPublic(BaseModel):
@@ -183,6 +191,10 @@ class SourceRefPublic(BaseModel):
     end: int = Field(..., description="End of the sentence; article.text[start:end] == text.")
     text: str = ""
     title: str = ""
+    citation: int | None = Field(
+        None,
+        description="Its marker number [n] when the answer cites it too (an update or an earlier report).",
+    )
 
 
 class SentenceSourcesPublic(BaseModel):
@@ -198,10 +210,28 @@ class SentenceSourcesPublic(BaseModel):
         1, description="Independent origins among the cited article and its supporters (copies count once)."
     )
     summary: str = Field("", description="In words: who reports it, copies, and where sources differ.")
+    as_of: str | None = Field(
+        None,
+        description='Set when the sentence comes from an older article (newer coverage does not repeat it): the answer says "As of <date>:".',
+    )
+    updates: list[SourceRefPublic] = Field(
+        default_factory=list,
+        description="Newer articles that report this fact with another value; the answer leads with the newest (its citation).",
+    )
+    earlier: list[SourceRefPublic] = Field(
+        default_factory=list,
+        description="Older articles that reported this fact with another value (the earlier report; cited when the answer shows it).",
+    )
 
     @classmethod
     def of(cls, s: SentenceSources) -> SentenceSourcesPublic:
         return cls.model_validate(asdict(s))
+
+
+class TimelineEventPublic(BaseModel):
+    date: str = Field(..., description="The article's publication date (ISO).")
+    text: str = Field(..., description="The quoted sentence.")
+    citation: int = Field(..., description="Its marker number [n].")
 
 
 class AnswerPublic(BaseModel):
@@ -230,6 +260,10 @@ class AnswerPublic(BaseModel):
         default_factory=list,
         description="Per answer sentence: which other articles state it or differ (QA_CORROBORATE).",
     )
+    timeline: list[TimelineEventPublic] = Field(
+        default_factory=list,
+        description='Timeline answers: dated events, oldest first, deduplicated across outlets (mode "timeline").',
+    )
 
     @classmethod
     def of(cls, a: Answer) -> AnswerPublic:
@@ -244,6 +278,7 @@ class AnswerPublic(BaseModel):
             standalone_question=a.standalone_question,
             unsupported=a.unsupported,
             sources=[SentenceSourcesPublic.of(s) for s in a.sources],
+            timeline=[TimelineEventPublic.model_validate(asdict(e)) for e in a.timeline],
         )
 
 

@@ -1,0 +1,60 @@
+"""Passage choice (issue 13): copies of one text don't fill the answer's passages; corroboration reads
+more articles, at most two passages each, copies included.  Real MinHash signatures in SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.answer.diverse import spread
+from qa.ingest.dedup import OriginIndex
+from qa.types import Article, Passage
+
+WIRE = (
+    "The city council voted on Tuesday to build a new bridge across the river, a project that will "
+    "cost 40 million dollars and take three years, the mayor said after a long public meeting."
+)
+OTHER = (
+    "Local businesses welcomed the decision, saying the old ferry had been too slow for years and "
+    "that commuters would save an hour a day once the crossing opens in the spring of next year."
+)
+THIRD = "Engineers will begin surveying the riverbank next month, according to the city's planning office."
+
+
+def _passage(doc_id: str, n: int, score: float) -> Passage:
+    return Passage(n, doc_id, "t", "src", "2022-01-01", 0, 10, f"text {n}", score)
+
+
+def test_copies_of_one_text_are_skipped_in_the_answer_passages_but_read_for_corroboration(
+    tmp_path: Path,
+) -> None:
+    origins = OriginIndex(tmp_path)
+    origins.record(
+        [
+            Article("wire-a", WIRE, source="AP"),
+            Article("wire-b", WIRE + " More to come.", source="USA Today"),
+            Article("other", OTHER, source="CNN"),
+            Article("third", THIRD, source="CNN"),
+        ]
+    )
+    ranked = [
+        _passage("wire-a", 1, 0.9),
+        _passage("wire-b", 2, 0.89),
+        _passage("wire-a", 3, 0.8),
+        _passage("other", 4, 0.7),
+        _passage("wire-a", 5, 0.6),
+        _passage("third", 6, 0.5),
+    ]
+    chosen = spread(ranked, 3, 6, origins)
+    # The answer's 3: wire-a twice (one article's chunks stay), then "other"; wire-b (a copy) skipped.
+    assert [p.chunk_id for p in chosen[:3]] == [1, 3, 4]
+    # For corroboration: the copy is read (it is what "2 outlets carry the same report" counts),
+    # wire-a's third chunk is not (two per article at most).
+    assert [p.chunk_id for p in chosen[3:]] == [2, 6]
+
+
+def test_without_copies_the_ranking_is_kept(tmp_path: Path) -> None:
+    ranked = [_passage(f"d{i}", i, 1 - i / 10) for i in range(1, 7)]
+    assert spread(ranked, 3, 3, OriginIndex(tmp_path)) == ranked[:3]
+    assert spread(ranked, 3, 6, None) == ranked
+    # Too few distinct origins: the answer's passages are topped up from the skipped ones.
+    assert [p.doc_id for p in spread(ranked[:2], 5, 5, None)] == ["d1", "d2"]

@@ -1,0 +1,77 @@
+"""Time-aware answers through Pipeline.ask (issue 13): the newest value leads, the change is cited both
+ways, older facts say "as of", and as_of keeps later articles out; the fields in the HTTP schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.pipeline import Pipeline
+from qa.server.schemas import AnswerPublic
+from qa.types import Answer
+from tests.conftest import make_pipeline
+from tests.test_corroborate import ARTICLES, QUESTION
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
+    index_dir: Path = tmp_path_factory.mktemp("timeaware") / "index"
+    p = make_pipeline(index_dir, embedder)
+    p.add_articles(ARTICLES)
+    return p
+
+
+def _first_cited(answer: Answer) -> str:
+    number = int(answer.answer.split("[", 1)[1].split("]", 1)[0])
+    return next(c.doc_id for c in answer.citations if c.n == number)
+
+
+def test_the_newest_value_leads_and_the_change_is_cited_both_ways(pipeline: Pipeline) -> None:
+    answer = pipeline.ask(QUESTION)
+    assert answer.answered, answer
+    # The later article's toll (52) leads; the earlier one (35) follows, each with its citation.
+    assert _first_cited(answer) == "cnn-nadia-later", answer.answer
+    assert answer.answer.index("52") < answer.answer.index("35")
+    assert "Earlier, on September 29, 2022, " in answer.answer
+    lead = next(b for b in answer.sources if b.citation and "52" in b.sentence)
+    blocks_with_change = [b for b in answer.sources if b.earlier or b.updates]
+    assert blocks_with_change
+    refs = [r for b in blocks_with_change for r in (*b.earlier, *b.updates)]
+    cited_numbers = {c.n for c in answer.citations}
+    assert all(r.citation in cited_numbers for r in refs if r.citation is not None)
+    assert any(r.citation is not None and "35" in r.text for r in refs), refs
+    assert lead.citation in cited_numbers
+    for citation in answer.citations:
+        article = next(a for a in ARTICLES if a.id == citation.doc_id)
+        assert article.text[citation.start : citation.end] == citation.text
+        assert citation.published_at == article.published_at
+    public = AnswerPublic.model_validate(AnswerPublic.of(answer).model_dump()).model_dump()
+    assert any(s["earlier"] or s["updates"] for s in public["sources"])
+    assert {"as_of", "updates", "earlier"} <= set(public["sources"][0])
+
+
+def test_as_of_keeps_the_update_out(pipeline: Pipeline) -> None:
+    answer = pipeline.ask(QUESTION, as_of="2022-09-30")
+    assert answer.answered, answer
+    assert "52" not in answer.answer and "Earlier," not in answer.answer
+    assert all(not b.updates and not b.earlier and b.as_of is None for b in answer.sources)
+    assert all(c.doc_id != "cnn-nadia-later" for c in answer.citations)
+
+
+def test_a_fact_only_an_older_article_states_is_given_as_of_its_date(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("How many homes and businesses lost power across Florida after Hurricane Nadia?")
+    assert answer.answered, answer
+    dates = [p.published_at for p in answer.passages]
+    assert "2022-10-01" in dates, dates  # the later article is among the passages read
+    block = next(b for b in answer.sources if "two million" in b.sentence)
+    assert block.as_of == "2022-09-29"
+    assert answer.answer.startswith("As of September 29, 2022: More than two million homes"), answer.answer
+    # Nothing newer: the same question as of that day says no "as of".
+    same_day = pipeline.ask(
+        "How many homes and businesses lost power across Florida after Hurricane Nadia?", as_of="2022-09-29"
+    )
+    assert same_day.answered and "As of" not in same_day.answer
+    assert all(b.as_of is None for b in same_day.sources)
