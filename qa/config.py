@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Past this many chunks the vector index is approximate (HNSW32, built at compaction; recall@10 0.98 at 100k); 0 = always exact.",
     )
+    vector_dtype: Literal["float32", "float16"] = Field(
+        "float32",
+        description="How the FAISS base stores vectors: `float16` halves its memory and file (scalar quantizer; "
+        "SQLite keeps float32). Indexes of either dtype open; the next compaction converts.",
+    )
 
     # Generation
     backend: str = Field(
