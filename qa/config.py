@@ -105,9 +105,10 @@ class Settings(BaseSettings):
         description="Past this many chunks the vector index is approximate (HNSW32, built at compaction; recall@10 0.98 at 100k); 0 = always exact.",
     )
     vector_dtype: Literal["float32", "float16"] = Field(
-        "float32",
-        description="How the FAISS base stores vectors: `float16` halves its memory and file (scalar quantizer; "
-        "SQLite keeps float32). Indexes of either dtype open; the next compaction converts.",
+        "float16",
+        description="How the FAISS base stores vectors (FAISS store): `float16` halves its memory and file "
+        "(scalar quantizer; news eval hit@1/5 unchanged, top-10 identical for 201/201 hybrid questions); "
+        "SQLite keeps float32. An index of the other dtype opens and is rebuilt from SQLite.",
     )
 
     # Generation

@@ -129,9 +129,13 @@ def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool) -> in
         KeywordFiles.newest = lambda self, generation: None  # type: ignore[method-assign]
         KeywordFiles.save = lambda self, segment, generation: None  # type: ignore[method-assign]
 
-    class Dims:
-        name = MixEmbedder.name
-        dimension = 384
+    import sqlite3
+
+    meta = dict(sqlite3.connect(index_dir / "store.sqlite").execute("SELECT key, value FROM meta").fetchall())
+
+    class Dims:  # the index's own model: a cold open needs no encoder
+        name = meta["model"]
+        dimension = int(meta["dimension"])
 
     start = time.perf_counter()
     index = Store(index_dir, Dims(), float16=float16)  # type: ignore[arg-type]

@@ -50,9 +50,8 @@ def main() -> int:
     shutil.copy2(Path(args.index) / "store.sqlite", work / "store.sqlite")
     embedder = SentenceTransformerEmbedder()
     set_torch_threads(1)
-    vectors = {
-        i["question"]: v for i, v in zip(items, embedder.embed([i["question"] for i in items]), strict=True)
-    }
+    # One at a time, as a server encodes them (one text: the fp32 single-question path).
+    vectors = {i["question"]: embedder.embed([i["question"]])[0] for i in items}
 
     class Cached:  # the same question vectors for both dtypes: only the stored vectors differ
         name, dimension = embedder.name, embedder.dimension

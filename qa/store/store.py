@@ -140,9 +140,12 @@ class Store:
         if self._snapshot.vectors.float16 != float16 and self._snapshot.base_file is not None:
             # A base of the other dtype: rebuild it from the stored float32 originals.
             self._snapshot = load_snapshot(self.records, self.files, None, use_base=False)
-        if self._snapshot.vectors.pending or self._snapshot.base_file is None:
-            # The file lags the store (a crash, another process, a damaged file): write a base
-            # now so the next open loads instead of rebuilding.  Atomic rename, no lock needed.
+        snap = self._snapshot
+        if snap.base_file is None or snap.vectors.pending > max(compact_after, snap.size // 20):
+            # No usable file, or one far behind the store (a crash, another process, a damaged
+            # file): write a base now so the next open loads instead of rebuilding.  Atomic
+            # rename, no lock needed.  A small lag stays a delta read from SQLite: at a million
+            # chunks rebuilding the HNSW base takes minutes, reading a few vectors milliseconds.
             self._snapshot = compacted(self._snapshot, self.files, self.ann_threshold, float16)
             keep = self._snapshot.base_file
             self._if_free(lambda: self.files.sweep(keep))
