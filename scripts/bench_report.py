@@ -2,8 +2,10 @@
 
 ``qa bench`` (bench.json: ingest against raw encode, HTTP latency),
 scripts/bench_peers.py (peers.json: LlamaIndex, Haystack) and
-scripts/bench_scale.py (scale.json: writes, search, recall by size) each write
-their figures; this page puts whichever exist side by side.
+scripts/bench_scale.py (scale.json: writes, search, recall, memory, cold opens by size),
+scripts/bench_encoder.py (encoder.json: one question's encoding, option by option) and
+scripts/vector_dtype_guard.py (vector_dtype.json: float32 against float16 bases) each
+write their figures; this page puts whichever exist side by side.
 Usage: python scripts/bench_report.py [--out bench/out]
 """
 
@@ -50,7 +52,13 @@ def peers_section(data: dict[str, Any]) -> str:
     ax1.set_title(f"Ingest of {data['meta']['chunks']} chunks (lower is better)")
     queried = [s for s in systems if "p50_ms" in data[s]]
     ax2.bar(queried, [data[s]["p50_ms"] for s in queried], color="#36c", label="p50")
-    ax2.scatter(queried, [data[s]["p95_ms"] for s in queried], color="#c33", zorder=3, label="p95")
+    ax2.scatter(
+        queried,
+        [data[s]["p95_ms"] for s in queried],
+        color="#c33",
+        zorder=3,
+        label="p95",
+    )
     ax2.set_ylabel("ms")
     ax2.set_title("Retrieval latency, in-process, distinct questions")
     ax2.legend()
@@ -67,8 +75,8 @@ def scale_section(data: dict[str, Any]) -> str:
 
     sizes = data["sizes"]
     n = [r["chunks"] for r in sizes]
-    fig = Figure(figsize=(10, 3.4))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig = Figure(figsize=(15, 3.4))
+    ax1, ax2, ax3 = fig.subplots(1, 3)
     ax1.plot(n, [r["add_ms_p50"] for r in sizes], "o-", label="add one article")
     ax1.plot(n, [r["delete_ms_p50"] for r in sizes], "s-", label="delete one article")
     ax1.set_xscale("log")
@@ -78,16 +86,67 @@ def scale_section(data: dict[str, Any]) -> str:
     ax1.legend()
     ax2.plot(n, [r["search_hybrid_p50_ms"] for r in sizes], "o-", label="hybrid p50")
     ax2.plot(n, [r["search_hybrid_p95_ms"] for r in sizes], "o--", label="hybrid p95")
-    ax2.plot(n, [r["vector_search_only_p50_ms"] for r in sizes], "s-", label="vector index only p50")
+    ax2.plot(
+        n,
+        [r["vector_search_only_p50_ms"] for r in sizes],
+        "s-",
+        label="vector index only p50",
+    )
     ax2.set_xscale("log")
     ax2.set_xlabel("chunks")
     ax2.set_ylabel("ms")
     ax2.set_title("Search latency by index size")
     ax2.legend()
+    ax3.plot(n, [r["peak_rss_mb"] for r in sizes], "o-", label="peak RSS (MB)")
+    ax3.plot(n, [r["disk_mb"] for r in sizes], "s-", label="disk (MB)")
+    cold = [(r["chunks"], r["cold_open"]["ready_s"]) for r in sizes if r.get("cold_open")]
+    if cold:
+        ax3b = ax3.twinx()
+        ax3b.plot(*zip(*cold, strict=True), "^--", color="gray", label="cold open, s (right)")
+        ax3b.set_ylabel("s")
+        ax3b.legend(loc="lower right")
+    ax3.set_xscale("log")
+    ax3.set_yscale("log")
+    ax3.set_xlabel("chunks")
+    ax3.set_title("Memory, disk and cold open by size")
+    ax3.legend(loc="upper left")
+    flat = [{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()} for r in sizes]
     return (
         f"<h2>Scale</h2><p>{data['meta']['date']} &middot; {data['meta']['machine']} &middot; "
-        f"{data['meta']['how']}</p>{_png(fig)}{_table(sizes)}<h3>HNSW against IVF</h3>{_table(data.get('ann', []))}"
+        f"{data['meta']['how']}</p>{_png(fig)}{_table(flat)}<h3>HNSW against IVF</h3>{_table(data.get('ann', []))}"
     )
+
+
+def encoder_section(data: dict[str, Any]) -> str:
+    from matplotlib.figure import Figure
+
+    options = data["options"]
+    names = list(options)
+    p50 = [options[n]["p50_ms"] for n in names]
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
+    ax.barh(names, p50, label="p50")
+    ax.barh(
+        names,
+        [options[n]["p95_ms"] - p for n, p in zip(names, p50, strict=True)],
+        left=p50,
+        alpha=0.4,
+        label="to p95",
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel("ms per question")
+    ax.legend()
+    rows = [{"option": n, **options[n]} for n in names]
+    return (
+        f"<h2>One question's encoding</h2><p>{data['date']} &middot; load average {data['load_average_1m']} "
+        f"&middot; {data['questions']} distinct questions x {data['rounds']} rounds</p>{_png(fig)}{_table(rows)}"
+    )
+
+
+def dtype_section(data: dict[str, Any]) -> str:
+    rows = [{"dtype": d, **data[d]} for d in ("float32", "float16") if d in data]
+    same = {k: v for k, v in data.items() if k.startswith(("hybrid_same", "dense_same"))}
+    return f"<h2>float32 against float16 bases</h2><p>{data['questions']} questions</p>{_table(rows)}<p>{json.dumps(same)}</p>"
 
 
 def main() -> None:
@@ -96,7 +155,13 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     parts = []
-    for name, section in (("peers.json", peers_section), ("scale.json", scale_section)):
+    sections = (
+        ("peers.json", peers_section),
+        ("scale.json", scale_section),
+        ("encoder.json", encoder_section),
+        ("vector_dtype.json", dtype_section),
+    )
+    for name, section in sections:
         path = out / name
         if path.exists():
             parts.append(section(json.loads(path.read_text("utf-8"))))

@@ -1,24 +1,27 @@
 """Grow an index to 1M chunks and measure one-article writes, search, recall, memory and disk by size.
 
-The archive is synthetic, built from the news corpus: each synthetic article
-takes a real article's title and ~600 words of sentences drawn at random (seeded)
-from all of the corpus's sentences, so chunk lengths and vocabulary are the
-news set's.  Embedding a million chunks would take this machine hours, so the
-chunk vectors are synthetic too: each is a seeded mix of two real MiniLM chunk
-vectors from the corpus plus noise, normalized (``MixEmbedder``), so the vector
-distribution is close to the real one's; the writes, the store, the FAISS and
-BM25 segments and the compactions are all the real code.  Questions are the
-news set's, encoded by the real model.
+The archive is synthetic, built from the news corpus and bulk-loaded by
+``scripts/bench_scale_bulk.py`` (see there: the real corpus's sentences under
+real titles, chunked as ingest does; SQLite rows and the BM25 base written
+directly).  Embedding a million chunks would take this machine hours, so the
+chunk vectors are synthetic too: seeded mixes of two real MiniLM chunk vectors
+plus noise, normalized, so the vector distribution is close to the real one's.
+Everything measured goes through the real code: one-article adds (chunking,
+``MixEmbedder``, the SQLite transaction, the segment update) and deletes through
+``write_articles`` / ``Store.delete``, the compaction that builds the HNSW base,
+searches through the real ``Retriever`` with questions encoded by the real model.
 
-At each size: one-article add and delete latency through ``Store``
+At each size: the base build (``compact_s``), one-article add and delete latency
 (medians of 5; encoding excluded, it is measured by ``qa bench``), hybrid and
-dense search p50/p95 in-process over distinct questions, dense recall@10
-against exact search, peak RSS and disk size; at the largest size, HNSW and IVF
-built over the same vectors side by side (recall@10, latency, build time), the
-measurement behind ``QA_ANN_THRESHOLD``.
+dense search p50/p95 in-process over distinct questions, dense recall@10 against
+exact search, peak RSS and disk size, and a cold open in a child process (open
++ BM25 ready) with the saved BM25 base and, up to ``--old-cost-max``, without it;
+at the size nearest ``--ann-compare-max``, HNSW and IVF built over the same
+vectors side by side (recall@10, latency, build time), the measurement behind
+``QA_ANN_THRESHOLD``.
 
-Usage: python scripts/bench_scale.py --sizes 10000,100000[,1000000]
-Writes bench/out/scale.json; scripts/bench_report.py draws it into bench/out/bench.html.
+Usage: python scripts/bench_scale.py --sizes 10000,100000[,1000000] [--vector-dtype float16]
+Writes bench/out/scale.json (after each size); scripts/bench_report.py draws it into bench/out/bench.html.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads  
 from qa.pipeline import write_articles  # noqa: E402
 from qa.store import Store  # noqa: E402
 from qa.store.keywords import Keywords  # noqa: E402
-from qa.store.segments import HNSW_EF_SEARCH, build_base  # noqa: E402
+from qa.store.segments import HNSW_EF_SEARCH, Vectors, build_base  # noqa: E402
 from qa.types import Article  # noqa: E402
+from scripts.bench_scale_bulk import BulkArchive  # noqa: E402
 
 
 class MixEmbedder:
@@ -106,6 +110,61 @@ def exact_top(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int) -
     return {int(ids[i]) for i in top}
 
 
+def cold_open(index_dir: Path, dtype: str, keyword_file: bool) -> dict[str, float]:
+    """Open ``index_dir`` in a fresh process until BM25 is ready (its RSS is not this process's)."""
+    import subprocess
+
+    cmd = [sys.executable, __file__, "--cold-open", str(index_dir), "--vector-dtype", dtype]
+    done = subprocess.run(
+        cmd + ([] if keyword_file else ["--no-keyword-file"]), capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool) -> int:
+    """Child of :func:`cold_open`: open, make BM25 ready, print the seconds and the peak RSS."""
+    from qa.store.keywords import KeywordFiles
+
+    if no_keyword_file:  # what every open did before the base segment was saved
+        KeywordFiles.newest = lambda self, generation: None  # type: ignore[method-assign]
+        KeywordFiles.save = lambda self, segment, generation: None  # type: ignore[method-assign]
+
+    import sqlite3
+
+    meta = dict(sqlite3.connect(index_dir / "store.sqlite").execute("SELECT key, value FROM meta").fetchall())
+
+    class Dims:  # the index's own model: a cold open needs no encoder
+        name = meta["model"]
+        dimension = int(meta["dimension"])
+
+    start = time.perf_counter()
+    index = Store(index_dir, Dims(), float16=float16)  # type: ignore[arg-type]
+    opened = time.perf_counter() - start
+    index.keywords(index.snapshot())
+    total = time.perf_counter() - start
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's.
+    hwm = next(
+        line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM")
+    )
+    peak = int(hwm.split()[1]) / 1024
+    print(json.dumps({"open_s": round(opened, 2), "ready_s": round(total, 2), "peak_rss_mb": round(peak)}))
+    return 0
+
+
+def exact_tops(vectors: Vectors, queries: np.ndarray, k: int) -> list[set[int]]:
+    """Each query's exact top ``k`` live ids, scanning the vectors block by block (no full copy)."""
+    best = [np.zeros(0, np.int64) for _ in queries]
+    scores = [np.zeros(0, np.float32) for _ in queries]
+    for ids, block in vectors.live_blocks():
+        sims = block @ queries.T
+        for q in range(len(queries)):
+            cand_ids = np.concatenate([best[q], ids])
+            cand = np.concatenate([scores[q], sims[:, q]])
+            top = np.argpartition(-cand, min(k, len(cand)) - 1)[:k]
+            best[q], scores[q] = cand_ids[top], cand[top]
+    return [{int(i) for i in b} for b in best]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,13 +176,31 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=400, help="real chunk vectors the synthetic ones mix")
     parser.add_argument("--out", default=str(ROOT / "bench/out"))
     parser.add_argument("--index-dir", help="where to grow the index (default: a temp dir)")
+    parser.add_argument(
+        "--old-cost-max",
+        type=int,
+        default=200_000,
+        help="measure the old full-rebuild write cost up to this size",
+    )
+    parser.add_argument(
+        "--ann-compare-max",
+        type=int,
+        default=200_000,
+        help="compare flat/HNSW/IVF at the largest size up to this",
+    )
+    parser.add_argument("--vector-dtype", choices=["float32", "float16"], default="float32")
+    parser.add_argument("--cold-open", help=argparse.SUPPRESS)  # child mode: time one cold open of DIR
+    parser.add_argument("--no-keyword-file", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cold_open:
+        return cold_open_child(Path(args.cold_open), args.vector_dtype == "float16", args.no_keyword_file)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     corpus = Path(args.corpus)
     articles = [a for a in load_articles([corpus]) if not isinstance(a, Problem)]
     sentences = [a.text[s:e] for a in articles for s, e in sentence_spans(a.text)]
     titles = [a.title for a in articles]
+    float16 = args.vector_dtype == "float16"
     questions = [
         json.loads(line)["question"]
         for line in (corpus.parent / "qa.jsonl").read_text("utf-8").splitlines()
@@ -148,6 +225,7 @@ def main() -> int:
         embedder,  # type: ignore[arg-type]
         ann_threshold=args.ann_threshold,
         compact_after=10**12,  # compactions at the measured sizes only
+        float16=float16,
         create=True,
     )
     retriever = Retriever(index, real, rrf_k=10)
@@ -176,41 +254,50 @@ def main() -> int:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), shared",
             "ann_threshold": args.ann_threshold,
+            "vector_dtype": args.vector_dtype,
             "how": "synthetic articles of news-corpus sentences; vectors = seeded mixes of real MiniLM chunk vectors",
         },
         "sizes": [],
     }
+    compare_at = max((s for s in sizes if s <= args.ann_compare_max), default=None)
+    started = time.perf_counter()
+    archive = BulkArchive(articles, embedder.pool)
     for size in sizes:
         grow_start = time.perf_counter()
-        while index.snapshot().size < size:
-            missing = size - index.snapshot().size
-            upsert(synthetic(max(1, min(2000, missing // 8 + 1))))
-            print(f"  {index.snapshot().size} chunks", file=sys.stderr)
+        index.ann_threshold = 0
+        archive.grow(index, size - index.snapshot().size)
+        print(
+            f"  {index.snapshot().size} chunks, {time.perf_counter() - started:.0f} s, peak RSS {rss_mb():.0f} MB",
+            file=sys.stderr,
+        )
         grow_s = time.perf_counter() - grow_start
+        index.ann_threshold = args.ann_threshold
         start = time.perf_counter()
-        index.compact()
+        index.keywords(index.snapshot())  # restored from the bulk load's file; the compaction saves it
+        index.compact(rebuild=True)
         compact_s = time.perf_counter() - start
         snap = index.snapshot()
         index.keywords(snap)
-        # A BM25 build over every chunk, as each write used to trigger (the index's own is extended).
-        start = time.perf_counter()
-        Keywords.build(*index.keyword_texts(snap.ids))
-        keywords_s = time.perf_counter() - start
-
-        # What every write cost before segments: all vectors read back from SQLite, a flat index
-        # rebuilt and written whole, BM25 rebuilt over every chunk (keywords_build_s).
-        start = time.perf_counter()
-        rows = index.records.conn().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-        full = build_base(
-            np.array([r[0] for r in rows], dtype=np.int64),
-            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1),
-            embedder.dimension,
-            0,
-        )
-        faiss.write_index(full, str(index_dir / ".rebuild.tmp"))
-        (index_dir / ".rebuild.tmp").unlink()
-        rebuild_s = time.perf_counter() - start
-        del rows, full
+        keywords_s = rebuild_s = None
+        if snap.size <= args.old_cost_max:
+            # A BM25 build over every chunk, as each write used to trigger (the index's own is extended).
+            start = time.perf_counter()
+            Keywords.build(*index.keyword_texts(snap.ids))
+            keywords_s = time.perf_counter() - start
+            # What every write cost before segments: all vectors read back from SQLite, a flat index
+            # rebuilt and written whole, BM25 rebuilt over every chunk (keywords_build_s).
+            start = time.perf_counter()
+            rows = index.records.conn().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+            full = build_base(
+                np.array([r[0] for r in rows], dtype=np.int64),
+                np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1),
+                embedder.dimension,
+                0,
+            )
+            faiss.write_index(full, str(index_dir / ".rebuild.tmp"))
+            (index_dir / ".rebuild.tmp").unlink()
+            rebuild_s = time.perf_counter() - start
+            del rows, full
 
         adds, deletes = [], []
         for _ in range(5):
@@ -222,7 +309,7 @@ def main() -> int:
             index.delete([article[0].id])
             deletes.append((time.perf_counter() - start) * 1000)
         # A delete that lands in the base (a tombstone), and an add left in place for the searches.
-        victim = f"syn-{rng.randrange(serial - 10):07d}"
+        victim = archive.random_id()
         start = time.perf_counter()
         index.delete([victim])
         base_delete_ms = (time.perf_counter() - start) * 1000
@@ -240,19 +327,18 @@ def main() -> int:
             start = time.perf_counter()
             snap.vectors.search(vec, 10)
             dense_index.append((time.perf_counter() - start) * 1000)
-        ids, vectors = snap.vectors.live()
-        recall = []
-        for vec in qvecs:
-            got = {i for i, _ in snap.vectors.search(vec, 10)}
-            recall.append(len(got & exact_top(ids, vectors, vec, 10)) / 10)
-        del ids, vectors
+        exact = exact_tops(snap.vectors, qvecs, 10)
+        recall = [
+            len({i for i, _ in snap.vectors.search(vec, 10)} & want) / 10
+            for vec, want in zip(qvecs, exact, strict=True)
+        ]
         row = {
             "chunks": snap.size,
             "approximate": snap.vectors.approximate,
             "grow_s": round(grow_s, 1),
             "compact_s": round(compact_s, 2),
-            "keywords_build_s": round(keywords_s, 2),
-            "old_write_cost_s": round(rebuild_s + keywords_s, 2),
+            "keywords_build_s": None if keywords_s is None else round(keywords_s, 2),
+            "old_write_cost_s": None if rebuild_s is None else round(rebuild_s + (keywords_s or 0), 2),
             "add_ms_p50": round(statistics.median(adds), 1),
             "add_ms_max": round(max(adds), 1),
             "delete_ms_p50": round(statistics.median(deletes), 1),
@@ -266,19 +352,30 @@ def main() -> int:
             "recall_at_10": round(statistics.mean(recall), 4),
             "peak_rss_mb": round(rss_mb(), 0),
             "disk_mb": round(disk_mb(index_dir), 1),
+            "load_average_1m": round(os.getloadavg()[0], 2),
         }
+        row["cold_open"] = cold_open(index_dir, args.vector_dtype, keyword_file=True)
+        if snap.size <= args.old_cost_max:
+            row["cold_open_without_keyword_file"] = cold_open(
+                index_dir, args.vector_dtype, keyword_file=False
+            )
         results["sizes"].append(row)
         print(json.dumps(row), file=sys.stderr)
-
-    # HNSW against IVF over the largest size's vectors: the measurement behind the threshold.
-    snap = index.snapshot()
-    ids, vectors = snap.vectors.live()
-    results["ann"] = ann_comparison(ids, vectors, qvecs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scale.json").write_text(json.dumps(results, indent=2))
+        if size == compare_at:
+            # HNSW against IVF over these vectors: the measurement behind the threshold (at the
+            # largest size up to --ann-compare-max: it holds four copies of the vectors at once).
+            ids, vectors = snap.vectors.live()
+            results["ann"] = ann_comparison(ids, vectors, qvecs)
+            del ids, vectors
+        save(results, Path(args.out))
     print(json.dumps(results, indent=2))
     return 0
+
+
+def save(results: dict[str, Any], out: Path) -> None:
+    """Write what is measured so far (a long run's partial results survive a crash)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scale.json").write_text(json.dumps(results, indent=2))
 
 
 def ann_comparison(ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray) -> list[dict[str, Any]]:

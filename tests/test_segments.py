@@ -186,3 +186,49 @@ def test_filters_see_chunks_written_since_the_base(
     assert retriever.search("ferry island storm", 5, filters=Filters(sources=("herald",))) == []
     gazette = retriever.search("ferry island storm", 5, filters=Filters(sources=("gazette",)))
     assert {p.doc_id for p in gazette} == {"ferry-new"}
+
+
+@pytest.mark.parametrize("ann", [False, True])
+def test_float16_bases_rank_as_float32_ones(ann: bool) -> None:
+    rng = np.random.default_rng(11)
+    ids = np.arange(1, 3001, dtype=np.int64)
+    vectors = unit(rng, len(ids))
+    fp32 = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0), DIM)
+    fp16 = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0, float16=True), DIM)
+    assert fp16.float16 and not fp32.float16 and fp16.approximate == ann
+    fp16 = fp16.evolve(np.array([9001], np.int64), unit(rng, 1), [int(ids[0])])
+    fp32 = fp32.evolve(np.array([9001], np.int64), fp16.delta, [int(ids[0])])
+    live_ids, live = fp16.live()
+    assert live.dtype == np.float32 and np.abs(live[:-1] - vectors[1:]).max() < 1e-3
+    same = total = 0
+    for q in unit(rng, 30):
+        a, b = [i for i, _ in fp32.search(q, 10)], [i for i, _ in fp16.search(q, 10)]
+        assert int(ids[0]) not in b
+        same += len(set(a) & set(b))
+        total += 10
+        allowed = ids[::5]
+        filtered = [i for i, _ in fp16.search(q, 5, allowed)]
+        mask = np.isin(live_ids, allowed)
+        assert filtered == brute(live_ids[mask], live[mask], q, 5)  # exact over the decoded vectors
+    assert same / total >= (0.9 if ann else 0.98)
+    rebuilt = Vectors.from_base(fp16.rebuilt(0, float16=False), DIM)
+    assert not rebuilt.float16 and set(rebuilt.live_ids().tolist()) == set(live_ids.tolist())
+
+
+def test_a_store_converts_its_base_between_dtypes_and_answers_the_same(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    q = embedder.embed(["ferry island storm"])
+    index = Store(seed_copy, embedder)
+    want = [i for i, _ in index.snapshot().dense(q, 5)]
+    size = index.snapshot().size
+    index.close()
+    index = Store(seed_copy, embedder, float16=True)
+    snap = index.snapshot()
+    assert snap.vectors.float16 and snap.vectors.pending == 0 and snap.size == size
+    assert [i for i, _ in snap.dense(q, 5)] == want
+    assert len(list(seed_copy.glob("vectors.*.faiss"))) == 1
+    index.close()
+    index = Store(seed_copy, embedder)  # back to float32, from SQLite's originals
+    assert not index.snapshot().vectors.float16 and [i for i, _ in index.snapshot().dense(q, 5)] == want
+    assert not index.check_consistency()

@@ -8,7 +8,9 @@ Precision (``QA_EMBED_PRECISION``): on CPUs with bf16 arithmetic (AMX or
 AVX-512-BF16) the model runs under ``torch.autocast("cpu", torch.bfloat16)``,
 measured 2.5x faster than fp32 with cosine 0.9999 to the fp32 vectors and the
 news eval unchanged; elsewhere bf16 is emulated and slower, so ``auto`` keeps
-fp32 there.  Vectors are always returned as float32.
+fp32 there.  Vectors are always returned as float32.  One text alone (a question)
+always runs in fp32 through the model's modules directly: for one short sequence
+that is faster than ``encode`` at either precision (``scripts/bench_encoder.py``).
 
 Texts are encoded longest-first in length-sorted batches, so a batch pads to
 about its own length instead of the longest text of a mixed slice.
@@ -186,6 +188,8 @@ class SentenceTransformerEmbedder:
         size = batch_size or self.batch_size
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:
+            return self._encode_one(model, texts[0])
         # Longest first over the whole call (sentence-transformers sorts only within one
         # encode call, and we encode in slices to report progress): batches pad to their own length.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -198,6 +202,22 @@ class SentenceTransformerEmbedder:
             if progress is not None:
                 progress(len(part_ids))
         return out
+
+    def _encode_one(self, model: object, text: str) -> np.ndarray:
+        """One text (a question): the model's own modules called directly, in fp32, no autograd.
+
+        ``encode``'s batching machinery costs more than the forward pass for one short
+        text, and bf16 does not pay off at one sequence: measured by
+        ``scripts/bench_encoder.py``, this is about 1.5x faster than ``encode`` in fp32 and
+        faster than it in bf16, and gives the fp32 vector (cosine 1.0, same top-10).
+        """
+        import torch
+
+        with torch.inference_mode():
+            prepare = getattr(model, "preprocess", None) or model.tokenize  # type: ignore[attr-defined]
+            features = prepare([text])
+            vector = model.forward(features)["sentence_embedding"]  # type: ignore[attr-defined]
+        return torch.nn.functional.normalize(vector.float(), dim=-1).numpy().astype(np.float32, copy=False)
 
     def _encode(self, model: object, texts: list[str], batch_size: int) -> np.ndarray:
         import torch

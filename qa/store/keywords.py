@@ -4,13 +4,26 @@ A large base segment, built once and shared by every snapshot derived from it,
 less tombstones, plus a small delta segment rebuilt on each write; a compaction
 merges them.  Scores equal bm25s's over the live texts up to the collection
 statistics, which count tombstoned chunks until the next compaction.
+
+The base segment is saved beside the FAISS base as ``keywords.<gen>.npz``
+(:class:`KeywordFiles`), so opening an index tokenizes only what the file lacks.
+Like the FAISS file it is derived data, checked against the store on load: its
+chunks the store lost become tombstones, the store's chunks it lacks are
+tokenized into the delta, and a damaged file is ignored and rebuilt.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
-from collections.abc import Iterable, Mapping
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -19,6 +32,9 @@ from qa.store.segments import top_k
 
 K1 = 1.5
 B = 0.75
+BUILD_BLOCK = 50_000  # chunks tokenized and counted at a time (bounds the memory of a full build)
+
+log = logging.getLogger(__name__)
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
@@ -65,6 +81,60 @@ class KeywordSegment:
             np.array([len(doc) for doc in tokens], dtype=np.float32),
             np.diff(csc.indptr).astype(np.float32),
         )
+
+    @classmethod
+    def concat(cls, segments: list[KeywordSegment]) -> KeywordSegment:
+        """All rows of ``segments`` in order, over one vocabulary (one stack, no repeated copies)."""
+        vocab: dict[str, int] = {}
+        parts = []
+        for seg in segments:
+            remap = np.array([vocab.setdefault(t, len(vocab)) for t in seg.vocab], dtype=np.int64)
+            coo = seg.counts.tocoo()
+            parts.append((coo.data, coo.row, remap[coo.col] if len(coo.col) else coo.col, len(seg.ids)))
+        blocks = [sparse.csr_matrix((d, (r, c)), shape=(n, len(vocab))) for d, r, c, n in parts]
+        csc = sparse.vstack(blocks, format="csc") if blocks else sparse.csc_matrix((0, 0), dtype=np.float32)
+        return cls(
+            np.concatenate([s.ids for s in segments]) if segments else np.zeros(0, np.int64),
+            vocab,
+            csc,
+            np.concatenate([s.lengths for s in segments]) if segments else np.zeros(0, np.float32),
+            np.diff(csc.indptr).astype(np.float32),
+        )
+
+    def save(self, handle: io.BufferedWriter) -> None:
+        """The segment as an uncompressed ``.npz`` (no pickles): ids, lengths, CSC arrays, vocabulary."""
+        np.savez(
+            handle,
+            ids=self.ids,
+            lengths=self.lengths,
+            data=self.counts.data,
+            indices=self.counts.indices,
+            indptr=self.counts.indptr,
+            vocab=np.frombuffer("\n".join(self.vocab).encode("utf-8"), dtype=np.uint8),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordSegment:
+        """A saved segment; ``ValueError`` if the file is damaged or inconsistent."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                ids, lengths = f["ids"].astype(np.int64), f["lengths"].astype(np.float32)
+                data, indices, indptr = f["data"], f["indices"], f["indptr"]
+                text = f["vocab"].tobytes().decode("utf-8")
+        except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+            raise ValueError(f"unreadable keyword segment: {e}") from e
+        vocab = {t: n for n, t in enumerate(text.split("\n"))} if text else {}
+        if (
+            len(ids) != len(lengths)
+            or len(indptr) != len(vocab) + 1
+            or len(data) != len(indices)
+            or (len(indptr) and indptr[-1] != len(data))
+            or (len(indices) and (indices.min() < 0 or indices.max() >= len(ids)))
+            or len(np.unique(ids)) != len(ids)
+        ):
+            raise ValueError("inconsistent keyword segment")
+        counts = sparse.csc_matrix((data, indices, indptr), shape=(len(ids), len(vocab)))
+        return cls(ids, vocab, counts, lengths, np.diff(indptr).astype(np.float32))
 
     @classmethod
     def merge(cls, first: KeywordSegment, keep: np.ndarray, second: KeywordSegment) -> KeywordSegment:
@@ -126,9 +196,30 @@ class Keywords:
 
     @classmethod
     def build(cls, ids: np.ndarray, texts: list[str]) -> Keywords:
-        return cls(
-            KeywordSegment.build(ids, tokenize(texts)), KeywordSegment.build(np.zeros(0, np.int64), []), {}
-        )
+        """One base segment of ``texts``, tokenized and counted ``BUILD_BLOCK`` chunks at a time."""
+        blocks = [
+            KeywordSegment.build(ids[i : i + BUILD_BLOCK], tokenize(texts[i : i + BUILD_BLOCK]))
+            for i in range(0, len(ids), BUILD_BLOCK)
+        ]
+        if len(blocks) <= 1:
+            base = blocks[0] if blocks else KeywordSegment.build(np.zeros(0, np.int64), [])
+        else:
+            base = KeywordSegment.concat(blocks)
+        return cls(base, KeywordSegment.build(np.zeros(0, np.int64), []), {})
+
+    @classmethod
+    def restore(
+        cls,
+        base: KeywordSegment,
+        live: np.ndarray,
+        texts: Callable[[np.ndarray], tuple[np.ndarray, list[str]]],
+    ) -> Keywords:
+        """A saved ``base`` brought up to the ``live`` ids: what it lacks tokenized, the rest tombstoned."""
+        dead = frozenset(np.setdiff1d(base.ids, live).tolist())
+        missing_ids, missing_texts = texts(np.setdiff1d(live, base.ids))
+        tokens = dict(zip(missing_ids.tolist(), tokenize(missing_texts), strict=True))
+        ids = np.fromiter(tokens, dtype=np.int64, count=len(tokens))
+        return cls(base, KeywordSegment.build(ids, list(tokens.values())), tokens, dead)
 
     def evolve(self, add: Mapping[int, str], drop: Iterable[int]) -> Keywords:
         """Tokenize only the added texts; rebuild the (small) delta segment."""
@@ -181,3 +272,58 @@ class Keywords:
             self.cache["dead"] = cached
         assert isinstance(cached, np.ndarray)
         return cached
+
+
+class KeywordFiles:
+    """The ``keywords.<gen>.npz`` base segments of one directory: read the newest, save atomically, sweep."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def _paths(self) -> Iterator[Path]:
+        found = []
+        for path in self.dir.glob("keywords.*.npz"):
+            with contextlib.suppress(ValueError, IndexError):
+                found.append((int(path.name.split(".")[1]), path))
+        return (p for _, p in sorted(found, reverse=True))
+
+    def newest(self, generation: int) -> KeywordSegment | None:
+        """The newest readable base segment saved at or before ``generation`` (None: none).
+
+        A file from a later generation than the store's belongs to another store (a
+        deleted and re-created ``store.sqlite``, whose chunk ids start over): ignored.
+        """
+        for path in self._paths():
+            if int(path.name.split(".")[1]) > generation:
+                continue
+            try:
+                return KeywordSegment.load(path)
+            except ValueError as e:
+                log.warning("keyword file %s is unusable (%s); using an older one or the store", path.name, e)
+        return None
+
+    def save(self, segment: KeywordSegment, generation: int) -> None:
+        """Write aside, fsync, rename: a reader or a crash never sees half a file."""
+        target = self.dir / f"keywords.{generation}.npz"
+        fd, tmp = tempfile.mkstemp(prefix=".keywords.", suffix=".tmp", dir=self.dir)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                segment.save(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def sweep(self) -> None:
+        """Remove all but the newest base segment, and a killed writer's temporaries (write lock held)."""
+        for n, path in enumerate(self._paths()):
+            if n:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        for tmp in self.dir.glob(".keywords.*.tmp"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < time.time() - 60:
+                    tmp.unlink()

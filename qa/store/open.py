@@ -33,4 +33,10 @@ def open_store(settings: Settings, model: Model, *, create: bool = False) -> Chu
         from qa.store.milvus import MilvusStore
 
         return MilvusStore(settings, model, create=create)
-    return Store(settings.index_dir, model, ann_threshold=settings.ann_threshold, create=create)
+    return Store(
+        settings.index_dir,
+        model,
+        ann_threshold=settings.ann_threshold,
+        float16=settings.vector_dtype == "float16",
+        create=create,
+    )

@@ -118,26 +118,57 @@ class LayeredMap(Mapping[int, V], Generic[V]):
 # -- vectors -------------------------------------------------------------------------------
 
 
-def _storage(index: faiss.Index) -> np.ndarray:
-    """A zero-copy ``(n, d)`` view of a flat or HNSW-flat index's vectors, in insertion order."""
+def _inner(index: faiss.Index) -> faiss.Index:
+    """The index holding the vectors: a flat one, or a float16 scalar quantizer (also inside HNSW)."""
     inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexIDMap) else index)
     if isinstance(inner, faiss.IndexHNSW):
         inner = faiss.downcast_index(inner.storage)
+    return inner
+
+
+def _storage(index: faiss.Index) -> np.ndarray:
+    """A zero-copy ``(n, d)`` view of a base's vectors in insertion order (float32, or float16)."""
+    inner = _inner(index)
     n, d = inner.ntotal, inner.d
+    if isinstance(inner, faiss.IndexScalarQuantizer):
+        if n == 0:
+            return np.zeros((0, d), dtype=np.float16)
+        return faiss.rev_swig_ptr(inner.codes.data(), n * d * 2).view(np.float16).reshape(n, d)
     if n == 0:
         return np.zeros((0, d), dtype=np.float32)
     return faiss.rev_swig_ptr(inner.get_xb(), n * d).reshape(n, d)
 
 
-def build_base(ids: np.ndarray, vectors: np.ndarray, dimension: int, ann_threshold: int) -> faiss.Index:
-    """A flat index, or an HNSW one past ``ann_threshold`` vectors, over ``ids``."""
-    if ann_threshold and len(ids) >= ann_threshold:
-        inner = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+def is_float16(index: faiss.Index) -> bool:
+    """True if ``index`` stores its vectors as float16."""
+    return isinstance(_inner(index), faiss.IndexScalarQuantizer)
+
+
+def empty_base(dimension: int, approximate: bool, float16: bool = False) -> faiss.Index:
+    """An empty ``IndexIDMap2`` over a flat (exact) or an HNSW (approximate) inner-product index.
+
+    ``float16`` stores the vectors at half the size (FAISS's fp16 scalar quantizer: exact
+    inner products of the rounded vectors, decoded on the fly).
+    """
+    fp16, ip = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    if approximate:
+        inner = (
+            faiss.IndexHNSWSQ(dimension, fp16, HNSW_M, ip)
+            if float16
+            else faiss.IndexHNSWFlat(dimension, HNSW_M, ip)
+        )
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         inner.hnsw.efSearch = HNSW_EF_SEARCH
     else:
-        inner = faiss.IndexFlatIP(dimension)
-    index = faiss.IndexIDMap2(inner)
+        inner = faiss.IndexScalarQuantizer(dimension, fp16, ip) if float16 else faiss.IndexFlatIP(dimension)
+    return faiss.IndexIDMap2(inner)
+
+
+def build_base(
+    ids: np.ndarray, vectors: np.ndarray, dimension: int, ann_threshold: int, float16: bool = False
+) -> faiss.Index:
+    """A flat index, or an HNSW one past ``ann_threshold`` vectors, over ``ids``."""
+    index = empty_base(dimension, bool(ann_threshold) and len(ids) >= ann_threshold, float16)
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
     return index
@@ -206,8 +237,36 @@ class Vectors:
         keep = ~np.isin(self.base_ids, self._tomb_array()) if self.tombstones else slice(None)
         return (
             np.concatenate([self.base_ids[keep], self.delta_ids]),
-            np.vstack([vectors[keep], self.delta]) if len(self.delta) else np.array(vectors[keep]),
+            np.vstack([vectors[keep], self.delta]).astype(np.float32, copy=False)
+            if len(self.delta)
+            else np.array(vectors[keep], dtype=np.float32),
         )
+
+    def live_blocks(self, block: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``live()`` in blocks of at most ``block`` rows: a copy of one block at a time."""
+        vectors = _storage(self.base)
+        tombs = self._tomb_array() if self.tombstones else None
+        for start in range(0, len(self.base_ids), block):
+            ids = self.base_ids[start : start + block]
+            rows = vectors[start : start + block]
+            if tombs is not None:
+                keep = ~np.isin(ids, tombs)
+                ids, rows = ids[keep], rows[keep]
+            yield ids, np.ascontiguousarray(rows, dtype=np.float32)
+        if len(self.delta_ids):
+            yield self.delta_ids, self.delta
+
+    @property
+    def float16(self) -> bool:
+        return is_float16(self.base)
+
+    def rebuilt(self, ann_threshold: int, float16: bool = False) -> faiss.Index:
+        """A new base of every live vector (what ``build_base(*live())`` gives, without the full copy)."""
+        base = empty_base(self.dimension, bool(ann_threshold) and self.size >= ann_threshold, float16)
+        for ids, vectors in self.live_blocks():
+            if len(ids):
+                base.add_with_ids(vectors, ids.astype(np.int64))
+        return base
 
     def vector(self, chunk_id: int) -> np.ndarray:
         """One live chunk's vector."""
@@ -237,7 +296,7 @@ class Vectors:
                 rows = np.flatnonzero(np.isin(self.base_ids, allowed))
                 if self.tombstones:
                     rows = rows[~np.isin(self.base_ids[rows], self._tomb_array())]
-                scores = _storage(self.base)[rows] @ query[0]
+                scores = _storage(self.base)[rows].astype(np.float32) @ query[0]
                 found += top_k(self.base_ids[rows], scores, k)
             else:
                 found += self._search_base(query, k)

@@ -34,7 +34,7 @@ from qa.errors import IndexNotBuilt
 from qa.ingest.chunk import embedding_text
 from qa.ingest.embed import DocumentState, PreparedWrite, sentence_hash
 from qa.store.check import check
-from qa.store.keywords import Keywords
+from qa.store.keywords import KeywordFiles, Keywords
 from qa.store.ranking import SearchRequest, passages, rank
 from qa.store.records import STORE_NAME, ChunkRecord, Records, StoredDocument, Written
 from qa.store.vectors import BaseFiles, Snapshot, advance, compacted, load_snapshot
@@ -100,6 +100,10 @@ class Store:
     compact_after:
         Fold the delta and tombstones into a new base in the background once they
         exceed this many chunks or 5% of the index, whichever is larger.
+    float16:
+        Build bases that store vectors as float16 (half the memory and file size); a base of
+        the other dtype found at open is read, then rebuilt (from the vectors it holds, as any
+        base is: SQLite keeps the float32 originals for chunks the base lacks).
     """
 
     def __init__(
@@ -109,14 +113,17 @@ class Store:
         *,
         ann_threshold: int = 0,
         compact_after: int = 5000,
+        float16: bool = False,
         create: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
         self.model_name = model.name
         self.ann_threshold = ann_threshold
         self.compact_after = compact_after
+        self.float16 = float16
         self.records = Records(self.dir)
         self.files = BaseFiles(self.dir, model.dimension)
+        self.keyword_files = KeywordFiles(self.dir)
         self._compactor: threading.Thread | None = None
         self._keywords_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -130,10 +137,16 @@ class Store:
         self.records.init(model.name, model.dimension)
         self._if_free(self.files.remove_stale_temporaries)
         self._snapshot = load_snapshot(self.records, self.files, None)
-        if self._snapshot.vectors.pending or self._snapshot.base_file is None:
-            # The file lags the store (a crash, another process, a damaged file): write a base
-            # now so the next open loads instead of rebuilding.  Atomic rename, no lock needed.
-            self._snapshot = compacted(self._snapshot, self.files, self.ann_threshold)
+        if self._snapshot.vectors.float16 != float16 and self._snapshot.base_file is not None:
+            # A base of the other dtype: rebuild it from the stored float32 originals.
+            self._snapshot = load_snapshot(self.records, self.files, None, use_base=False)
+        snap = self._snapshot
+        if snap.base_file is None or snap.vectors.pending > max(compact_after, snap.size // 20):
+            # No usable file, or one far behind the store (a crash, another process, a damaged
+            # file): write a base now so the next open loads instead of rebuilding.  Atomic
+            # rename, no lock needed.  A small lag stays a delta read from SQLite: at a million
+            # chunks rebuilding the HNSW base takes minutes, reading a few vectors milliseconds.
+            self._snapshot = compacted(self._snapshot, self.files, self.ann_threshold, float16)
             keep = self._snapshot.base_file
             self._if_free(lambda: self.files.sweep(keep))
 
@@ -208,20 +221,22 @@ class Store:
                 return  # a forced refresh (check) already loaded this generation whole
             self._snapshot = advance(old, written)
 
-    def compact(self) -> None:
+    def compact(self, rebuild: bool = False) -> None:
         """Fold the delta and tombstones into a new base file now, and sweep older files.
 
-        Holds the write lock (writers wait; readers keep the current snapshot).
+        Holds the write lock (writers wait; readers keep the current snapshot).  ``rebuild``
+        builds a new base even with nothing pending (e.g. after ``ann_threshold`` changed).
         """
         with self._locked():
             current = self._snapshot
             assert current is not None
-            if current.vectors.pending or current.base_file is None:
-                fresh = compacted(current, self.files, self.ann_threshold)
+            if rebuild or current.vectors.pending or current.base_file is None:
+                fresh = compacted(current, self.files, self.ann_threshold, self.float16, self.keyword_files)
                 with self._snapshot_lock:
                     self._snapshot = fresh
                 current = fresh
             self.files.sweep(current.base_file)
+            self.keyword_files.sweep()
 
     def _maybe_compact(self) -> None:
         snap = self._snapshot
@@ -272,7 +287,7 @@ class Store:
         if isinstance(cached, Keywords):
             return cached
         with self._keywords_lock:
-            return snap.keywords(self.keyword_texts)
+            return snap.keywords(self.keyword_texts, self.keyword_files)
 
     def keyword_texts(self, ids: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Ids and embedding texts of the chunks of ``ids`` that are still stored."""

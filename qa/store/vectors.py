@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from qa.store.filters import Filters, allowed_ids
-from qa.store.keywords import Keywords
+from qa.store.keywords import KeywordFiles, Keywords
 from qa.store.records import ChunkMeta, Records, Written
 from qa.store.segments import LayeredMap, Vectors, build_base
 
@@ -87,11 +87,22 @@ class Snapshot:
         """The ``k`` nearest live chunks to ``vector`` by inner product, within ``allowed`` if given."""
         return self.vectors.search(vector, min(k, self.size), allowed)
 
-    def keywords(self, texts: Callable[[np.ndarray], tuple[np.ndarray, list[str]]]) -> Keywords:
-        """The BM25 index, built on first use from ``texts(ids)`` (later snapshots extend it)."""
+    def keywords(
+        self, texts: Callable[[np.ndarray], tuple[np.ndarray, list[str]]], files: KeywordFiles | None = None
+    ) -> Keywords:
+        """The BM25 index on first use: the saved base brought up to date, else built from ``texts(ids)``.
+
+        A fresh build is saved to ``files`` so the next open reads it; later snapshots extend it.
+        """
         cached = self.cache.get("keywords")
         if cached is None:
-            cached = Keywords.build(*texts(self.ids))
+            saved = files.newest(self.generation) if files is not None else None
+            if saved is not None:
+                cached = Keywords.restore(saved, self.ids, texts)
+            else:
+                cached = Keywords.build(*texts(self.ids))
+                if files is not None:
+                    files.save(cached.base, self.generation)
             self.cache["keywords"] = cached
         assert isinstance(cached, Keywords)
         return cached
@@ -172,10 +183,12 @@ class BaseFiles:
                     log.info("removed %s, left by an interrupted write", tmp.name)
 
 
-def load_snapshot(records: Records, files: BaseFiles, current: Snapshot | None) -> Snapshot:
-    """Base file + the store's chunks: what the base lacks is read back as a delta."""
+def load_snapshot(
+    records: Records, files: BaseFiles, current: Snapshot | None, use_base: bool = True
+) -> Snapshot:
+    """Base file + the store's chunks: what the base lacks is read back as a delta (all, without a base)."""
     dim = files.dimension
-    found = files.newest(current)
+    found = files.newest(current) if use_base else None
     base, base_file = (
         found if found is not None else (build_base(np.zeros(0, np.int64), np.zeros((0, dim)), dim, 0), None)
     )
@@ -211,15 +224,22 @@ def advance(old: Snapshot, written: Written) -> Snapshot:
     )
 
 
-def compacted(snap: Snapshot, files: BaseFiles, ann_threshold: int) -> Snapshot:
-    """``snap`` with its delta and tombstones folded into a new base, saved to disk."""
-    ids, vectors = snap.vectors.live()
-    base = build_base(ids, vectors, files.dimension, ann_threshold)
+def compacted(
+    snap: Snapshot,
+    files: BaseFiles,
+    ann_threshold: int,
+    float16: bool = False,
+    keyword_files: KeywordFiles | None = None,
+) -> Snapshot:
+    """``snap`` with its delta and tombstones folded into new bases (FAISS: float32 or float16), saved."""
+    base = snap.vectors.rebuilt(ann_threshold, float16)  # block by block: no full copy beside the index
     name = files.save(base, snap.generation)
     cache: dict[str, object] = {}
     keywords = snap.cache.get("keywords")
     if isinstance(keywords, Keywords):
-        cache["keywords"] = keywords.compacted()
+        cache["keywords"] = merged = keywords.compacted()
+        if keyword_files is not None:
+            keyword_files.save(merged.base, snap.generation)
     return Snapshot(
         snap.generation, Vectors.from_base(base, files.dimension), snap.chunks.flatten(), name, cache
     )
