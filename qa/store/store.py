@@ -4,7 +4,10 @@ Layout of the index directory::
 
     store.sqlite          documents, chunks (with their vectors), each chunk's sentence vectors,
                           meta (model, dimension, generation)          -> qa.store.records
-    vectors.<gen>.faiss   the base FAISS index, written by the last compaction -> qa.store.vectors
+    vectors.<gen>.faiss   the base FAISS index (float16 or float32, QA_VECTOR_DTYPE), written by the
+                          last compaction                               -> qa.store.vectors
+    keywords.<gen>.npz    the base BM25 index of the same generation, checked against SQLite on
+                          open (missing chunks tokenized, deleted ones masked) -> qa.store.keywords
 
 The store stores: it takes writes already chunked and embedded by the ingest
 stages (:class:`qa.ingest.embed.PreparedWrite`) and answers reads with
