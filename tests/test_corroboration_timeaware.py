@@ -75,3 +75,24 @@ def test_a_fact_only_an_older_article_states_is_given_as_of_its_date(pipeline: P
     )
     assert same_day.answered and "As of" not in same_day.answer
     assert all(b.as_of is None for b in same_day.sources)
+
+
+def test_a_newer_value_the_draft_already_quotes_is_not_quoted_twice(tmp_path: Path, embedder: object) -> None:
+    """The draft quotes both the newer and the older toll: the newer sentence stays once, the older one
+    is introduced as the earlier report and points at the newer citation in ``updates``."""
+    from tests.test_widget_corroboration import ARTICLES as QUAKE
+    from tests.test_widget_corroboration import QUESTION as QUAKE_QUESTION
+    from tests.test_widget_corroboration import TOLL_41, TOLL_63
+
+    p = make_pipeline(tmp_path / "index", embedder)
+    p.add_articles(QUAKE)
+    answer = p.ask(QUAKE_QUESTION)
+    assert answer.answered, answer
+    quoted = [(c.doc_id, c.start, c.end) for c in answer.citations]
+    assert len(quoted) == len(set(quoted)), answer.citations
+    assert answer.answer.count(TOLL_63.rstrip(".")) == 1, answer.answer
+    assert answer.answer.index(TOLL_63.rstrip(".")) < answer.answer.index(TOLL_41.rstrip("."))
+    older = next(b for b in answer.sources if "41 people" in b.sentence and b.updates)
+    newer_n = next(c.n for c in answer.citations if c.doc_id == "quake-toll-rises")
+    assert [u.citation for u in older.updates] == [newer_n]
+    assert "reported: " + TOLL_41.rstrip(".") in answer.answer, answer.answer

@@ -57,6 +57,15 @@ def make_time_aware(answer: Answer) -> None:
     dates = [p.published_at for p in answer.passages if p.published_at]
     newest = max(dates) if dates else None
     by_n = {c.n: c for c in answer.citations}
+    # A sentence the answer already quotes is cited by its number, never quoted a second time.
+    quoted = {(c.doc_id, c.start, c.end): c.n for c in answer.citations}
+    replaced = {  # citations whose earlier value the answer already quotes as a sentence of its own
+        quoted[(r.doc_id, r.start, r.end)]
+        for block in answer.sources
+        if (cited := by_n.get(block.citation)) is not None and cited.published_at
+        for r in block.contradicted_by
+        if r.published_at and r.published_at > cited.published_at and (r.doc_id, r.start, r.end) in quoted
+    }
     leads: list[tuple[SentenceSources, str]] = []  # (new leading block, its text)
     for block in list(answer.sources):
         cited = by_n.get(block.citation)
@@ -64,12 +73,20 @@ def make_time_aware(answer: Answer) -> None:
         if cited is None or not when:
             continue
         newer = [r for r in block.contradicted_by if r.published_at and r.published_at > when]
-        block.earlier = [r for r in block.contradicted_by if r.published_at and r.published_at < when]
+        block.earlier = [
+            replace(r, citation=quoted.get((r.doc_id, r.start, r.end), r.citation))
+            for r in block.contradicted_by
+            if r.published_at and r.published_at < when
+        ]
         if newer:
             lead = max(newer, key=lambda r: r.published_at or "")
-            leads.append(_lead_with(answer, block, cited, lead))
+            n = quoted.get((lead.doc_id, lead.start, lead.end))
+            if n is None:
+                leads.append(_lead_with(answer, block, cited, lead))
+            else:
+                _updated_by_quoted(answer, block, cited, replace(lead, citation=n))
             continue
-        if block.earlier:
+        if block.earlier and block.citation not in replaced:
             # The answer already quotes the newest value: it says what it replaced, with both citations.
             _mention_earlier(answer, block, max(block.earlier, key=lambda r: r.published_at or ""))
         stated = max([when, *(r.published_at for r in block.supported_by if r.published_at)])
@@ -118,6 +135,19 @@ def _lead_with(
     )
     text = " ".join(lead.text.split()).rstrip(".")
     return new, f"As of {long_date(published)}: {text} [{n}]."
+
+
+def _updated_by_quoted(answer: Answer, block: SentenceSources, cited: Citation, lead: SourceRef) -> None:
+    """The newer value is already a sentence of the answer (citation ``lead.citation``): say the older one is earlier."""
+    block.updates = [lead]
+    block.summary = (
+        f"{block.summary} Updated by {_outlet(lead)} on {long_date(lead.published_at or '')} [{lead.citation}]."
+    ).strip()
+    answer.answer = _before(
+        answer.answer,
+        block.sentence,
+        f"Earlier, on {long_date(cited.published_at or '')}, {_outlet(cited)} reported: ",
+    )
 
 
 def _mention_earlier(answer: Answer, block: SentenceSources, prev: SourceRef) -> None:
