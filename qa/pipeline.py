@@ -29,7 +29,7 @@ from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.ingest.chunk import sentence_spans
 from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
-from qa.ingest.load import Problem, load_articles
+from qa.ingest.load import Problem, article_batches
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
 from qa.models.nlp import AnnotationStore, Annotator
 from qa.store import BUILD_HINT, ChunkStore, StoredDocument, open_store, store_exists
@@ -352,11 +352,8 @@ class Pipeline:
         """
         store = self.writable_store()
         result = IngestResult(IngestReport(), [])
-        batch: list[Article] = []
 
-        def flush() -> None:
-            if not batch:
-                return
+        def flush(batch: list[Article]) -> None:
             on_chunks = (lambda n: progress(0, n)) if progress else None
             report = write_articles(store, self.embedder, batch, self.settings, on_chunks)
             self.annotate(batch)
@@ -364,18 +361,9 @@ class Pipeline:
             result.report.merge(report)
             if progress:
                 progress(len(batch), 0)
-            batch.clear()
 
-        for item in load_articles(paths):
-            if isinstance(item, Problem):
-                result.problems.append(item)
-                if on_problem:
-                    on_problem(item)
-                continue
-            batch.append(item)
-            if len(batch) >= INGEST_BATCH:
-                flush()
-        flush()
+        for batch in article_batches(paths, INGEST_BATCH, result.problems, on_problem):
+            flush(batch)
         # A batch ingest ends with its writes folded into the base file, so the next open loads it.
         store.compact()
         return result

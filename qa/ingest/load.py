@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -296,3 +296,26 @@ def parse_upload(filename: str, data: bytes) -> tuple[list[Article], list[Proble
     except UnicodeDecodeError as exc:
         raise BadDocument(f"{name}: not valid UTF-8 (byte {exc.start}); convert the file to UTF-8") from exc
     return [parse_text(name, text, suffix)], []
+
+
+def article_batches(
+    paths: Iterable[str | Path],
+    size: int,
+    problems: list[Problem],
+    on_problem: Callable[[Problem], None] | None = None,
+) -> Iterator[list[Article]]:
+    """The articles under ``paths`` in lists of at most ``size``, in order; each skipped file or line
+    is appended to ``problems`` (and passed to ``on_problem``) as it is met."""
+    batch: list[Article] = []
+    for item in load_articles(paths):
+        if isinstance(item, Problem):
+            problems.append(item)
+            if on_problem:
+                on_problem(item)
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -33,7 +33,7 @@ from qa.errors import ConfigError
 from qa.ingest import embed
 from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans
 from qa.ingest.embed import IngestReport, IngestResult, StoredVectors
-from qa.ingest.load import Problem, load_articles
+from qa.ingest.load import Problem, article_batches
 from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads
 from qa.types import Article
 
@@ -221,11 +221,8 @@ def ingest(
     assert isinstance(embedder, RayEmbedder), "the ray engine needs a pipeline built with a RayEmbedder"
     store = pipeline.writable_store()
     result = IngestResult(IngestReport(), [])
-    pending: list[Article] = []
 
-    def flush() -> None:
-        if not pending:
-            return
+    def flush(pending: list[Article]) -> None:
         with store.writer() as writer:
             texts = missing_texts(pending, writer, pipeline.settings, embedder.name)
         embedder.precompute(texts, progress=progress is not None)
@@ -236,19 +233,10 @@ def ingest(
             if progress:
                 progress(len(part), 0)
         embedder.clear()
-        pending.clear()
 
     try:
-        for item in load_articles(paths):
-            if isinstance(item, Problem):
-                result.problems.append(item)
-                if on_problem:
-                    on_problem(item)
-                continue
-            pending.append(item)
-            if len(pending) >= window:
-                flush()
-        flush()
+        for pending in article_batches(paths, window, result.problems, on_problem):
+            flush(pending)
     finally:
         embedder.stop()
     store.compact()
