@@ -30,7 +30,7 @@ from qa.answer.prompts import format_passages, load_prompt
 from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
 from qa.errors import BackendError, UnknownBackend
-from qa.models.nlp import Annotator
+from qa.models.nlp import COMPARED_POS, Annotator
 from qa.text import content_stems, overlap, strip_markers
 from qa.types import Passage, Question
 
@@ -191,9 +191,7 @@ class ExtractiveBackend:
         # one small encode per sentence.
         asked = [w for w in (info.predicate, info.focus, info.unit, *info.also) if w]
         if asked:
-            words = {
-                t.lemma for sent in sents for t in sent.toks if t.pos in {"VERB", "NOUN", "ADJ", "PROPN"}
-            }
+            words = {t.lemma for sent in sents for t in sent.toks if t.pos in COMPARED_POS}
             self.embeddings.embed(sorted(words | set(asked)))
         answers: list[tuple[float, Candidate, SentenceFit]] = []
         # Asked about Kharkiv, passages that never name it do not answer (looked up across all the

@@ -54,6 +54,8 @@ NAME_TYPES = frozenset(
 )
 # Entity types that carry a quantity, a date or a time.
 QUANTITY_TYPES = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL", "DATE", "TIME"})
+# Parts of speech whose lemmas the predicate checks compare by embedding (stored at ingest).
+COMPARED_POS = frozenset({"VERB", "NOUN", "ADJ", "PROPN"})
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,15 @@ class Annotator:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return [found[k] for k in keys]
+
+    def compared_words(self, texts: Iterable[str]) -> set[str]:
+        """The lemmas of :data:`COMPARED_POS` in ``texts`` (read from the store, else parsed; no LRU)."""
+        unique = {text_key(t): t for t in texts if t.strip()}
+        stored = self.store.get_many(list(unique)) if self.store is not None else {}
+        sents = [Sent.from_json(unique[k][:MAX_PARSE_CHARS], data) for k, data in stored.items()]
+        todo = [t for k, t in unique.items() if k not in stored]
+        parsed = [s for i in range(0, len(todo), 512) for s in self._parse(todo[i : i + 512])]
+        return {t.lemma for s in [*sents, *parsed] if s is not None for t in s.toks if t.pos in COMPARED_POS}
 
     def annotate_new(self, texts: Iterable[str]) -> int:
         """Parse and store the texts not stored yet (ingest); returns how many were parsed."""
