@@ -31,8 +31,8 @@ from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, article_batches
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.models.nlp import AnnotationStore, Annotator
-from qa.models.words import WordVectors
+from qa.models.nlp import COMPARED_POS, AnnotationStore, Annotator
+from qa.models.words import WordVectors, typing_nouns
 from qa.store import BUILD_HINT, ChunkStore, StoredDocument, open_store, store_exists
 from qa.store.write import write_articles
 from qa.text import has_lone_surrogate
@@ -340,8 +340,12 @@ class Pipeline:
         for a in articles:
             texts.extend(a.text[s:e] for s, e in sentence_spans(a.text))
         parsed = self.annotator.annotate_new(texts)
-        # The words answering compares by embedding, embedded now rather than per question.
-        missing = self.words.missing(sorted(self.annotator.compared_words(texts)))
+        # The words answering compares by embedding, embedded now rather than per question, and
+        # which entity types the corpus's nouns name ("which county" is answered by a place).
+        sents = self.annotator.read_all(texts)
+        self.words.add_typed([(key, *typed) for key, sent in sents for typed in typing_nouns(sent)])
+        compared = {t.lemma for _, sent in sents for t in sent.toks if t.pos in COMPARED_POS}
+        missing = self.words.missing(sorted(compared))
         for i in range(0, len(missing), 4096):
             part = missing[i : i + 4096]
             self.words.put_many(dict(zip(part, self.embedder.embed(part, batch_size=256), strict=True)))

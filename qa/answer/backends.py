@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.answer.assess import SentenceFit, assess
+from qa.answer.assess import SentenceFit, assess, focus_labels
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
 from qa.answer.prompts import format_passages, load_prompt
 from qa.answer.question import QuestionInfo, analyze, names_missing
@@ -194,6 +194,7 @@ class ExtractiveBackend:
             words = {t.lemma for sent in sents for t in sent.toks if t.pos in COMPARED_POS}
             self.embeddings.embed(sorted(words | set(asked)))
         answers: list[tuple[float, Candidate, SentenceFit]] = []
+        labels = focus_labels(info, self.embeddings)
         # Asked about Kharkiv, passages that never name it do not answer (looked up across all the
         # retrieved passages: "Moscow" may be named in the paragraph before the answer).
         if names_missing(info, [t for p in passages for t in (p.text, p.title)]):
@@ -205,6 +206,7 @@ class ExtractiveBackend:
                 relevance,
                 word_similarity=self.embeddings.word_similarity,
                 min_predicate=self.min_predicate,
+                labels=labels,
             )
             if info.types and not fit.answers:
                 continue  # names no person / place / date / number the question asks for

@@ -304,14 +304,16 @@ class Annotator:
                 self._cache.popitem(last=False)
         return [found[k] for k in keys]
 
-    def compared_words(self, texts: Iterable[str]) -> set[str]:
-        """The lemmas of :data:`COMPARED_POS` in ``texts`` (read from the store, else parsed; no LRU)."""
+    def read_all(self, texts: Iterable[str]) -> list[tuple[str, Sent]]:
+        """``(key, Sent)`` for each distinct text: from the store, else parsed (not stored; no LRU)."""
         unique = {text_key(t): t for t in texts if t.strip()}
         stored = self.store.get_many(list(unique)) if self.store is not None else {}
-        sents = [Sent.from_json(unique[k][:MAX_PARSE_CHARS], data) for k, data in stored.items()]
-        todo = [t for k, t in unique.items() if k not in stored]
-        parsed = [s for i in range(0, len(todo), 512) for s in self._parse(todo[i : i + 512])]
-        return {t.lemma for s in [*sents, *parsed] if s is not None for t in s.toks if t.pos in COMPARED_POS}
+        out = [(k, Sent.from_json(unique[k][:MAX_PARSE_CHARS], data)) for k, data in stored.items()]
+        todo = [(k, t) for k, t in unique.items() if k not in stored]
+        for i in range(0, len(todo), 512):
+            part = todo[i : i + 512]
+            out.extend(zip([k for k, _ in part], self._parse([t for _, t in part]), strict=True))
+        return [(k, s) for k, s in out if s is not None]
 
     def annotate_new(self, texts: Iterable[str]) -> int:
         """Parse and store the texts not stored yet (ingest); returns how many were parsed."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.models.nlp import NAME_TYPES, Sent
 from qa.sqlite_local import ThreadConnections
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,51 @@ WORDS_NAME = "words.sqlite"
 MAX_WORD_CHARS = 48
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, vector BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS typed (sentence TEXT, noun TEXT, label TEXT, PRIMARY KEY (sentence, noun, label));"
+    "CREATE INDEX IF NOT EXISTS typed_noun ON typed(noun)"
 )
 _BATCH = 500
+# A noun's entity types are trusted from this many typed mentions on; a type is the noun's
+# when at least this share of its mentions have it (spaCy's own consistent mislabels included).
+MIN_TYPED = 8
+MIN_TYPE_SHARE = 0.1
+# Dependency relations by which a common noun types a name: "rider Tadej Pogacar" (compound),
+# "Rolle, a county" (appos).
+_TYPING = frozenset({"compound", "nmod", "appos"})
 
 
 def is_word(text: str) -> bool:
     """Whether ``text`` is something this table stores (one short token, no whitespace)."""
     return 0 < len(text) <= MAX_WORD_CHARS and not any(c.isspace() for c in text)
+
+
+def typing_nouns(sent: Sent) -> list[tuple[str, str]]:
+    """``(noun lemma, entity label)`` for each name a common noun says the kind of.
+
+    "investment bank Goldman Sachs", "the city of Sumy", "Rolle, a county in
+    Switzerland": counted over a corpus, these say which entity types answer "which
+    bank / city / county" (see :meth:`WordVectors.noun_labels`).  A name modifying the
+    noun is not counted: "a Texas hospital" names where the hospital is, not the hospital.
+    """
+    toks = sent.toks
+    out: list[tuple[str, str]] = []
+    for ent in sent.ents:
+        if ent.label not in NAME_TYPES:
+            continue
+        inside = range(ent.first, ent.last + 1)
+        last = toks[ent.last]
+        nouns = [
+            j
+            for j in range(len(toks))
+            if j not in inside and toks[j].head in inside and toks[j].dep in _TYPING
+        ]
+        if last.head not in inside and last.dep == "appos":
+            nouns.append(last.head)  # "the law firm, Wilkie Farr"
+        if last.dep == "pobj" and toks[last.head].lemma == "of":
+            nouns.append(toks[last.head].head)  # "the city of Sumy"
+        out.extend((toks[j].lemma, ent.label) for j in dict.fromkeys(nouns) if toks[j].pos == "NOUN")
+    return out
 
 
 class WordVectors:
@@ -111,6 +149,38 @@ class WordVectors:
                 with contextlib.suppress(sqlite3.Error):
                     live.execute("ROLLBACK")
             log.warning("could not store word vectors: %s", exc)
+
+    def add_typed(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Record ``(sentence key, noun, label)`` typings (idempotent: a sentence counts once)."""
+        if not rows or not self.path.parent.exists():
+            return
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR IGNORE INTO typed(sentence, noun, label) VALUES (?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            live = self._conns.current()
+            if live is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("ROLLBACK")
+            log.warning("could not store noun typings: %s", exc)
+
+    def noun_labels(self, noun: str) -> frozenset[str] | None:
+        """The entity types that name a ``noun`` in this corpus, or ``None`` if it has too few mentions."""
+        if not noun or not self.path.exists():
+            return None
+        try:
+            rows = self._conn().execute(
+                "SELECT label, COUNT(*) FROM typed WHERE noun = ? GROUP BY label", (noun,)
+            )
+            counts = dict(rows.fetchall())
+        except sqlite3.Error:
+            return None
+        total = sum(counts.values())
+        if total < MIN_TYPED:
+            return None
+        return frozenset(label for label, n in counts.items() if n >= MIN_TYPE_SHARE * total)
 
     def count(self) -> int:
         if not self.path.exists():
