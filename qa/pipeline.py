@@ -62,7 +62,10 @@ class Pipeline:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embed_batch_size, settings.embed_precision
+            settings.embedding_model,
+            settings.embed_batch_size,
+            settings.embed_precision,
+            settings.question_encoder,
         )
         # Lemmas the predicate checks compare are embedded at ingest and stored beside the index.
         self.words = WordVectors(settings.index_dir, self.embedder.name)
