@@ -38,6 +38,9 @@ def test_an_entity_made_of_the_questions_words_is_not_its_answer(annotator: Anno
     info = analyze(parse(annotator, "Who is Paul Pelosi's wife?"))
     sent = parse(annotator, "Paul Pelosi is married to House Speaker Nancy Pelosi.")
     assert not in_question(ent(sent, "Nancy Pelosi"), info)
+    # The wh-phrase says what kind of thing the answer is: its words may be in the answer's name.
+    info = analyze(parse(annotator, "Wildfires forced evacuations near which national park?"))
+    assert not in_question(Ent("FAC", "Yosemite National Park", 0, 2, 0, 21), info)
 
 
 def test_credits_and_the_outlet_told_are_attribution(annotator: Annotator) -> None:

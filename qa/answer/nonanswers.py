@@ -4,9 +4,10 @@ Read from the parse (spaCy, :mod:`qa.models.nlp`), three cases the extractive
 answerer used to quote on news:
 
 * **the question's own words**: an entity most of whose words the question already
-  has ("Sydney's Taronga Zoo" asked "Which Taronga Zoo keeper...?") names what is
-  asked about, not the answer (a name sharing one word, "Nancy Pelosi" asked about
-  Paul Pelosi, is another entity and stays);
+  has outside its wh-phrase ("Sydney's Taronga Zoo" asked "Which Taronga Zoo
+  keeper...?") names what is asked about, not the answer (a name sharing one word,
+  "Nancy Pelosi" asked about Paul Pelosi, is another entity and stays; "Yosemite
+  National Park" asked "near which national park" is the answer);
 * **bylines, credits and attribution**: a photo credit ("Chris Jackson/Getty Images")
   and the outlet or person a statement was made *to* ("told CNN", "shared with CNN",
   "according to Reuters") report the news, they are not in it; unless the question
@@ -34,7 +35,9 @@ def in_question(ent: Ent, info: QuestionInfo) -> bool:
     words = norm_words(ent.text)
     if not words:
         return False
-    asked = set(norm_words(info.text))
+    # The wh-phrase's words are the answer's kind, not what is asked about: asked "near which
+    # national park", "Yosemite National Park" is the answer.
+    asked = set(norm_words(info.text)) - set(info.wh_words)
     return sum(w in asked for w in words) * 2 > len(words)
 
 

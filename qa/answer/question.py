@@ -59,9 +59,10 @@ class QuestionInfo:
     )
     constraints: tuple[str, ...] = ()  # every entity the question names: names, dates, numbers
     transitive: bool = False  # the predicate takes an object ("call *it*"), so "call *for*" is another sense
-    years: tuple[
-        tuple[str, str], ...
-    ] = ()  # (year, noun it dates): "the 2022 Tour de France" -> (2022, France)
+    # (year, noun it dates): "the 2022 Tour de France" -> (2022, France)
+    years: tuple[tuple[str, str], ...] = ()
+    # The wh-phrase's common words, lowercased ("which", "national", "park"; not "Taronga Zoo").
+    wh_words: tuple[str, ...] = ()
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -160,6 +161,7 @@ def analyze(sent: Sent) -> QuestionInfo:
         tuple(e.text for e in sent.ents),
         _transitive(sent, predicate),
         years(sent),
+        tuple(words[i] for i in sorted(wh_phrase) if toks[i].pos != "PROPN"),
     )
 
 
