@@ -98,3 +98,14 @@ def test_nouns_that_type_names_are_counted_and_constrain_which_questions(
     assert not assess(info, sent, 0.8, labels=labels).answers
     words.put_many({"bank": np.ones(4, dtype=np.float32) / 2})
     assert words.count() == 1
+
+
+def test_per_attribution_and_a_calendar_date_for_how_long(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "Who holds the winning Powerball ticket?"))
+    per = parse(annotator, "Per the Multi-State Lottery Association, 22 tickets won $1 million prizes.")
+    assert attribution(per, ent(per, "the Multi-State Lottery Association"), info)
+    info = analyze(parse(annotator, "How long did the jury deliberate before finding Cosby liable?"))
+    dated = parse(annotator, "The jury found Cosby liable on June 21, 2022 after deliberating in Santa Monica.")
+    assert "June 21, 2022" not in [e.text for e in assess(info, dated, 0.8).answers]
+    lasted = parse(annotator, "The jury deliberated for two days before finding Cosby liable.")
+    assert [e.text for e in assess(info, lasted, 0.8).answers] == ["two days"]

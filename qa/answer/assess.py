@@ -163,6 +163,8 @@ def assess(
                     continue  # asked how many weeks, "87,000 employees" is no answer
             if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:
                 continue  # asked on what date, "half a century" is no answer
+            if info.wh_words[:2] == ("how", "long") and ent.label in WHEN and entity_dates(ent):
+                continue  # asked how long, a calendar date ("June 1, 2022") is no duration
             if info.kind == "named" and info.focus and _near(sent, ent, info.focus, similar):
                 described.append(ent)  # asked which hospital, the sentence calls it a hospital
             if attached:

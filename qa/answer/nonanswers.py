@@ -9,9 +9,9 @@ answerer used to quote on news:
   "Nancy Pelosi" asked about Paul Pelosi, is another entity and stays; "Yosemite
   National Park" asked "near which national park" is the answer);
 * **bylines, credits and attribution**: a photo credit ("Chris Jackson/Getty Images")
-  and the outlet or person a statement was made *to* ("told CNN", "shared with CNN",
-  "according to Reuters") report the news, they are not in it; unless the question
-  itself asks about telling or saying;
+  and the outlet or person a statement was made *to* or comes from ("told CNN",
+  "shared with CNN", "according to Reuters", "per the lottery association") report the
+  news, they are not in it; unless the question itself asks about telling or saying;
 * **another year of the same thing**: asked about "the 2022 Tour de France", a
   sentence about "the 2014 Tour de France" (a year modifying the same noun) and no
   2022 is about another edition, so nothing in it answers.
@@ -52,6 +52,8 @@ def attribution(sent: Sent, ent: Ent, info: QuestionInfo) -> bool:
     head = toks[last.head]
     if last.dep in {"dobj", "dative"} and head.lemma == "tell":
         return True  # "sources told CNN"
+    if last.dep == "pobj" and head.lemma == "per":
+        return True  # "Per the Multi-State Lottery Association, ..."
     if last.dep == "pobj" and head.lemma in {"to", "with"}:
         return toks[head.head].lemma in REPORTING_VERBS  # "according to", "shared with CNN"
     return False
