@@ -105,7 +105,9 @@ def test_per_attribution_and_a_calendar_date_for_how_long(annotator: Annotator) 
     per = parse(annotator, "Per the Multi-State Lottery Association, 22 tickets won $1 million prizes.")
     assert attribution(per, ent(per, "the Multi-State Lottery Association"), info)
     info = analyze(parse(annotator, "How long did the jury deliberate before finding Cosby liable?"))
-    dated = parse(annotator, "The jury found Cosby liable on June 21, 2022 after deliberating in Santa Monica.")
+    dated = parse(
+        annotator, "The jury found Cosby liable on June 21, 2022 after deliberating in Santa Monica."
+    )
     assert "June 21, 2022" not in [e.text for e in assess(info, dated, 0.8).answers]
     lasted = parse(annotator, "The jury deliberated for two days before finding Cosby liable.")
     assert [e.text for e in assess(info, lasted, 0.8).answers] == ["two days"]

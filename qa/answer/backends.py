@@ -1,4 +1,5 @@
-"""Answer backends: a protocol, a registry keyed by name, and the two built-in backends.
+"""Answer backends: a protocol, a registry keyed by name, and the two built-in backends
+(the litellm one lives in :mod:`qa.answer.llm`).
 
 * ``extractive`` (the offline default): picks the sentences of the retrieved
   passages that best answer the question and quotes them verbatim, so it is
@@ -14,23 +15,20 @@ Every backend's draft goes through :mod:`qa.answer.verify` verification afterwar
 from __future__ import annotations
 
 import logging
-import os
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from qa.answer.assess import SentenceFit, assess, focus_labels
 from qa.answer.entail import CONTRADICTED, ENTAILED, judge
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
-from qa.answer.prompts import format_passages, load_prompt
 from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
-from qa.errors import BackendError, UnknownBackend
+from qa.errors import UnknownBackend
 from qa.models.nlp import COMPARED_POS, Annotator
 from qa.text import content_stems, overlap, strip_markers
 from qa.types import Passage, Question
@@ -291,151 +289,6 @@ class ExtractiveBackend:
         return heuristic_condense(history, question)
 
 
-def _import_litellm() -> Any:
-    # litellm fetches a model price list at import unless LITELLM_LOCAL_MODEL_COST_MAP is set, and
-    # offers no other switch: the `qa` entry point sets it at start-up (qa.cli.main), never here.
-    if "litellm" not in sys.modules and os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "").lower() != "true":
-        log.warning("LITELLM_LOCAL_MODEL_COST_MAP is not set: litellm may fetch its price list at import")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
-
-
-def _provider_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean the provider (or the way to it) failed: litellm's, which are
-    openai's, and the transport's.  Anything else raised in a call is our own bug: it propagates."""
-    import httpx
-    import openai
-
-    return (openai.OpenAIError, httpx.HTTPError, ConnectionError, TimeoutError)
-
-
-class LiteLLMBackend:
-    """Any litellm model: the prompts from ``prompts/``, passages numbered and framed as data."""
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        prompts_dir: Path,
-        api_base: str | None = None,
-        api_key: str | None = None,
-        timeout_s: float = 60.0,
-        max_tokens: int = 400,
-        temperature: float = 0.0,
-    ) -> None:
-        if not model:
-            raise UnknownBackend(
-                "litellm backend needs a model: litellm:<provider>/<model>, e.g. litellm:openai/gpt-4o-mini"
-            )
-        self.model = model
-        self.name = f"litellm:{model}"
-        self.prompts_dir = prompts_dir
-        self.api_base = api_base
-        self._api_key = api_key
-        self.timeout_s = timeout_s
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        # Fail at start-up, not on the first question, if a template is broken.
-        for name in ("system", "answer", "condense"):
-            load_prompt(prompts_dir, name)
-
-    def messages(self, question: Question | str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-        """The chat messages sent for one question (exposed for tests and debugging)."""
-        if isinstance(question, Question):
-            question = question.retrieval_text
-        system = load_prompt(self.prompts_dir, "system").render()
-        user = load_prompt(self.prompts_dir, "answer").render(
-            passages=format_passages(list(passages)), question=question
-        )
-        return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
-
-    def _call(self, messages: list[dict[str, str]], *, stream: bool, max_tokens: int | None = None) -> Any:
-        litellm = _import_litellm()
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "timeout": self.timeout_s,
-            "max_tokens": max_tokens or self.max_tokens,
-            "temperature": self.temperature,
-            "stream": stream,
-            "num_retries": 0,
-        }
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
-        if self._api_key:
-            kwargs["api_key"] = self._api_key
-        elif self.api_base:
-            # OpenAI-compatible local servers need some key; they ignore its value.
-            kwargs["api_key"] = "sk-local"
-        try:
-            return litellm.completion(**kwargs)
-        except _provider_errors() as exc:
-            raise _backend_error(self.model, exc) from exc
-
-    def _decides(self, question: Question, cand: Candidate) -> bool:
-        """Whether ``cand`` entails or contradicts the proposition of the yes/no ``question``
-        (judged as the verifier judges a claim: its support, then its checks)."""
-        claim, evidence = self.annotator.annotate([question.text, cand.text])
-        vectors = self.embeddings.embed([question.text, cand.text])
-        cosine = max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
-        support = 0.5 * overlap(set(content_stems(question.text)), cand.text) + 0.5 * cosine
-        verdict = judge(
-            claim, evidence, support=support, min_support=self.min_support, similarity=self._similarity
-        )
-        # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
-        failed = {check for check, ok in verdict.checks.items() if not ok}
-        return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
-
-    def _similarity(self, a: str, b: str) -> float:
-        vectors = self.embeddings.embed([a, b])
-        return float(vectors[0] @ vectors[1])
-
-    def draft(self, question: Question, passages: Sequence[Passage]) -> str:
-        if not passages:
-            return ""
-        response = self._call(self.messages(question, passages), stream=False)
-        try:
-            return response.choices[0].message.content or ""
-        except (AttributeError, IndexError) as exc:
-            raise BackendError(f"{self.model} returned no message") from exc
-
-    def stream(self, question: Question, passages: Sequence[Passage]) -> Iterator[str]:
-        if not passages:
-            return
-        response = self._call(self.messages(question, passages), stream=True)
-        try:
-            for chunk in response:
-                delta = chunk.choices[0].delta.content if chunk.choices else None
-                if delta:
-                    yield delta
-        except _provider_errors() as exc:
-            raise _backend_error(self.model, exc) from exc
-
-    def condense(self, history: Sequence[Turn], question: str) -> Question:
-        if not any(t.role == "user" for t in history):
-            return Question(question)
-        lines = "\n".join(f"{t.role}: {t.content.strip()}" for t in history[-6:])
-        prompt = load_prompt(self.prompts_dir, "condense").render(history=lines, question=question)
-        response = self._call([{"role": "user", "content": prompt}], stream=False, max_tokens=80)
-        text = (response.choices[0].message.content or "").strip().splitlines()
-        standalone = text[0].strip().strip('"') if text else ""
-        # A tiny model may ramble or refuse; the heuristic is a safe floor.
-        if not standalone or len(standalone) > 4 * len(question) + 200:
-            return heuristic_condense(history, question)
-        return Question(standalone)
-
-
-def _backend_error(model: str, exc: BaseException) -> BackendError:
-    """One border for provider errors: keep the provider's reason, drop the traceback."""
-    reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    reason = re.sub(r"\s+", " ", str(reason)).strip()
-    kind = type(exc).__name__
-    return BackendError(f"LLM backend {model} failed ({kind}): {reason[:500]}")
-
-
 BUILTIN_BACKENDS = ("extractive", "litellm:<model>")
 
 
@@ -455,6 +308,8 @@ def get_backend(
             min_support=settings.answer_min_support,
         )
     if name.startswith("litellm:"):
+        from qa.answer.llm import LiteLLMBackend  # it imports this module's Turn and condensing
+
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return LiteLLMBackend(
             name.removeprefix("litellm:"),
