@@ -86,9 +86,11 @@ def make_time_aware(answer: Answer) -> None:
             else:
                 _updated_by_quoted(answer, block, cited, replace(lead, citation=n))
             continue
-        if block.earlier and block.citation not in replaced:
-            # The answer already quotes the newest value: it says what it replaced, with both citations.
-            _mention_earlier(answer, block, max(block.earlier, key=lambda r: r.published_at or ""))
+        prev = max(block.earlier, key=lambda r: r.published_at or "") if block.earlier else None
+        if prev is not None and block.citation not in replaced and prev.citation is None:
+            # The answer already quotes the newest value: it says what it replaced, with both citations
+            # (an earlier value the answer quotes already is in ``earlier`` with its number, not quoted twice).
+            _mention_earlier(answer, block, prev)
         stated = max([when, *(r.published_at for r in block.supported_by if r.published_at)])
         if newest and stated < newest:
             block.as_of = stated

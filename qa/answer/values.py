@@ -1,0 +1,225 @@
+"""The asked value across articles: which article states which number, so updates and differences show.
+
+A question that asks for a quantity ("How many people died...", "What is the
+death toll...", "How big is the jackpot?") is about a value that changes from day
+to day and from outlet to outlet.  The answer's cited sentence often does not hold
+that value (it quotes a sentence about one county, or the one that names the
+record), so comparing only the cited sentence with other articles' sentences
+finds few updates.  This module reads the value where it is stated instead:
+
+1. **Which value is asked** (:func:`asked_measure`): the question's answer type
+   (:func:`qa.answer.question.analyze`: *how many* / *how much* / a measure noun
+   such as *toll*, *price*, *rate*) and what it counts (its unit: "people",
+   "acres"; else its predicate, "die", and focus).
+2. **Where it is stated** (:func:`statements`): among the sentences of the
+   retrieved articles (the cited one included), those close to the question
+   (the verifier's lexical + cosine score, ``MIN_SCORE``) that hold a number of
+   the asked kind (money, a percentage or a count) whose counted noun is the asked
+   one or close to it in meaning (word embeddings, ``MIN_UNIT_SIMILARITY``); at
+   most one statement per article, its closest sentence.
+3. **Which articles differ** (:func:`differing`): the statements whose value is
+   another than the cited article's own statement of it (the cited sentence when
+   it holds one, else its article's statement), with the same kind of number;
+   the newest ones and the latest older one, at most ``MAX_DIFFERING``.
+
+:func:`qa.answer.corroborate.corroborate` adds them to the answer sentence's
+``contradicted_by``; :func:`qa.answer.timeaware.make_time_aware` then leads with
+the newest value and says what it replaced, with both citations.  Facts are
+matched by meaning (scores and unit embeddings), never by string equality, and the
+work is bounded: ``MAX_READ`` sentences are read per answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.answer.evidence import Candidate
+from qa.answer.facts import Quantity, governor, quantities
+from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind
+from qa.answer.verify import Verifier
+from qa.models.nlp import Sent
+
+# A sentence this close to the question (lexical + cosine, as the verifier scores evidence) may state
+# the asked value; below it a number is about something else.
+MIN_SCORE = 0.4
+# Sentences read (annotated and searched for numbers) per answer, the closest first.
+MAX_READ = 40
+# A number counts things close in meaning to what the question counts ("deaths" for "how many died").
+MIN_UNIT_SIMILARITY = 0.5
+# Words either side of a number that say what it is about ("*killed* at least 120 *people*").
+WINDOW = 4
+# Differing statements listed per answer sentence at most.
+MAX_DIFFERING = 3
+# Two values this close (relative) are one value written twice ("$4.17" / "$4.170").
+SAME_VALUE = 0.005
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One article's statement of the asked value: its sentence, the number and how close it is."""
+
+    cand: Candidate
+    quantity: Quantity
+    score: float
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a quantity question asks for: the kind of number, what it counts and what happened to it."""
+
+    kind: str  # money | % | count | "" (money or a count)
+    words: tuple[str, ...]  # what the question is about: its nouns and verbs (not names, not light verbs)
+    unit: str  # the unit the question names ("acre" in "how many acres"), "" if none
+    verb: str  # the question's content verb ("die" in "how many died"), "" if none
+
+
+# Nouns that name the kind of number asked for (a closed class, see ``qa.answer.question._noun_kind``).
+_PERCENT = frozenset({"percentage", "percent", "rate", "share"})
+_MONEY_OR_COUNT = frozenset({"price", "cost", "amount", "sum", "total"})
+# Nouns of measurable dimensions ("At what *speed*..."): a closed class of English, beside the quantity nouns.
+_DIMENSIONS = frozenset(
+    {"speed", "size", "height", "length", "distance", "weight", "depth", "width", "temperature", "population"}
+)
+
+
+def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
+    """The measure a question asks for, or None when it asks for no quantity (who, where, yes/no...)."""
+    nouns = [t.lemma for t in question.toks if t.pos == "NOUN"]
+    measure_nouns = [n for n in nouns if _noun_kind(n)[0] == "quantity" or n in _DIMENSIONS]
+    if info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
+        return None
+    if info.unit == "money":
+        kind = "money"
+    elif any(n in _PERCENT for n in measure_nouns):
+        kind = "%"
+    elif info.unit or any(t.text.lower() in {"many", "few"} for t in question.toks):
+        kind = "count"  # "how many X"; "how big", "how much", "what price" may be money or a count
+    else:
+        kind = ""
+    names = {i for e in question.ents for i in range(e.first, e.last + 1)}
+    words = tuple(
+        dict.fromkeys(
+            t.lemma.lower()
+            for i, t in enumerate(question.toks)
+            if t.pos in {"NOUN", "VERB"} and i not in names and t.lemma not in LIGHT_QUESTION_VERBS
+        )
+    )
+    verb = info.predicate if any(t.lemma == info.predicate and t.pos == "VERB" for t in question.toks) else ""
+    unit = info.unit if info.unit != "money" else ""
+    return Measure(kind, tuple(w for w in words if w != unit), unit, verb)
+
+
+def _kind(q: Quantity) -> str:
+    return "money" if q.unit == "money" else "%" if q.unit == "%" else "count"
+
+
+class _Related:
+    """Whether a word of an article is one of the question's words or close in meaning (cached per answer)."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+        self._known: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+    def __call__(self, lemmas: Sequence[str], words: Sequence[str]) -> bool:
+        if not words or not lemmas:
+            return False
+        key = tuple(words)
+        if any(w in words for w in lemmas):
+            return True
+        new = [w for w in dict.fromkeys(lemmas) if (w, key) not in self._known]
+        if new:
+            vectors = self.verifier.embeddings.embed([*words, *new])
+            sims = vectors[len(words) :] @ vectors[: len(words)].T
+            for w, row in zip(new, sims, strict=True):
+                self._known[(w, key)] = float(row.max()) >= MIN_UNIT_SIMILARITY
+        return any(self._known[(w, key)] for w in lemmas)
+
+
+def statements(
+    question: str,
+    measure: Measure,
+    pool: Sequence[Candidate],
+    verifier: Verifier,
+) -> dict[str, Statement]:
+    """Per article (doc id), its closest sentence stating a value of ``measure`` (see the module docstring)."""
+    if not pool:
+        return {}
+    scores = verifier.score([question], pool)[0]
+    order = [i for i in sorted(range(len(pool)), key=lambda i: -scores[i]) if scores[i] >= MIN_SCORE]
+    order = order[:MAX_READ]
+    sents = verifier.annotator.annotate([pool[i].text for i in order], persist=False)
+    found: dict[str, Statement] = {}
+    related = _Related(verifier)
+    for i, sent in zip(order, sents, strict=True):
+        cand = pool[i]
+        if cand.doc_id in found:
+            continue
+        q = value_in(sent, measure, related)
+        if q is not None:
+            found[cand.doc_id] = Statement(cand, q, float(scores[i]))
+    return found
+
+
+def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quantity | None:
+    """The first number of ``sent`` of the asked kind about what the question asks (see the module docstring)."""
+    related = related if isinstance(related, _Related) else _Related(related)
+    for q in quantities(sent):
+        kind = _kind(q)
+        if (measure.kind and kind != measure.kind) or (not measure.kind and kind == "%"):
+            continue
+        if q.ordinal and not (measure.unit and _follows(sent, q, measure.unit)):
+            continue  # "the sixth time", "the 41st draw": an ordinal is a count only of the asked unit
+        frame = _frame(sent, q)
+        if measure.unit:
+            if kind == "count" and not (q.unit == measure.unit or _follows(sent, q, measure.unit)):
+                continue
+        elif not related(frame, measure.words):
+            continue
+        if measure.verb and not related(frame, [measure.verb]):
+            continue
+        return q
+    return None
+
+
+def _follows(sent: Sent, q: Quantity, unit: str) -> bool:
+    """``unit`` is among the three words after the number ("61st *home* run")."""
+    return unit in {t.lemma for t in sent.toks[q.index + 1 : q.index + 4]}
+
+
+def _frame(sent: Sent, q: Quantity) -> list[str]:
+    """The words a number is about: what it counts, the verb it hangs from, and the nouns and verbs near it."""
+    verb, _ = governor(sent, q.index)
+    near = [
+        t.lemma.lower()
+        for t in sent.toks[max(0, q.index - WINDOW) : q.index + WINDOW + 1]
+        if t.pos in {"NOUN", "VERB", "ADJ"}
+    ]
+    return [w for w in dict.fromkeys([q.unit, verb, *near]) if w and w not in {"money", "%"}]
+
+
+def same_value(a: Quantity, b: Quantity) -> bool:
+    return _kind(a) == _kind(b) and abs(a.value - b.value) <= SAME_VALUE * max(abs(a.value), abs(b.value))
+
+
+def differing(cited: Statement, found: dict[str, Statement], dates: dict[str, str | None]) -> list[Statement]:
+    """The statements whose value differs from ``cited``'s: the newest first, then the latest older one."""
+    others = [
+        s
+        for doc, s in found.items()
+        if doc != cited.cand.doc_id
+        and _kind(s.quantity) == _kind(cited.quantity)
+        and not same_value(s.quantity, cited.quantity)
+    ]
+    when = dates.get(cited.cand.doc_id) or ""
+    newer = sorted(
+        (s for s in others if (dates.get(s.cand.doc_id) or "") > when),
+        key=lambda s: dates.get(s.cand.doc_id) or "",
+        reverse=True,
+    )
+    rest = sorted(
+        (s for s in others if s not in newer),
+        key=lambda s: (dates.get(s.cand.doc_id) or "", s.score),
+        reverse=True,
+    )
+    return [*newer, *rest][:MAX_DIFFERING]
