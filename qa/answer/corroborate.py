@@ -40,7 +40,7 @@ from qa.answer.entail import CONTRADICTED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
 from qa.answer.question import QuestionInfo, analyze
-from qa.answer.values import Statement, asked_measure, differing, statements, value_in
+from qa.answer.values import Statement, agreeing, asked_measure, differing, statements, value_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
 from qa.ingest.dedup import OriginIndex
@@ -89,7 +89,7 @@ def corroborate(
     pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
     # The asked value as each article states it (a quantity question only): where updates show.
     measure = asked_measure(info, question_sent) if info and question_sent else None
-    stated = statements(question, measure, pool, verifier) if measure else {}
+    stated = statements(question, measure, pool, verifier, passages) if measure else {}
     dates = {p.doc_id: p.published_at for p in passages}
     valued = (
         False  # the asked value is compared for the first sentence that states it (or whose article does)
@@ -124,9 +124,16 @@ def corroborate(
                 taken = {r.doc_id for r in (*supported, *contradicted)}
                 contradicted += [
                     _ref(s.cand, passages)
-                    for s in differing(mine, stated, dates)
+                    for s in differing(mine, stated, dates, verifier, question, origins)
                     if s.cand.doc_id not in taken
                 ]
+                if own is not None:  # other articles that state the cited sentence's value support it
+                    taken |= {r.doc_id for r in contradicted}
+                    supported += [
+                        _ref(s.cand, passages)
+                        for s in agreeing(mine, stated, verifier, question)
+                        if s.cand.doc_id not in taken
+                    ]
         cited = _ref(ev, passages)
         out.append(
             SentenceSources(

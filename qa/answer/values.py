@@ -36,23 +36,30 @@ from dataclasses import dataclass
 
 from qa.answer.evidence import Candidate
 from qa.answer.facts import Quantity, governor, quantities
-from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind
+from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
+from qa.ingest.dedup import OriginIndex
 from qa.models.nlp import Sent
+from qa.types import Passage
 
 # A sentence this close to the question (lexical + cosine, as the verifier scores evidence) may state
 # the asked value; below it a number is about something else.
-MIN_SCORE = 0.4
+MIN_SCORE = 0.35  # corroboration's bar to judge a sentence at all (``corroborate.MIN_SCORE``)
 # Sentences read (annotated and searched for numbers) per answer, the closest first.
 MAX_READ = 40
 # A number counts things close in meaning to what the question counts ("deaths" for "how many died").
 MIN_UNIT_SIMILARITY = 0.5
 # Words either side of a number that say what it is about ("*killed* at least 120 *people*").
 WINDOW = 4
+# A differing statement this close to the asked fact (the question and the cited value) is about it;
+# the bar corroboration uses for a sentence that names the answer (``corroborate.MIN_FACT_SCORE``).
+MIN_FACT_SCORE = 0.4
 # Differing statements listed per answer sentence at most.
 MAX_DIFFERING = 3
 # Two values this close (relative) are one value written twice ("$4.17" / "$4.170").
 SAME_VALUE = 0.005
+# ... or this close when either is approximate ("about", "nearly"): "nearly $25 billion" / "$24.6 billion".
+APPROX = 0.05
 
 
 @dataclass(frozen=True)
@@ -68,18 +75,31 @@ class Statement:
 class Measure:
     """What a quantity question asks for: the kind of number, what it counts and what happened to it."""
 
-    kind: str  # money | % | count | "" (money or a count)
+    kinds: frozenset[str]  # the kinds of number that answer it: money, %, count
     words: tuple[str, ...]  # what the question is about: its nouns and verbs (not names, not light verbs)
     unit: str  # the unit the question names ("acre" in "how many acres"), "" if none
     verb: str  # the question's content verb ("die" in "how many died"), "" if none
+    info: QuestionInfo  # the question read (its names: an article about another event lacks them)
 
 
 # Nouns that name the kind of number asked for (a closed class, see ``qa.answer.question._noun_kind``).
 _PERCENT = frozenset({"percentage", "percent", "rate", "share"})
-_MONEY_OR_COUNT = frozenset({"price", "cost", "amount", "sum", "total"})
+_MONEY = frozenset({"price", "cost", "fee", "salary", "wage", "worth"})
 # Nouns of measurable dimensions ("At what *speed*..."): a closed class of English, beside the quantity nouns.
 _DIMENSIONS = frozenset(
-    {"speed", "size", "height", "length", "distance", "weight", "depth", "width", "temperature", "population"}
+    {
+        "speed",
+        "size",
+        "height",
+        "length",
+        "distance",
+        "weight",
+        "depth",
+        "width",
+        "temperature",
+        "population",
+        "magnitude",
+    }
 )
 
 
@@ -89,14 +109,17 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     measure_nouns = [n for n in nouns if _noun_kind(n)[0] == "quantity" or n in _DIMENSIONS]
     if info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
-    if info.unit == "money":
-        kind = "money"
-    elif any(n in _PERCENT for n in measure_nouns):
-        kind = "%"
-    elif info.unit or any(t.text.lower() in {"many", "few"} for t in question.toks):
-        kind = "count"  # "how many X"; "how big", "how much", "what price" may be money or a count
+    low = {t.text.lower() for t in question.toks}
+    if info.unit == "money" or set(measure_nouns) & _MONEY:
+        kinds = {"money"}
+    elif set(measure_nouns) & _PERCENT:
+        kinds = {"%"}
+    elif info.unit or low & {"many", "few"}:
+        kinds = {"count"}
+    elif "much" in low:
+        kinds = {"money", "%"}  # "how much" asks for an amount, not a count of things
     else:
-        kind = ""
+        kinds = {"money", "count"}  # "how big", "what speed", "what total"
     names = {i for e in question.ents for i in range(e.first, e.last + 1)}
     words = tuple(
         dict.fromkeys(
@@ -107,7 +130,7 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     )
     verb = info.predicate if any(t.lemma == info.predicate and t.pos == "VERB" for t in question.toks) else ""
     unit = info.unit if info.unit != "money" else ""
-    return Measure(kind, tuple(w for w in words if w != unit), unit, verb)
+    return Measure(frozenset(kinds), tuple(w for w in words if w != unit), unit, verb, info)
 
 
 def _kind(q: Quantity) -> str:
@@ -141,8 +164,18 @@ def statements(
     measure: Measure,
     pool: Sequence[Candidate],
     verifier: Verifier,
+    passages: Sequence[Passage],
 ) -> dict[str, Statement]:
     """Per article (doc id), its closest sentence stating a value of ``measure`` (see the module docstring)."""
+    texts: dict[str, list[str]] = {}
+    for p in passages:
+        texts.setdefault(p.doc_id, []).extend([p.text, p.title])
+    # An article that names none of the question's people, places and events is about another story
+    # (none: its passages read here may name the story otherwise, "the storm" for "Hurricane Ian").
+    names = measure.info.strict_names
+    pool = [
+        c for c in pool if not names or len(names_missing(measure.info, texts.get(c.doc_id, []))) < len(names)
+    ]
     if not pool:
         return {}
     scores = verifier.score([question], pool)[0]
@@ -166,8 +199,8 @@ def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quan
     related = related if isinstance(related, _Related) else _Related(related)
     for q in quantities(sent):
         kind = _kind(q)
-        if (measure.kind and kind != measure.kind) or (not measure.kind and kind == "%"):
-            continue
+        if kind not in measure.kinds or q.text.lower() == "one":
+            continue  # "one of the...", "no one": the word is rarely a count
         if q.ordinal and not (measure.unit and _follows(sent, q, measure.unit)):
             continue  # "the sixth time", "the 41st draw": an ordinal is a count only of the asked unit
         frame = _frame(sent, q)
@@ -199,11 +232,45 @@ def _frame(sent: Sent, q: Quantity) -> list[str]:
 
 
 def same_value(a: Quantity, b: Quantity) -> bool:
-    return _kind(a) == _kind(b) and abs(a.value - b.value) <= SAME_VALUE * max(abs(a.value), abs(b.value))
+    """One value: equal within rounding, or within ``APPROX`` when either is approximate ("nearly $25 billion")."""
+    tolerance = APPROX if "approx" in {a.qualifier, b.qualifier} else SAME_VALUE
+    return _kind(a) == _kind(b) and abs(a.value - b.value) <= tolerance * max(abs(a.value), abs(b.value))
 
 
-def differing(cited: Statement, found: dict[str, Statement], dates: dict[str, str | None]) -> list[Statement]:
-    """The statements whose value differs from ``cited``'s: the newest first, then the latest older one."""
+def _close(
+    cited: Statement, others: Sequence[Statement], verifier: Verifier, question: str
+) -> list[Statement]:
+    """The statements close to the asked fact (the question with the cited value, ``MIN_FACT_SCORE``)."""
+    if not others:
+        return []
+    fact = verifier.score([f"{question} {cited.quantity.text}"], [s.cand for s in others])[0]
+    return [s for s, score in zip(others, fact, strict=True) if score >= MIN_FACT_SCORE]
+
+
+def agreeing(
+    cited: Statement, found: dict[str, Statement], verifier: Verifier, question: str
+) -> list[Statement]:
+    """The statements of other articles with ``cited``'s value, close to the asked fact: they support it."""
+    same = [
+        s for doc, s in found.items() if doc != cited.cand.doc_id and same_value(s.quantity, cited.quantity)
+    ]
+    return _close(cited, same, verifier, question)
+
+
+def differing(
+    cited: Statement,
+    found: dict[str, Statement],
+    dates: dict[str, str | None],
+    verifier: Verifier,
+    question: str,
+    origins: OriginIndex | None = None,
+) -> list[Statement]:
+    """The statements whose value differs from ``cited``'s: the newest first, then the latest older ones.
+
+    A statement counts when it is close to the asked fact (the question with the cited value,
+    ``MIN_FACT_SCORE``, as corroboration matches a fact) and is no copy of the cited article
+    or of another statement's article (a copy is one origin, not another report).
+    """
     others = [
         s
         for doc, s in found.items()
@@ -211,6 +278,11 @@ def differing(cited: Statement, found: dict[str, Statement], dates: dict[str, st
         and _kind(s.quantity) == _kind(cited.quantity)
         and not same_value(s.quantity, cited.quantity)
     ]
+    others = _close(cited, others, verifier, question)
+    if origins is not None:
+        groups = origins.groups([cited.cand.doc_id, *(s.cand.doc_id for s in others)])
+        firsts = {group[0] for group in groups}
+        others = [s for s in others if s.cand.doc_id in firsts]
     when = dates.get(cited.cand.doc_id) or ""
     newer = sorted(
         (s for s in others if (dates.get(s.cand.doc_id) or "") > when),
