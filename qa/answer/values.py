@@ -110,10 +110,10 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     if info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
     low = {t.text.lower() for t in question.toks}
-    if info.unit == "money" or set(measure_nouns) & _MONEY:
-        kinds = {"money"}
-    elif set(measure_nouns) & _PERCENT:
+    if set(measure_nouns) & _PERCENT:
         kinds = {"%"}
+    elif info.unit == "money" or set(measure_nouns) & _MONEY:
+        kinds = {"money"}
     elif info.unit or low & {"many", "few"}:
         kinds = {"count"}
     elif "much" in low:
@@ -205,7 +205,11 @@ def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quan
             continue  # "the sixth time", "the 41st draw": an ordinal is a count only of the asked unit
         frame = _frame(sent, q)
         if measure.unit:
-            if kind == "count" and not (q.unit == measure.unit or _follows(sent, q, measure.unit)):
+            # "how many people died": people, or what the verb makes of them ("277 deaths").
+            named = q.unit == measure.unit or _follows(sent, q, measure.unit)
+            if kind == "count" and not (
+                named or (measure.verb and q.unit and related([q.unit], [measure.verb]))
+            ):
                 continue
         elif not related(frame, measure.words):
             continue
