@@ -147,16 +147,20 @@ class _Related:
     def __call__(self, lemmas: Sequence[str], words: Sequence[str]) -> bool:
         if not words or not lemmas:
             return False
-        key = tuple(words)
         if any(w in words for w in lemmas):
             return True
-        new = [w for w in dict.fromkeys(lemmas) if (w, key) not in self._known]
-        if new:
+        self.prime(lemmas, words)
+        return any(self._known[(w, tuple(words))] for w in lemmas)
+
+    def prime(self, lemmas: Sequence[str], words: Sequence[str]) -> None:
+        """Compare all of ``lemmas`` with ``words`` in one embedding call (new words only)."""
+        key = tuple(words)
+        new = [w for w in dict.fromkeys(lemmas) if w and (w, key) not in self._known]
+        if new and words:
             vectors = self.verifier.embeddings.embed([*words, *new])
             sims = vectors[len(words) :] @ vectors[: len(words)].T
             for w, row in zip(new, sims, strict=True):
                 self._known[(w, key)] = float(row.max()) >= MIN_UNIT_SIMILARITY
-        return any(self._known[(w, key)] for w in lemmas)
 
 
 def statements(
@@ -184,6 +188,11 @@ def statements(
     sents = verifier.annotator.annotate([pool[i].text for i in order], persist=False)
     found: dict[str, Statement] = {}
     related = _Related(verifier)
+    # The words around every number, compared with the question's in one embedding call.
+    lemmas = [w for sent in sents for q in quantities(sent) for w in _frame(sent, q)]
+    related.prime(lemmas, measure.words)
+    if measure.verb:
+        related.prime(lemmas, [measure.verb])
     for i, sent in zip(order, sents, strict=True):
         cand = pool[i]
         if cand.doc_id in found:
