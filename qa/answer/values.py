@@ -189,7 +189,9 @@ def statements(
     found: dict[str, Statement] = {}
     related = _Related(verifier)
     # The words around every number, compared with the question's in one embedding call.
-    lemmas = [w for sent in sents for q in quantities(sent) for w in _frame(sent, q)]
+    lemmas = [
+        w for sent in sents for q in quantities(sent) if _kind(q) in measure.kinds for w in _frame(sent, q)
+    ]
     related.prime(lemmas, measure.words)
     if measure.verb:
         related.prime(lemmas, [measure.verb])
