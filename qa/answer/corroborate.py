@@ -20,7 +20,11 @@ state the fact with less or more detail than the cited one):
   cited sentence: its weekday, its venue);
 * contradicted on a number, a date or polarity (the checks that compare the
   same slot; a role or a name alone is too brittle across outlets) by a sentence
-  close enough to be about the same fact -> ``contradicted_by``.
+  close enough to be about the same fact -> ``contradicted_by``;
+* for a quantity question, the first sentence whose value of the asked quantity is
+  known (its own, else its article's, :mod:`qa.answer.values`): other articles
+  stating another value -> ``contradicted_by``, the same value -> ``supported_by``
+  (if the sentence itself holds it).
 
 Facts are matched by meaning, never by string equality.  Articles that are
 copies of each other (:class:`qa.ingest.dedup.OriginIndex`) count as one origin,

@@ -5,8 +5,8 @@ per-sentence :class:`~qa.types.SentenceSources`, and changes the answer in place
 
 * **Updates.**  An article published *after* the cited one that reports the
   same fact with another value (a death toll, a score, a status: the verifier's
-  contradiction on a number, a date or polarity, found by corroboration) is an
-  update.  The answer then *leads* with the newest such sentence, as a citation
+  contradiction on a number, a date or polarity, found by corroboration, or
+  another value of the asked quantity, :mod:`qa.answer.values`) is an update.  The answer then *leads* with the newest such sentence, as a citation
   of its own, and keeps the older sentence after it, introduced as the earlier
   report: "As of October 4, 2022: <newest> [2]. Earlier, on September 29, 2022,
   USA Today reported: <older> [1]."  The older block lists the update in
