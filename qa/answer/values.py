@@ -12,18 +12,26 @@ finds few updates.  This module reads the value where it is stated instead:
    such as *toll*, *price*, *rate*) and what it counts (its unit: "people",
    "acres"; else its predicate, "die", and focus).
 2. **Where it is stated** (:func:`statements`): among the sentences of the
-   retrieved articles (the cited one included), those close to the question
-   (the verifier's lexical + cosine score, ``MIN_SCORE``) that hold a number of
-   the asked kind (money, a percentage or a count) whose counted noun is the asked
-   one or close to it in meaning (word embeddings, ``MIN_UNIT_SIMILARITY``); at
-   most one statement per article, its closest sentence.
+   retrieved articles (the cited one included) of articles that name one of the
+   question's people, places or events, those close to the question (the
+   verifier's lexical + cosine score, ``MIN_SCORE``) that hold a number of the
+   asked kind (money, a percentage or a count) about what is asked: its counted
+   noun is the asked unit or what the asked verb makes of it ("277 deaths" for
+   "how many died"), or a word near it is close in meaning to the question's
+   words (word embeddings, ``MIN_UNIT_SIMILARITY``), and, when the question has a
+   content verb, a word near it is close to that verb ("14,000 people arrested" is
+   no answer to "how many died"); one statement per article, its closest sentence.
 3. **Which articles differ** (:func:`differing`): the statements whose value is
    another than the cited article's own statement of it (the cited sentence when
-   it holds one, else its article's statement), with the same kind of number;
-   the newest ones and the latest older one, at most ``MAX_DIFFERING``.
+   it holds one, else its article's statement), with the same kind of number,
+   close to the asked fact (``MIN_FACT_SCORE``), copies counted once; the newer
+   ones first (newest first), then the older ones, at most ``MAX_DIFFERING``.
+4. **Which articles agree** (:func:`agreeing`): the statements with the cited
+   value (``SAME_VALUE``, or ``APPROX`` when either is approximate), close to the
+   asked fact.
 
-:func:`qa.answer.corroborate.corroborate` adds them to the answer sentence's
-``contradicted_by``; :func:`qa.answer.timeaware.make_time_aware` then leads with
+:func:`qa.answer.corroborate.corroborate` adds the differing ones to the answer
+sentence's ``contradicted_by`` and the agreeing ones to its ``supported_by``; :func:`qa.answer.timeaware.make_time_aware` then leads with
 the newest value and says what it replaced, with both citations.  Facts are
 matched by meaning (scores and unit embeddings), never by string equality, and the
 work is bounded: ``MAX_READ`` sentences are read per answer.
