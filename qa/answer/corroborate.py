@@ -20,7 +20,11 @@ state the fact with less or more detail than the cited one):
   cited sentence: its weekday, its venue);
 * contradicted on a number, a date or polarity (the checks that compare the
   same slot; a role or a name alone is too brittle across outlets) by a sentence
-  close enough to be about the same fact -> ``contradicted_by``.
+  close enough to be about the same fact -> ``contradicted_by``;
+* for a quantity question, the first sentence whose value of the asked quantity is
+  known (its own, else its article's, :mod:`qa.answer.values`): other articles
+  stating another value -> ``contradicted_by``, the same value -> ``supported_by``
+  (if the sentence itself holds it).
 
 Facts are matched by meaning, never by string equality.  Articles that are
 copies of each other (:class:`qa.ingest.dedup.OriginIndex`) count as one origin,
@@ -40,6 +44,7 @@ from qa.answer.entail import CONTRADICTED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
 from qa.answer.question import QuestionInfo, analyze
+from qa.answer.values import Statement, agreeing, asked_measure, differing, statements, value_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
 from qa.ingest.dedup import OriginIndex
@@ -82,9 +87,17 @@ def corroborate(
     states the asked fact in other words may share little wording with a long cited sentence.
     """
     short_answer, max_judged = answer.short_answer, settings.corroborate_max_judged
-    info = analyze(verifier.annotator.annotate([question], persist=False)[0]) if question else None
+    question_sent = verifier.annotator.annotate([question], persist=False)[0] if question else None
+    info = analyze(question_sent) if question_sent is not None else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
     pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
+    # The asked value as each article states it (a quantity question only): where updates show.
+    measure = asked_measure(info, question_sent) if info and question_sent else None
+    stated = statements(question, measure, pool, verifier, passages) if measure else {}
+    dates = {p.doc_id: p.published_at for p in passages}
+    valued = (
+        False  # the asked value is compared for the first sentence that states it (or whose article does)
+    )
     out: list[SentenceSources] = []
     seen: set[str] = set()
     for sentence in verified.sentences:
@@ -107,6 +120,24 @@ def corroborate(
         supported, contradicted = _judge_all(
             sentence.text, ev, others, passages, verifier, max_judged, cores, fact
         )
+        if measure and stated and not valued:
+            own = value_in(verifier.annotator.annotate([ev.text], persist=False)[0], measure, verifier)
+            mine = Statement(ev, own, 1.0) if own is not None else stated.get(ev.doc_id)
+            if mine is not None:
+                valued = True
+                taken = {r.doc_id for r in (*supported, *contradicted)}
+                contradicted += [
+                    _ref(s.cand, passages)
+                    for s in differing(mine, stated, dates, verifier, question, origins)
+                    if s.cand.doc_id not in taken
+                ]
+                if own is not None:  # other articles that state the cited sentence's value support it
+                    taken |= {r.doc_id for r in contradicted}
+                    supported += [
+                        _ref(s.cand, passages)
+                        for s in agreeing(mine, stated, verifier, question)
+                        if s.cand.doc_id not in taken
+                    ]
         cited = _ref(ev, passages)
         out.append(
             SentenceSources(

@@ -5,8 +5,8 @@ per-sentence :class:`~qa.types.SentenceSources`, and changes the answer in place
 
 * **Updates.**  An article published *after* the cited one that reports the
   same fact with another value (a death toll, a score, a status: the verifier's
-  contradiction on a number, a date or polarity, found by corroboration) is an
-  update.  The answer then *leads* with the newest such sentence, as a citation
+  contradiction on a number, a date or polarity, found by corroboration, or
+  another value of the asked quantity, :mod:`qa.answer.values`) is an update.  The answer then *leads* with the newest such sentence, as a citation
   of its own, and keeps the older sentence after it, introduced as the earlier
   report: "As of October 4, 2022: <newest> [2]. Earlier, on September 29, 2022,
   USA Today reported: <older> [1]."  The older block lists the update in
@@ -86,9 +86,11 @@ def make_time_aware(answer: Answer) -> None:
             else:
                 _updated_by_quoted(answer, block, cited, replace(lead, citation=n))
             continue
-        if block.earlier and block.citation not in replaced:
-            # The answer already quotes the newest value: it says what it replaced, with both citations.
-            _mention_earlier(answer, block, max(block.earlier, key=lambda r: r.published_at or ""))
+        prev = max(block.earlier, key=lambda r: r.published_at or "") if block.earlier else None
+        if prev is not None and block.citation not in replaced and prev.citation is None:
+            # The answer already quotes the newest value: it says what it replaced, with both citations
+            # (an earlier value the answer quotes already is in ``earlier`` with its number, not quoted twice).
+            _mention_earlier(answer, block, prev)
         stated = max([when, *(r.published_at for r in block.supported_by if r.published_at)])
         if newest and stated < newest:
             block.as_of = stated

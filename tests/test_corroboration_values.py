@@ -1,0 +1,133 @@
+"""The asked value across articles (issue 13, qa.answer.values): a quantity question's value as each
+article states it, so an update shows even when the cited sentence does not hold the number.
+
+Real spaCy annotations and the real embedding model; articles written like news reports (a toll that
+rises, a storm's other numbers, another event's toll in the same index)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.answer.facts import Quantity
+from qa.answer.question import analyze
+from qa.answer.values import Measure, asked_measure, same_value, value_in
+from qa.pipeline import Pipeline
+from qa.types import Answer, Article
+from tests.conftest import make_pipeline
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "How many people have died in the floods in Pakistan's Sindh province?"
+# The first report: its sentences about the flood (rain, roads, an evacuation) and the toll in one of them.
+FIRST = (
+    "Heavy monsoon rains flooded large parts of Pakistan's Sindh province on Monday, officials said. "
+    "Rescue teams used boats to evacuate villagers from the worst-hit districts near the Indus river. "
+    "At least 180 people have died in the floods in Sindh province since June, the disaster authority said. "
+    "More than 300,000 people were moved to relief camps across the province."
+)
+# Two weeks later, another outlet: the toll stated in other words, beside other counts.
+LATER = (
+    "Floodwaters were still rising in southern Pakistan on Tuesday as more rain fell on Sindh province. "
+    "The disaster authority said 411 people have now died in the Sindh floods, among them many children. "
+    "About 12,000 people had been arrested for looting relief trucks, police in Karachi said. "
+    "Aid agencies warned of disease in the camps as the water stood for weeks."
+)
+# Another event's toll, in the same index: never compared with the floods' (it names none of the story).
+OTHER = (
+    "A magnitude 6.1 earthquake struck eastern Turkey on Sunday, officials said. "
+    "At least 25 people have died after the earthquake in Elazig, the disaster authority said. "
+    "Rescue teams searched collapsed buildings through the night."
+)
+ARTICLES = [
+    Article("dawn-sindh", FIRST, "Floods swamp Sindh", "Dawn", "2022-08-15"),
+    Article("ap-sindh-later", LATER, "Sindh flood toll climbs", "AP", "2022-08-30"),
+    Article("ap-turkey", OTHER, "Earthquake in eastern Turkey", "AP", "2022-08-20"),
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
+    index_dir: Path = tmp_path_factory.mktemp("values") / "index"
+    p = make_pipeline(index_dir, embedder)
+    p.add_articles(ARTICLES)
+    return p
+
+
+def _first_cited(answer: Answer) -> str:
+    number = int(answer.answer.split("[", 1)[1].split("]", 1)[0])
+    return next(c.doc_id for c in answer.citations if c.n == number)
+
+
+def test_what_a_question_asks_to_count(pipeline: Pipeline) -> None:
+    annotate = pipeline.annotator.annotate
+
+    def measure(question: str) -> Measure | None:
+        sent = annotate([question], persist=False)[0]
+        return asked_measure(analyze(sent), sent)
+
+    died = measure(QUESTION)
+    assert died is not None and died.kinds == {"count"} and died.unit == "people" and died.verb == "die"
+    charge = measure("How much will the company charge for a verified account?")
+    assert charge is not None and "count" not in charge.kinds and "money" in charge.kinds
+    toll = measure("What is the death toll in Sindh from the floods?")
+    assert toll is not None and "count" in toll.kinds and "death" in toll.words
+    rate = measure("What is the annual rate of consumer price inflation?")
+    assert rate is not None and rate.kinds == {"%"}
+    assert measure("Who won the election in Colombia?") is None
+    assert measure("Where did the president go after fleeing the country?") is None
+
+
+def test_the_asked_number_is_told_from_the_sentences_other_numbers(pipeline: Pipeline) -> None:
+    sent = pipeline.annotator.annotate([QUESTION], persist=False)[0]
+    measure = asked_measure(analyze(sent), sent)
+    assert measure is not None
+
+    def value(text: str) -> str | None:
+        q = value_in(pipeline.annotator.annotate([text], persist=False)[0], measure, pipeline.verifier)
+        return q.text if q else None
+
+    assert value(LATER.split(". ")[1]) == "411"
+    # People counted, but arrested, not dead: the question's verb decides.
+    assert value("About 12,000 people had been arrested for looting relief trucks, police said.") is None
+    # A count of deaths answers "how many people died" (the noun is close to the asked verb).
+    assert value("The rapporteur said the crackdown had caused at least 277 deaths.") == "277"
+    assert value("Rescue teams used boats to evacuate villagers from the worst-hit districts.") is None
+
+
+def test_approximate_values_match_within_their_rounding() -> None:
+    def money(value: float, qualifier: str = "") -> Quantity:
+        return Quantity(value, "money", qualifier, str(value))
+
+    assert same_value(money(24.6e9), money(25e9, "approx"))  # "nearly $25 billion"
+    assert not same_value(money(24.6e9), money(25e9))
+    assert not same_value(money(14_000), money(15_000, "approx"))
+    assert not same_value(money(8), Quantity(8, "%", "", "8"))
+
+
+def test_the_newer_toll_leads_though_the_cited_sentence_is_another(pipeline: Pipeline) -> None:
+    answer = pipeline.ask(QUESTION)
+    assert answer.answered, answer
+    shown = {
+        ref.doc_id: ref.text for block in answer.sources for ref in (*block.contradicted_by, *block.updates)
+    }
+    cited = {c.doc_id for c in answer.citations}
+    # Both reports are shown: one cited, the other as differing / updating, with its number.
+    assert {"dawn-sindh", "ap-sindh-later"} <= cited | set(shown), (answer.answer, answer.sources)
+    # The newest value leads, and the earlier report follows with its date.
+    assert _first_cited(answer) == "ap-sindh-later", answer.answer
+    assert answer.answer.index("411") < answer.answer.index("180")
+    assert "Earlier, on August 15, 2022, Dawn reported" in answer.answer
+    # Another event's toll is never compared, and no count of something else is taken for the toll.
+    assert "ap-turkey" not in shown and "12,000" not in answer.answer
+    for citation in answer.citations:
+        article = next(a for a in ARTICLES if a.id == citation.doc_id)
+        assert article.text[citation.start : citation.end] == citation.text
+
+
+def test_as_of_keeps_the_newer_value_out(pipeline: Pipeline) -> None:
+    answer = pipeline.ask(QUESTION, as_of="2022-08-20")
+    assert answer.answered, answer
+    assert "411" not in answer.answer
+    assert all(not b.contradicted_by and not b.updates for b in answer.sources), answer.sources
