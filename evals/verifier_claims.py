@@ -64,6 +64,7 @@ def run(
         Settings(
             index_dir=Path(tempfile.mkdtemp()) / "index",
             answer_min_support=0.0,
+            verifier_model="learned",
             verifier_learned_min=0.0,
             verifier_learned_rescue=1.01,
         )

@@ -17,7 +17,9 @@ from qa.answer.verify import Verifier, passes
 from qa.types import Passage
 from tests.conftest import SEED_ID, SEED_TEXT
 
-EVIDENCE = "A Russian missile strike killed at least 35 people in the city of Sumy on April 13, officials said."
+EVIDENCE = (
+    "A Russian missile strike killed at least 35 people in the city of Sumy on April 13, officials said."
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,31 +37,53 @@ def test_the_weights_and_card_ship_small() -> None:
 
 @pytest.mark.slow
 def test_an_entailed_pair_scores_above_its_contradictions(learned: LearnedEntailment) -> None:
-    entailed, negated, renumbered = learned.score(
-        [
-            (EVIDENCE, "At least 35 people were killed in Sumy."),
-            (EVIDENCE, "No people were killed in Sumy."),
-            (EVIDENCE, "At least 53 people were killed in Sumy."),
-        ]
-    )
+    claims = [
+        "At least 35 people were killed in Sumy.",
+        "No people were killed in Sumy.",
+        "At least 53 people were killed in Sumy.",
+    ]
+    # One pair at a time, as the verifier scores them (fp32 whatever the CPU).
+    entailed, negated, renumbered = (float(learned.score([(EVIDENCE, c)])[0]) for c in claims)
     assert entailed > 0.5
     assert entailed > negated and entailed > renumbered
-    # A batch scores each pair as it would alone (padding does not leak into the pooled output).
-    alone = learned.score([(EVIDENCE, "At least 35 people were killed in Sumy.")])[0]
-    assert abs(float(alone) - float(entailed)) < 0.02
+    # A batch scores each pair about as it would alone (padding does not leak into the pooled output).
+    batch = learned.score([(EVIDENCE, c) for c in claims])
+    assert abs(float(batch[0]) - entailed) < 0.05 and abs(float(batch[1]) - negated) < 0.05
 
 
 def _seed_passage() -> Passage:
     return Passage(0, SEED_ID, "", "", None, 0, len(SEED_TEXT), SEED_TEXT, 1.0)
 
 
+@pytest.fixture(scope="module")
+def learned_verifier(seed_pipeline, learned: LearnedEntailment) -> Verifier:
+    """The seed pipeline's verifier with the learned check on (QA_VERIFIER_MODEL=learned)."""
+    rules = seed_pipeline.verifier
+    settings = seed_pipeline.settings
+    return Verifier(
+        rules.embeddings,
+        settings.answer_min_support,
+        annotator=rules.annotator,
+        learned=learned,
+        learned_min=settings.verifier_learned_min,
+        learned_rescue=settings.verifier_learned_rescue,
+    )
+
+
+def test_the_pipeline_builds_the_verifier_the_setting_names(tmp_path: Path) -> None:
+    from qa.config import Settings
+    from qa.pipeline import Pipeline
+
+    assert Pipeline(Settings(index_dir=tmp_path / "a")).verifier.learned is None
+    on = Pipeline(Settings(index_dir=tmp_path / "b", verifier_model="learned", verifier_learned_min=0.4))
+    assert isinstance(on.verifier.learned, LearnedEntailment) and on.verifier.learned_min == 0.4
+
+
 @pytest.mark.slow
-def test_the_verifier_drops_a_contradiction_and_keeps_a_paraphrase(seed_pipeline) -> None:
-    verifier = seed_pipeline.verifier
-    assert verifier.learned is not None and verifier.learned.available
-    false = verifier.verify("Putin is not open to dialogue on the proposal [1].", [_seed_passage()])
+def test_the_verifier_drops_a_contradiction_and_keeps_a_paraphrase(learned_verifier: Verifier) -> None:
+    false = learned_verifier.verify("Putin is not open to dialogue on the proposal [1].", [_seed_passage()])
     assert not false.answered
-    true = verifier.verify("Putin declared a 30-hour Easter ceasefire [1].", [_seed_passage()])
+    true = learned_verifier.verify("Putin declared a 30-hour Easter ceasefire [1].", [_seed_passage()])
     assert true.answered, true.sentences[0].judgement
     citation = true.citations[0]
     assert citation.checks.get("learned") is True
@@ -69,9 +93,9 @@ def test_the_verifier_drops_a_contradiction_and_keeps_a_paraphrase(seed_pipeline
 
 
 @pytest.mark.slow
-def test_a_verbatim_quote_does_not_run_the_learned_check(seed_pipeline) -> None:
+def test_a_verbatim_quote_does_not_run_the_learned_check(learned_verifier: Verifier) -> None:
     sentence = next(s for s in SEED_TEXT.splitlines() if len(s.split()) > 8).strip()
-    verified = seed_pipeline.verifier.verify(f"{sentence} [1]", [_seed_passage()])
+    verified = learned_verifier.verify(f"{sentence} [1]", [_seed_passage()])
     assert verified.answered and verified.sentences[0].tried == []
     assert verified.citations[0].checks == {"verbatim": True}
 
@@ -83,7 +107,10 @@ def test_without_weights_the_verifier_falls_back_to_its_rules(seed_pipeline, tmp
     fallback = Verifier(rules.embeddings, rules.min_support, annotator=rules.annotator, learned=missing)
     plain = Verifier(rules.embeddings, rules.min_support, annotator=rules.annotator)
     with caplog.at_level(logging.WARNING, logger="qa.answer.learned"):
-        for claim in ("Putin declared a 30-day Easter ceasefire.", "Putin declared a 30-hour Easter ceasefire."):
+        for claim in (
+            "Putin declared a 30-day Easter ceasefire.",
+            "Putin declared a 30-hour Easter ceasefire.",
+        ):
             got = fallback.verify(f"{claim} [1]", [_seed_passage()])
             want = plain.verify(f"{claim} [1]", [_seed_passage()])
             assert got.answered == want.answered

@@ -217,13 +217,11 @@ class Verifier:
         verifiable = len(set(content_stems(claim))) >= MIN_CLAIM_STEMS
         order = sorted(range(len(cands)), key=lambda i: -scores[i])[: self.JUDGED]
         claim_sent = self.annotator.annotate([claim], persist=False)[0]
-        learned: list[float | None] = [None] * len(order)
-        if self.learned is not None and self.learned.available and verifiable:
-            learned = [float(p) for p in self.learned.score([(cands[i].text, claim) for i in order])]
+        use_learned = self.learned is not None and verifiable and self.learned.available
         first: tuple[int, Judgement] | None = None
         found: CheckedSentence | None = None
         tried: list[tuple[float, bool, float | None]] = []
-        for i, p in zip(order, learned, strict=True):
+        for i in order:
             cand = cands[i]
             title = passages[cand.passage - 1].title or "-"
             evidence, before, title_sent = self.annotator.annotate([cand.text, cand.before or "-", title])
@@ -238,6 +236,9 @@ class Verifier:
             )
             support = float(scores[i])
             rules = all(ok for name, ok in judgement.checks.items() if name != "support")
+            # Scored only where the rules pass (else nothing can keep the claim): one pair at a
+            # time, in support order, so a claim the first candidate entails pays for one pair.
+            p = float(self.learned.score([(cand.text, claim)])[0]) if use_learned and rules else None  # type: ignore[union-attr]
             tried.append((round(support, 4), rules, None if p is None else round(p, 4)))
             if p is not None:
                 self._apply_learned(judgement, support, rules, p)
