@@ -142,6 +142,8 @@ class Pipeline:
         """Load the model, the index (if built), the BM25 index and the default backend now."""
         self.embeddings.embed(["warm up"])
         self.annotator.warm_up()
+        if self.verifier.learned is not None:  # QA_VERIFIER_MODEL=learned
+            self.verifier.learned.warm_up()
         self.backend()
         if store_exists(self.settings):
             self.retriever.warm_up()
