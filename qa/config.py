@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Embedding arithmetic: bf16 (autocast) on CPUs with AMX or AVX-512-BF16, fp32 elsewhere (`auto`), or forced.",
     )
 
+    question_encoder: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="What encodes a single question: ONNX Runtime over the same model's exported graph (`onnx`, checked against torch at load; `auto` falls back to torch if it can't load) or `torch`.",
+    )
+
     store: Literal["faiss", "milvus"] = Field(
         "faiss",
         description="Where the index lives: `faiss` (FAISS + SQLite files in QA_INDEX_DIR) or `milvus` (see Deployment on Milvus).",

@@ -32,7 +32,8 @@ from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, article_batches
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.models.nlp import AnnotationStore, Annotator
+from qa.models.nlp import COMPARED_POS, AnnotationStore, Annotator
+from qa.models.words import WordVectors, typing_nouns
 from qa.store import BUILD_HINT, ChunkStore, StoredDocument, open_store, store_exists
 from qa.store.write import write_articles
 from qa.text import has_lone_surrogate
@@ -62,9 +63,14 @@ class Pipeline:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embed_batch_size, settings.embed_precision
+            settings.embedding_model,
+            settings.embed_batch_size,
+            settings.embed_precision,
+            settings.question_encoder,
         )
-        self.embeddings = EmbeddingCache(self.embedder)
+        # Lemmas the predicate checks compare are embedded at ingest and stored beside the index.
+        self.words = WordVectors(settings.index_dir, self.embedder.name)
+        self.embeddings = EmbeddingCache(self.embedder, words=self.words)
         # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
         learned = (
@@ -115,7 +121,7 @@ class Pipeline:
         if self._retriever is None:
             self._retriever = Retriever(
                 self.store,
-                self.embedder,
+                self.embeddings.embed,  # the answer stages then find the question's vector cached
                 mode=self.settings.retrieval_mode,
                 rrf_k=self.settings.rrf_k,
                 recency_half_life_days=self.settings.recency_half_life_days,
@@ -351,7 +357,17 @@ class Pipeline:
         texts = [a.title for a in articles if a.title]
         for a in articles:
             texts.extend(a.text[s:e] for s, e in sentence_spans(a.text))
-        return self.annotator.annotate_new(texts)
+        parsed = self.annotator.annotate_new(texts)
+        # The words answering compares by embedding, embedded now rather than per question, and
+        # which entity types the corpus's nouns name ("which county" is answered by a place).
+        sents = self.annotator.read_all(texts)
+        self.words.add_typed([(key, *typed) for key, sent in sents for typed in typing_nouns(sent)])
+        compared = {t.lemma for _, sent in sents for t in sent.toks if t.pos in COMPARED_POS}
+        missing = self.words.missing(sorted(compared))
+        for i in range(0, len(missing), 4096):
+            part = missing[i : i + 4096]
+            self.words.put_many(dict(zip(part, self.embedder.embed(part, batch_size=256), strict=True)))
+        return parsed
 
     def ingest(
         self,

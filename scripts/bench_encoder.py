@@ -10,6 +10,8 @@ same distinct news questions one at a time (no cache), on one torch thread as
   modules called directly under ``torch.inference_mode``, fp32;
 * ``direct_fp32`` / ``direct_bf16``: the tokenizer and the transformer called by hand, mean
   pooling and normalization by hand (a lower bound for this model);
+* ``onnx`` / ``onnx_2threads``: ONNX Runtime over the graph exported from the same model
+  (``qa.models.onnx_encoder``, what ``QA_QUESTION_ENCODER=auto`` now uses), one / two threads;
 * ``*_2threads``: two torch threads instead of one.
 
 Reports p50/p95 per option, cosine to ``st_fp32`` (min, mean) and, over a news
@@ -57,8 +59,10 @@ def main() -> int:
     questions = list(dict.fromkeys(json.loads(line)["question"] for line in lines if line.strip()))
     questions = questions[: args.questions]
 
-    st = SentenceTransformerEmbedder(precision="fp32")
-    st_bf16 = SentenceTransformerEmbedder(precision="bf16")
+    from qa.models.onnx_encoder import OnnxQuestionEncoder
+
+    st = SentenceTransformerEmbedder(precision="fp32", question_runtime="torch")
+    st_bf16 = SentenceTransformerEmbedder(precision="bf16", question_runtime="torch")
     model = st._get_model()
     st_bf16._model = model
     tokenizer, bert = model.tokenizer, model[0].auto_model
@@ -72,6 +76,11 @@ def main() -> int:
         pooled = ((hidden * mask).sum(1) / mask.sum(1)).float()
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()
 
+    def reference(text: str) -> np.ndarray:
+        return st._encode_one(model, text)
+
+    onnx_1 = OnnxQuestionEncoder.load(model, reference, threads=1)
+    onnx_2 = OnnxQuestionEncoder.load(model, reference, threads=2)
     options: dict[str, Callable[[str], np.ndarray]] = {
         "st_fp32": lambda q: st._encode(model, [q], 1),
         "st_bf16": lambda q: st_bf16._encode(model, [q], 1),
@@ -79,6 +88,9 @@ def main() -> int:
         "direct_fp32": lambda q: direct(q, False),
         "direct_bf16": lambda q: direct(q, True),
     }
+    if onnx_1 is not None and onnx_2 is not None:
+        options["onnx"] = onnx_1.encode
+        options["onnx_2threads"] = onnx_2.encode
     threads = {name: 1 for name in options}
     for name in ("st_fp32", "forward_fp32"):
         options[f"{name}_2threads"] = options[name]

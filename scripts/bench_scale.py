@@ -228,7 +228,7 @@ def main() -> int:
         float16=float16,
         create=True,
     )
-    retriever = Retriever(index, real, rrf_k=10)
+    retriever = Retriever(index, real.embed, rrf_k=10)
 
     def upsert(articles: list[Article]) -> None:
         write_articles(index, embedder, articles, Settings(index_dir=index_dir, sentence_vectors=False))  # type: ignore[arg-type]

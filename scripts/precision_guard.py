@@ -70,7 +70,7 @@ def main() -> int:
         seconds = time.perf_counter() - start
         rows = index.records.conn().execute("SELECT vector FROM chunks ORDER BY id").fetchall()
         stored[name] = np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
-        retriever = Retriever(index, embedder, rrf_k=10)
+        retriever = Retriever(index, embedder.embed, rrf_k=10)
         row: dict[str, object] = {"ingest_s": round(seconds, 1), "chunks": report.chunks_embedded}
         for mode in ("hybrid", "dense"):
             ranks = []

@@ -70,7 +70,7 @@ def main() -> int:
         start = time.perf_counter()
         index = Store(work, Cached(), float16=dtype == "float16")  # type: ignore[arg-type]
         open_s = time.perf_counter() - start
-        retriever = Retriever(index, Cached(), rrf_k=10)  # type: ignore[arg-type]
+        retriever = Retriever(index, Cached().embed, rrf_k=10)
         (base,) = work.glob("vectors.*.faiss")
         row: dict[str, object] = {
             "open_s": round(open_s, 2),

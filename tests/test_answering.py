@@ -130,3 +130,19 @@ def test_an_answer_attached_to_the_asked_predicate_is_linked(annotator: Annotato
     assert [e.text for e in fit.linked] == ["Dustin Johnson"]
     assert assess(info, beside, 0.8).linked == []
     assert info.constraints == ("Bangkok",)
+
+
+def test_a_yes_no_question_is_answered_only_by_a_sentence_that_decides_it(seed_pipeline) -> None:
+    """Stated or denied (the question read as the verifier's claim) is an answer; topical is not."""
+    denied = seed_pipeline.ask("Are there immediate plans for direct talks between Russia and Ukraine?")
+    assert denied.answered and "no immediate plans" in denied.answer
+    stated = seed_pipeline.ask("Is Putin willing to discuss the proposal?")
+    assert stated.answered and "willing to discuss" in stated.answer
+    # Each of these got the lead sentence (or another topical one) quoted before.
+    for question in (
+        "Did Putin sign a peace treaty with Zelensky?",
+        "Did Russia apologize for the Sumy strike?",
+        "Has Ukraine's president met Putin in London?",
+    ):
+        answer = seed_pipeline.ask(question)
+        assert not answer.answered, (question, answer.answer)

@@ -49,3 +49,28 @@ def test_progress_counts_every_text(embedder: SentenceTransformerEmbedder) -> No
     seen: list[int] = []
     embedder.embed(TEXTS * 10, batch_size=2, progress=seen.append)
     assert sum(seen) == len(TEXTS) * 10
+
+
+def test_questions_encoded_by_onnx_runtime_equal_torchs(embedder: SentenceTransformerEmbedder) -> None:
+    """The default single-text path (ONNX Runtime over the exported graph) gives torch's vectors."""
+    assert embedder.question_encoder == "onnx"
+    model = embedder._get_model()
+    for text in ("Who won the 2022 World Cup?", "ceasefire", "How many people were injured in Sumy? " * 30):
+        onnx = embedder.embed([text])
+        torch = embedder._encode_one(model, text)
+        assert onnx.shape == torch.shape == (1, 384) and onnx.dtype == np.float32
+        assert float(onnx[0] @ torch[0]) > 0.99999
+
+
+def test_the_question_encoder_falls_back_to_torch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from qa.models.onnx_encoder import OnnxQuestionEncoder
+
+    forced = SentenceTransformerEmbedder(question_runtime="torch")
+    assert forced.question_encoder == "torch"
+    model = forced._get_model()
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    # The graph can't be written: no ONNX encoder, and nothing raised (questions go to torch).
+    assert OnnxQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
+    with pytest.raises(QAError, match="question encoder"):
+        SentenceTransformerEmbedder(question_runtime="gpu")

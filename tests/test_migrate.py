@@ -81,6 +81,7 @@ def test_migration_copies_everything_and_searches_alike(
     assert rc == 0, out + err
     assert "3 copied, 0 already in Milvus" in out and "verified" in out
     assert (tmp_path / "target" / "annotations.sqlite").is_file()  # the sidecar files came along
+    assert (tmp_path / "target" / "words.sqlite").is_file()
 
     before, after = make_pipeline(source, embedder), _target(tmp_path, embedder)
     try:

@@ -162,7 +162,7 @@ def test_filters_see_chunks_written_since_the_base(
     from qa.answer.retrieve import Filters, Retriever
 
     index = Store(seed_copy, embedder)
-    retriever = Retriever(index, embedder)
+    retriever = Retriever(index, embedder.embed)
     text = "The ferry to the island resumed service on Monday after the storm."
     upsert(
         index,

@@ -30,3 +30,47 @@ def test_answers_find_every_scored_sentence_stored(
     assert all(float(found[t] @ fresh[i]) > 0.999 for i, t in enumerate(sample))
     answer = pipeline.ask(question)
     assert answer.answered and np.isfinite(answer.timings_ms["total_ms"])
+
+
+def test_answering_embeds_no_word_the_ingest_stored(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The lemmas the predicate checks compare are embedded at ingest: a question embeds only itself."""
+    pipeline = make_pipeline(seed_copy, embedder)
+    pipeline.ingest([SEEDS])  # re-ingest of unchanged articles fills the word table of an older index
+    stored = pipeline.words.count()
+    assert stored > 100
+    vectors = pipeline.words.get_many(["ceasefire", "strike", "declare"])
+    assert set(vectors) == {"ceasefire", "strike", "declare"}
+    fresh = embedder.embed(["ceasefire"])[0]
+    assert float(vectors["ceasefire"] @ fresh) > 0.999  # float16 storage keeps the vector
+    live: list[list[str]] = []
+    real = pipeline.embedder.embed
+
+    def spy(texts: list[str], **kw: object) -> np.ndarray:
+        live.append(list(texts))
+        return real(texts, **kw)  # type: ignore[arg-type]
+
+    pipeline.embedder.embed = spy  # type: ignore[method-assign]
+    try:
+        question = "What conditions did Russia set for a ceasefire?"
+        answer = pipeline.ask(question)
+    finally:
+        pipeline.embedder.embed = real  # type: ignore[method-assign]
+    assert answer.answered
+    # Only the question reaches the model (the retriever and the answerer share its vector),
+    # and of single words at most the question's own the articles never use (written back).
+    assert live[0] == [question]
+    asked = pipeline.annotator.annotate([question])[0].lemmas
+    words = {t for batch in live[1:] for t in batch}
+    assert words <= asked, words - asked
+    assert pipeline.words.count() == stored + len(words)
+
+
+def test_word_table_of_another_model_starts_empty(tmp_path: Path) -> None:
+    from qa.models.words import WordVectors
+
+    words = WordVectors(tmp_path, "model-a")
+    words.put_many({"strike": np.ones(4, dtype=np.float32) / 2, "two words": np.ones(4, dtype=np.float32)})
+    assert set(words.get_many(["strike", "two words", "absent"])) == {"strike"}
+    assert WordVectors(tmp_path, "model-b").get_many(["strike"]) == {}

@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, norm_words, same_name, unit_of
+from qa.answer.nonanswers import attribution, in_question, other_edition
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
@@ -77,11 +78,13 @@ def assess(
     context: Sequence[Sent] = (),
     word_similarity: Callable[[str, Sequence[str]], list[float]] | None = None,
     min_predicate: float = 0.45,
+    labels: frozenset[str] | None = None,
 ) -> SentenceFit:
     """How well ``sent`` answers the question ``info`` (see :class:`SentenceFit`).
 
     A typed answer whose own verb is another predicate than the question's
-    ("killed" when asked "injured") is not an answer.
+    ("killed" when asked "injured") is not an answer; nor, asked "which <noun>", a name
+    of a type the corpus never calls a <noun> (``labels``: :func:`focus_labels`).
     """
     lemmas = set(sent.lemmas)
     for c in context:
@@ -131,12 +134,15 @@ def assess(
     # What an answer must hang on in the parse: the question's predicate, or for "how long did
     # the truce last" the thing measured ("a 30-hour ceasefire").
     anchors = [*asked, info.subject] if info.kind == "quantity" and info.subject else asked
-    if info.types:
+    # A sentence about another edition ("the 2014 Tour de France" asked about 2022) answers nothing.
+    if info.types and not other_edition(info.years, sent):
         for ent in sent.ents:
-            if ent.label not in info.types:
+            if ent.label not in info.types or (labels is not None and ent.label not in labels):
                 continue
             if any(same_name(ent.text, name) for name in info.names) or ent.text.lower() in info.text.lower():
                 continue
+            if in_question(ent, info) or attribution(sent, ent, info):
+                continue  # what the question is about, or who reported it (see qa.answer.nonanswers)
             if _describes(sent, ent, info.focus):
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
             attached = not anchors or any(
@@ -157,6 +163,8 @@ def assess(
                     continue  # asked how many weeks, "87,000 employees" is no answer
             if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:
                 continue  # asked on what date, "half a century" is no answer
+            if info.wh_words[:2] == ("how", "long") and ent.label in WHEN and entity_dates(ent):
+                continue  # asked how long, a calendar date ("June 1, 2022") is no duration
             if info.kind == "named" and info.focus and _near(sent, ent, info.focus, similar):
                 described.append(ent)  # asked which hospital, the sentence calls it a hospital
             if attached:
@@ -322,6 +330,13 @@ def features(
     }
 
 
+def focus_labels(info: QuestionInfo, embeddings: EmbeddingCache) -> frozenset[str] | None:
+    """Asked "which <noun>", the entity types this corpus names a <noun> by (``None``: no constraint)."""
+    if info.kind != "named" or not info.focus or embeddings.words is None:
+        return None
+    return embeddings.words.noun_labels(info.focus)
+
+
 def review(answer: Answer, question: Question, annotator: Annotator, embeddings: EmbeddingCache) -> bool:
     """Score a verified answer against its question; True when the answer holds nothing asked.
 
@@ -338,7 +353,13 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
     scored: list[tuple[float, Citation, SentenceFit, Sent]] = []
     for k, (citation, sent) in enumerate(zip(answer.citations, annotator.annotate(texts), strict=True)):
         relevance = float(np.clip(vectors[k + 1] @ vectors[0], 0.0, 1.0))
-        fit = assess(info, sent, relevance, word_similarity=embeddings.word_similarity)
+        fit = assess(
+            info,
+            sent,
+            relevance,
+            word_similarity=embeddings.word_similarity,
+            labels=focus_labels(info, embeddings),
+        )
         quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
         scored.append((quality, citation, fit, sent))
     answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]

@@ -24,13 +24,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.answer.assess import SentenceFit, assess
+from qa.answer.assess import SentenceFit, assess, focus_labels
+from qa.answer.entail import CONTRADICTED, ENTAILED, judge
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
 from qa.answer.prompts import format_passages, load_prompt
 from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
 from qa.errors import BackendError, UnknownBackend
-from qa.models.nlp import Annotator
+from qa.models.nlp import COMPARED_POS, Annotator
 from qa.text import content_stems, overlap, strip_markers
 from qa.types import Passage, Question
 
@@ -54,6 +55,24 @@ class Backend(Protocol):
     """
 
     name: str
+
+    def _decides(self, question: Question, cand: Candidate) -> bool:
+        """Whether ``cand`` entails or contradicts the proposition of the yes/no ``question``
+        (judged as the verifier judges a claim: its support, then its checks)."""
+        claim, evidence = self.annotator.annotate([question.text, cand.text])
+        vectors = self.embeddings.embed([question.text, cand.text])
+        cosine = max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
+        support = 0.5 * overlap(set(content_stems(question.text)), cand.text) + 0.5 * cosine
+        verdict = judge(
+            claim, evidence, support=support, min_support=self.min_support, similarity=self._similarity
+        )
+        # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
+        failed = {check for check, ok in verdict.checks.items() if not ok}
+        return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
+
+    def _similarity(self, a: str, b: str) -> float:
+        vectors = self.embeddings.embed([a, b])
+        return float(vectors[0] @ vectors[1])
 
     def draft(self, question: Question, passages: Sequence[Passage]) -> str: ...
 
@@ -123,6 +142,7 @@ class ExtractiveBackend:
 
     name = "extractive"
     READ = 8  # most relevant sentences read per question
+    YESNO_JUDGED = 3  # best sentences judged against a yes/no question's proposition
 
     def __init__(
         self,
@@ -132,8 +152,10 @@ class ExtractiveBackend:
         max_sentences: int = 2,
         annotator: Annotator | None = None,
         min_predicate: float = 0.45,
+        min_support: float = 0.65,
     ) -> None:
         self.embeddings = embeddings
+        self.min_support = min_support  # the verifier's, for a yes/no question's proposition
         self.min_relevance = min_relevance
         self.max_sentences = max_sentences
         self.annotator = annotator or Annotator()
@@ -191,11 +213,10 @@ class ExtractiveBackend:
         # one small encode per sentence.
         asked = [w for w in (info.predicate, info.focus, info.unit, *info.also) if w]
         if asked:
-            words = {
-                t.lemma for sent in sents for t in sent.toks if t.pos in {"VERB", "NOUN", "ADJ", "PROPN"}
-            }
+            words = {t.lemma for sent in sents for t in sent.toks if t.pos in COMPARED_POS}
             self.embeddings.embed(sorted(words | set(asked)))
         answers: list[tuple[float, Candidate, SentenceFit]] = []
+        labels = focus_labels(info, self.embeddings)
         # Asked about Kharkiv, passages that never name it do not answer (looked up across all the
         # retrieved passages: "Moscow" may be named in the paragraph before the answer).
         if names_missing(info, [t for p in passages for t in (p.text, p.title)]):
@@ -207,6 +228,7 @@ class ExtractiveBackend:
                 relevance,
                 word_similarity=self.embeddings.word_similarity,
                 min_predicate=self.min_predicate,
+                labels=labels,
             )
             if info.types and not fit.answers:
                 continue  # names no person / place / date / number the question asks for
@@ -217,8 +239,30 @@ class ExtractiveBackend:
         answers.sort(key=lambda a: -a[0])
         return info, answers
 
+    def _decides(self, question: Question, cand: Candidate) -> bool:
+        """Whether ``cand`` entails or contradicts the proposition of the yes/no ``question``
+        (judged as the verifier judges a claim: its support, then its checks)."""
+        claim, evidence = self.annotator.annotate([question.text, cand.text])
+        vectors = self.embeddings.embed([question.text, cand.text])
+        cosine = max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
+        support = 0.5 * overlap(set(content_stems(question.text)), cand.text) + 0.5 * cosine
+        verdict = judge(
+            claim, evidence, support=support, min_support=self.min_support, similarity=self._similarity
+        )
+        # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
+        failed = {check for check, ok in verdict.checks.items() if not ok}
+        return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
+
+    def _similarity(self, a: str, b: str) -> float:
+        vectors = self.embeddings.embed([a, b])
+        return float(vectors[0] @ vectors[1])
+
     def draft(self, question: Question, passages: Sequence[Passage]) -> str:
         info, answers = self.read(question, passages)
+        if info.kind == "yesno":
+            # A yes/no question is answered by a sentence that states or denies its proposition
+            # (the verifier's checks, the question read as the claim), never by a topical one.
+            answers = [a for a in answers[: self.YESNO_JUDGED] if self._decides(question, a[1])][:1]
         if not answers:
             return ""
         best_score, best, best_fit = answers[0]
@@ -331,6 +375,24 @@ class LiteLLMBackend:
         except _provider_errors() as exc:
             raise _backend_error(self.model, exc) from exc
 
+    def _decides(self, question: Question, cand: Candidate) -> bool:
+        """Whether ``cand`` entails or contradicts the proposition of the yes/no ``question``
+        (judged as the verifier judges a claim: its support, then its checks)."""
+        claim, evidence = self.annotator.annotate([question.text, cand.text])
+        vectors = self.embeddings.embed([question.text, cand.text])
+        cosine = max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
+        support = 0.5 * overlap(set(content_stems(question.text)), cand.text) + 0.5 * cosine
+        verdict = judge(
+            claim, evidence, support=support, min_support=self.min_support, similarity=self._similarity
+        )
+        # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
+        failed = {check for check, ok in verdict.checks.items() if not ok}
+        return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
+
+    def _similarity(self, a: str, b: str) -> float:
+        vectors = self.embeddings.embed([a, b])
+        return float(vectors[0] @ vectors[1])
+
     def draft(self, question: Question, passages: Sequence[Passage]) -> str:
         if not passages:
             return ""
@@ -390,6 +452,7 @@ def get_backend(
             min_relevance=settings.extractive_min_relevance,
             max_sentences=settings.answer_max_sentences,
             annotator=annotator,
+            min_support=settings.answer_min_support,
         )
     if name.startswith("litellm:"):
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None

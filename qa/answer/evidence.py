@@ -20,6 +20,7 @@ import numpy as np
 
 from qa.ingest.chunk import sentence_spans
 from qa.models.embedding import Embedder
+from qa.models.words import WordVectors, is_word
 from qa.types import Passage
 
 
@@ -75,10 +76,19 @@ def candidates(
 class EmbeddingCache:
     """Embeds short texts through an LRU cache: passages' sentences recur from question to question."""
 
-    def __init__(self, embedder: Embedder, size: int = 20000, stored: SentenceVectors | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        size: int = 20000,
+        stored: SentenceVectors | None = None,
+        words: WordVectors | None = None,
+    ) -> None:
         self.embedder = embedder
         # Vectors stored at ingest (the store's sentence vectors): fetched before embedding.
         self.stored = stored
+        # Word vectors stored at ingest (the lemmas the predicate checks compare); a word
+        # embedded here is written back, so the next question finds it.
+        self.words = words
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -91,8 +101,15 @@ class EmbeddingCache:
         if missing and stored is not None:
             found = stored.sentence_vectors(missing)
             missing = [t for t in missing if t not in found]
+        words = self.words
+        if missing and words is not None:
+            found.update(words.get_many([t for t in missing if is_word(t)]))
+            missing = [t for t in missing if t not in found]
         if missing:
-            found.update(zip(missing, self.embedder.embed(missing, batch_size=32), strict=True))
+            fresh = dict(zip(missing, self.embedder.embed(missing, batch_size=32), strict=True))
+            found.update(fresh)
+            if words is not None:
+                words.put_many({t: v for t, v in fresh.items() if is_word(t)})
         with self._lock:
             out = []
             for t in texts:

@@ -76,6 +76,19 @@ _DEMONYM_TAILS = ("", "n", "an", "ian", "ean", "ese", "i", "ish", "ic", "er", "s
 # -- names ------------------------------------------------------------------------------
 
 
+YEAR = re.compile(r"^(1[89]|20)\d\d$")
+
+
+def years(sent: Sent) -> tuple[tuple[str, str], ...]:
+    """``(year, lemma of the noun it modifies)`` for each year modifying a noun ("the 2014 Tour")."""
+    toks = sent.toks
+    return tuple(
+        (t.text, toks[t.head].lemma)
+        for i, t in enumerate(toks)
+        if YEAR.match(t.text) and t.dep in {"nummod", "compound", "amod", "nmod"} and t.head != i
+    )
+
+
 def norm_words(text: str) -> list[str]:
     words = [w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w’'.-]+", text)]
     return [w.strip(".-'’") for w in words if w.strip(".-'’") and w not in {"the", "a", "an"}]

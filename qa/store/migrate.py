@@ -13,7 +13,7 @@ date and URL is complete (the document row is written last) and is skipped, so
 a migration killed midway is completed by running it again, and a finished one
 re-runs as a no-op.  At the end :func:`verify` compares the two stores: the same
 document ids, per-document chunk counts, chunk count, and every sentence vector
-present.  The sidecar files (``annotations.sqlite``, ``origins.sqlite``) are not
+present.  The sidecar files (``annotations.sqlite``, ``origins.sqlite``, ``words.sqlite``) are not
 part of the store; :func:`copy_sidecars` copies them when the source directory
 is not the target's index directory.
 """
@@ -33,7 +33,7 @@ from qa.store.records import STORE_NAME
 from qa.types import Article, Chunk
 
 BATCH_DOCUMENTS = 100
-SIDECARS = ("annotations.sqlite", "origins.sqlite")
+SIDECARS = ("annotations.sqlite", "origins.sqlite", "words.sqlite")
 
 
 class MigrationError(QAError):

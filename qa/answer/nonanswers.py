@@ -1,0 +1,70 @@
+"""Entities and sentences that never answer a question, whatever their type.
+
+Read from the parse (spaCy, :mod:`qa.models.nlp`), three cases the extractive
+answerer used to quote on news:
+
+* **the question's own words**: an entity most of whose words the question already
+  has outside its wh-phrase ("Sydney's Taronga Zoo" asked "Which Taronga Zoo
+  keeper...?") names what is asked about, not the answer (a name sharing one word,
+  "Nancy Pelosi" asked about Paul Pelosi, is another entity and stays; "Yosemite
+  National Park" asked "near which national park" is the answer);
+* **bylines, credits and attribution**: a photo credit ("Chris Jackson/Getty Images")
+  and the outlet or person a statement was made *to* or comes from ("told CNN",
+  "shared with CNN", "according to Reuters", "per the lottery association") report the
+  news, they are not in it; unless the question itself asks about telling or saying;
+* **another year of the same thing**: asked about "the 2022 Tour de France", a
+  sentence about "the 2014 Tour de France" (a year modifying the same noun) and no
+  2022 is about another edition, so nothing in it answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qa.answer.facts import YEAR, norm_words, years
+from qa.answer.question import QuestionInfo
+from qa.models.nlp import Ent, Sent
+
+# Verbs whose recipient ("told CNN") or source ("according to") is attribution, not news.
+# A closed class of English reporting verbs; a question asking about one of them is exempt.
+REPORTING_VERBS = frozenset({"tell", "say", "share", "speak", "confirm", "explain", "report", "accord"})
+
+
+def in_question(ent: Ent, info: QuestionInfo) -> bool:
+    """True when more than half of the entity's words are words of the question."""
+    words = norm_words(ent.text)
+    if not words:
+        return False
+    # The wh-phrase's words are the answer's kind, not what is asked about: asked "near which
+    # national park", "Yosemite National Park" is the answer.
+    asked = set(norm_words(info.text)) - set(info.wh_words)
+    return sum(w in asked for w in words) * 2 > len(words)
+
+
+def attribution(sent: Sent, ent: Ent, info: QuestionInfo) -> bool:
+    """True for a credit ("Name/Agency") or the recipient or source of a reported statement."""
+    if "/" in ent.text:
+        return True
+    if info.predicate in REPORTING_VERBS:
+        return False
+    toks = sent.toks
+    last = toks[ent.last]
+    head = toks[last.head]
+    if last.dep in {"dobj", "dative"} and head.lemma == "tell":
+        return True  # "sources told CNN"
+    if last.dep == "pobj" and head.lemma == "per":
+        return True  # "Per the Multi-State Lottery Association, ..."
+    if last.dep == "pobj" and head.lemma in {"to", "with"}:
+        return toks[head.head].lemma in REPORTING_VERBS  # "according to", "shared with CNN"
+    return False
+
+
+def other_edition(question_years: Sequence[tuple[str, str]], sent: Sent) -> bool:
+    """True when the sentence dates the question's dated noun to another year and never names its year."""
+    if not question_years:
+        return False
+    named = {t.text for t in sent.toks if YEAR.match(t.text)}
+    theirs = years(sent)
+    return any(
+        year not in named and any(noun == n and y != year for y, n in theirs) for year, noun in question_years
+    )

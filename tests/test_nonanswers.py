@@ -1,0 +1,111 @@
+"""Names that never answer (the question's own, credits, attribution, another edition) and the
+entity types a corpus's nouns name ("which county" wants a place), read from real spaCy parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.answer.assess import assess
+from qa.answer.nonanswers import attribution, in_question, other_edition
+from qa.answer.question import analyze
+from qa.models.nlp import Annotator, Ent, Sent
+from qa.models.words import WordVectors, typing_nouns
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+def parse(annotator: Annotator, text: str) -> Sent:
+    return annotator.annotate([text], persist=False)[0]
+
+
+def ent(sent: Sent, text: str):  # type: ignore[no-untyped-def]
+    return next(e for e in sent.ents if e.text == text)
+
+
+def test_an_entity_made_of_the_questions_words_is_not_its_answer(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "Which Taronga Zoo keeper tranquilized the lion cub?"))
+    # As spaCy spans it in some sentences ("Sydney's Taronga Zoo"): two of its three words are asked.
+    assert in_question(Ent("ORG", "Sydney's Taronga Zoo", 0, 3, 0, 20), info)
+    # One shared word is another entity: Nancy Pelosi answers who Paul Pelosi's wife is.
+    info = analyze(parse(annotator, "Who is Paul Pelosi's wife?"))
+    sent = parse(annotator, "Paul Pelosi is married to House Speaker Nancy Pelosi.")
+    assert not in_question(ent(sent, "Nancy Pelosi"), info)
+    # The wh-phrase says what kind of thing the answer is: its words may be in the answer's name.
+    info = analyze(parse(annotator, "Wildfires forced evacuations near which national park?"))
+    assert not in_question(Ent("FAC", "Yosemite National Park", 0, 2, 0, 21), info)
+
+
+def test_credits_and_the_outlet_told_are_attribution(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "Who bought the 1952 Mickey Mantle card?"))
+    told = parse(annotator, "The card sold for $12.6 million, according to a news release shared with CNN.")
+    assert attribution(told, ent(told, "CNN"), info)
+    sources = parse(annotator, "Paul Pelosi was attacked early Friday, law enforcement sources told CNN.")
+    assert attribution(sources, ent(sources, "CNN"), info)
+    buyer = parse(annotator, "Anthony Giordano bought the Mantle card in 1991.")
+    assert not attribution(buyer, ent(buyer, "Anthony Giordano"), info)
+    # Asked who was told, the recipient is the answer.
+    asked = analyze(parse(annotator, "Who did the sources tell about the attack?"))
+    assert not attribution(sources, ent(sources, "CNN"), asked)
+
+
+def test_a_sentence_about_another_edition_answers_nothing(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "Which rider won the 2022 Tour de France?"))
+    assert ("2022", "france") in info.years
+    other = parse(annotator, "Prince Harry watched the riders at the finish of the 2014 Tour de France.")
+    assert other_edition(info.years, other)
+    assert not assess(info, other, 0.8).answers
+    same = parse(annotator, "Jonas Vingegaard won the 2022 Tour de France on Sunday.")
+    assert not other_edition(info.years, same)
+    assert [e.text for e in assess(info, same, 0.8).answers] == ["Jonas Vingegaard"]
+    # A year that dates something else is no conflict.
+    undated = parse(annotator, "Jonas Vingegaard, born in 1996, won the Tour de France on Sunday.")
+    assert not other_edition(info.years, undated)
+
+
+def test_nouns_that_type_names_are_counted_and_constrain_which_questions(
+    annotator: Annotator, tmp_path: Path
+) -> None:
+    sents = [
+        parse(annotator, f"The investment bank {bank} advised the buyer on the deal.")
+        for bank in ("Goldman Sachs", "Morgan Stanley", "Lazard", "JPMorgan Chase", "Citigroup")
+    ]
+    sents += [
+        parse(annotator, f"Officials in the city of {city} said the roads were closed.")
+        for city in ("Boston", "Chicago")
+    ]
+    pairs = [p for s in sents for p in typing_nouns(s)]
+    assert ("bank", "ORG") in pairs and ("city", "GPE") in pairs
+    words = WordVectors(tmp_path, "model")
+    rows = [(f"s{i}", noun, label) for i, s in enumerate(sents) for noun, label in typing_nouns(s)]
+    words.add_typed(rows)
+    words.add_typed(rows)  # idempotent: a re-ingest counts nothing twice
+    assert words.noun_labels("city") is None  # too few mentions to trust
+    words.add_typed([(f"x{i}", "bank", "ORG") for i in range(5)] + [("y", "bank", "PERSON")])
+    labels = words.noun_labels("bank")
+    assert labels is not None and "ORG" in labels and "GPE" not in labels
+    info = analyze(parse(annotator, "Which investment bank advised the buyer?"))
+    assert info.focus == "bank"
+    sent = parse(annotator, "Donald Trump advised the buyer.")
+    assert assess(info, sent, 0.8).answers  # unconstrained, any name would do
+    assert not assess(info, sent, 0.8, labels=labels).answers
+    words.put_many({"bank": np.ones(4, dtype=np.float32) / 2})
+    assert words.count() == 1
+
+
+def test_per_attribution_and_a_calendar_date_for_how_long(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "Who holds the winning Powerball ticket?"))
+    per = parse(annotator, "Per the Multi-State Lottery Association, 22 tickets won $1 million prizes.")
+    assert attribution(per, ent(per, "the Multi-State Lottery Association"), info)
+    info = analyze(parse(annotator, "How long did the jury deliberate before finding Cosby liable?"))
+    dated = parse(annotator, "The jury found Cosby liable on June 21, 2022 after deliberating in Santa Monica.")
+    assert "June 21, 2022" not in [e.text for e in assess(info, dated, 0.8).answers]
+    lasted = parse(annotator, "The jury deliberated for two days before finding Cosby liable.")
+    assert [e.text for e in assess(info, lasted, 0.8).answers] == ["two days"]
