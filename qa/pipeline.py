@@ -20,7 +20,6 @@ from qa.answer.backends import Backend, Turn, get_backend, recent_turns
 from qa.answer.corroborate import corroborate
 from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.learned import LearnedEntailment
 from qa.answer.retrieve import Filters, Mode, Retriever
 from qa.answer.timeaware import make_time_aware
 from qa.answer.timeline import is_timeline_question, timeline_answer
@@ -73,19 +72,7 @@ class Pipeline:
         self.embeddings = EmbeddingCache(self.embedder, words=self.words)
         # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
-        learned = (
-            LearnedEntailment(settings.embedding_model, precision=settings.embed_precision)
-            if settings.verifier_model == "learned"
-            else None
-        )
-        self.verifier = Verifier(
-            self.embeddings,
-            settings.answer_min_support,
-            annotator=self.annotator,
-            learned=learned,
-            learned_min=settings.verifier_learned_min,
-            learned_rescue=settings.verifier_learned_rescue,
-        )
+        self.verifier = Verifier.from_settings(settings, self.embeddings, self.annotator)
         self.origins = OriginIndex(settings.index_dir)
         self._store: ChunkStore | None = None
         self._retriever: Retriever | None = None

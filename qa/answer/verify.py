@@ -36,6 +36,7 @@ import numpy as np
 from qa.answer.entail import ENTAILED, NOT_STATED, Judgement, judge
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
 from qa.answer.learned import LearnedEntailment
+from qa.config import Settings
 from qa.ingest.chunk import sentence_spans
 from qa.models.nlp import Annotator
 from qa.text import MARKER, content_stems, overlap, strip_markers
@@ -180,6 +181,23 @@ class Verifier:
         # Judge every candidate rather than stop at the first that passes (for evals: ``tried``
         # then holds all of them, so thresholds can be swept offline with :func:`passes`).
         self.exhaustive = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embeddings: EmbeddingCache, annotator: Annotator) -> Verifier:
+        """The verifier the settings describe (``QA_ANSWER_MIN_SUPPORT``, ``QA_VERIFIER_*``)."""
+        learned = (
+            LearnedEntailment(settings.embedding_model, precision=settings.embed_precision)
+            if settings.verifier_model == "learned"
+            else None
+        )
+        return cls(
+            embeddings,
+            settings.answer_min_support,
+            annotator=annotator,
+            learned=learned,
+            learned_min=settings.verifier_learned_min,
+            learned_rescue=settings.verifier_learned_rescue,
+        )
 
     def score(self, claims: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray:
         """``(len(claims), len(cands))`` support scores."""
