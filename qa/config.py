@@ -136,6 +136,22 @@ class Settings(BaseSettings):
         le=1,
         description="Least support (0..1) an answer sentence needs to be kept; chosen on evals/verifier_claims.jsonl.",
     )
+    verifier_model: Literal["rules", "learned"] = Field(
+        "rules",
+        description="How answer sentences that are not verbatim quotes are verified: `rules` (the rule checks and the support threshold) or `learned` (also the trained entailment classifier of qa/answer/data/verifier_top.safetensors; measured worse on evals/verifier_claims.jsonl, so not the default: see README).",
+    )
+    verifier_learned_min: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Least p(entailed) from the learned check for a non-verbatim sentence to be kept (QA_VERIFIER_MODEL=learned); chosen on the training data's held-out split to keep 95% of its entailed claims.",
+    )
+    verifier_learned_rescue: float = Field(
+        0.84,
+        ge=0,
+        le=1.01,
+        description="p(entailed) at or above which a sentence whose rule checks pass is kept although its support is below QA_ANSWER_MIN_SUPPORT (a paraphrase); chosen on the training data's held-out split (1% of its non-entailed claims reach it); above 1 never.",
+    )
     extractive_min_relevance: float = Field(
         0.4,
         ge=0,

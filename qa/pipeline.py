@@ -72,7 +72,7 @@ class Pipeline:
         self.embeddings = EmbeddingCache(self.embedder, words=self.words)
         # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
-        self.verifier = Verifier(self.embeddings, settings.answer_min_support, annotator=self.annotator)
+        self.verifier = Verifier.from_settings(settings, self.embeddings, self.annotator)
         self.origins = OriginIndex(settings.index_dir)
         self._store: ChunkStore | None = None
         self._retriever: Retriever | None = None
@@ -135,6 +135,8 @@ class Pipeline:
         """Load the model, the index (if built), the BM25 index and the default backend now."""
         self.embeddings.embed(["warm up"])
         self.annotator.warm_up()
+        if self.verifier.learned is not None:  # QA_VERIFIER_MODEL=learned
+            self.verifier.learned.warm_up()
         self.backend()
         if store_exists(self.settings):
             self.retriever.warm_up()

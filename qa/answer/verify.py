@@ -9,9 +9,15 @@ For each sentence of a draft answer:
    *lexical* is the share of the claim's content words (stemmed, stopwords
    removed) found in the candidate and *cosine* is the embedding similarity;
    a number in the claim that the candidate lacks halves the score;
-4. the best candidate's article span becomes the citation, and the sentence is
-   kept if ``support >= min_support`` (``QA_ANSWER_MIN_SUPPORT``) and it has at
-   least two content words; otherwise it is dropped from the answer (and
+4. the best candidates are judged by the entailment checks of :mod:`qa.answer.entail`
+   and, for a claim that is not a verbatim quote, by the learned check of
+   :mod:`qa.answer.learned` (``QA_VERIFIER_MODEL=learned``): the first candidate
+   that passes becomes the citation.  A candidate passes (:func:`passes`) if every
+   rule passes, ``p(entailed) >= learned_min`` and either ``support >= min_support``
+   (``QA_ANSWER_MIN_SUPPORT``) or ``p(entailed) >= learned_rescue`` (a paraphrase
+   with little word overlap).  With ``QA_VERIFIER_MODEL=rules`` (or no trained
+   weights) the learned terms are left out.  A claim with fewer than two content
+   words is never kept.  A sentence nothing passes is dropped from the answer (and
    reported with ``supported: false``);
 5. a kept sentence that repeats an earlier kept one is left out.
 
@@ -29,6 +35,8 @@ import numpy as np
 
 from qa.answer.entail import ENTAILED, NOT_STATED, Judgement, judge
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
+from qa.answer.learned import LearnedEntailment
+from qa.config import Settings
 from qa.ingest.chunk import sentence_spans
 from qa.models.nlp import Annotator
 from qa.text import MARKER, content_stems, overlap, strip_markers
@@ -56,6 +64,8 @@ class CheckedSentence:
     support: float
     evidence: Candidate | None
     judgement: Judgement | None = None
+    # Every candidate judged, best support first: (support, rules passed, p(entailed) or None).
+    tried: list[tuple[float, bool, float | None]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -124,6 +134,27 @@ def _numbers_missing(claim: str, candidate: str) -> bool:
     return not wanted <= have
 
 
+def passes(
+    support: float,
+    rules: bool,
+    learned: float | None,
+    min_support: float,
+    learned_min: float = 0.5,
+    learned_rescue: float = 1.01,
+) -> bool:
+    """Whether a candidate supports a claim: the rules, the support threshold, the learned check.
+
+    ``rules``: every entailment check other than support passed.  ``learned`` is
+    ``p(entailed)``, None when the learned check did not run (then only the rules and
+    the support threshold count).
+    """
+    if not rules:
+        return False
+    if learned is None:
+        return support >= min_support
+    return learned >= learned_min and (support >= min_support or learned >= learned_rescue)
+
+
 class Verifier:
     """Checks draft answers against passages; see the module docstring."""
 
@@ -136,11 +167,37 @@ class Verifier:
         min_support: float = 0.65,
         annotator: Annotator | None = None,
         substitution_min: float = 0.8,
+        learned: LearnedEntailment | None = None,
+        learned_min: float = 0.3,
+        learned_rescue: float = 0.84,
     ) -> None:
         self.embeddings = embeddings
         self.min_support = min_support
         self.annotator = annotator or Annotator()
         self.substitution_min = substitution_min
+        self.learned = learned
+        self.learned_min = learned_min
+        self.learned_rescue = learned_rescue
+        # Judge every candidate rather than stop at the first that passes (for evals: ``tried``
+        # then holds all of them, so thresholds can be swept offline with :func:`passes`).
+        self.exhaustive = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embeddings: EmbeddingCache, annotator: Annotator) -> Verifier:
+        """The verifier the settings describe (``QA_ANSWER_MIN_SUPPORT``, ``QA_VERIFIER_*``)."""
+        learned = (
+            LearnedEntailment(settings.embedding_model, precision=settings.embed_precision)
+            if settings.verifier_model == "learned"
+            else None
+        )
+        return cls(
+            embeddings,
+            settings.answer_min_support,
+            annotator=annotator,
+            learned=learned,
+            learned_min=settings.verifier_learned_min,
+            learned_rescue=settings.verifier_learned_rescue,
+        )
 
     def score(self, claims: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray:
         """``(len(claims), len(cands))`` support scores."""
@@ -178,7 +235,10 @@ class Verifier:
         verifiable = len(set(content_stems(claim))) >= MIN_CLAIM_STEMS
         order = sorted(range(len(cands)), key=lambda i: -scores[i])[: self.JUDGED]
         claim_sent = self.annotator.annotate([claim], persist=False)[0]
+        use_learned = self.learned is not None and verifiable and self.learned.available
         first: tuple[int, Judgement] | None = None
+        found: CheckedSentence | None = None
+        tried: list[tuple[float, bool, float | None]] = []
         for i in order:
             cand = cands[i]
             title = passages[cand.passage - 1].title or "-"
@@ -192,15 +252,44 @@ class Verifier:
                 similarity=self.similarity,
                 substitution_min=self.substitution_min,
             )
+            support = float(scores[i])
+            rules = all(ok for name, ok in judgement.checks.items() if name != "support")
+            # Scored only where the rules pass (else nothing can keep the claim): one pair at a
+            # time, in support order, so a claim the first candidate entails pays for one pair.
+            p = float(self.learned.score([(cand.text, claim)])[0]) if use_learned and rules else None  # type: ignore[union-attr]
+            tried.append((round(support, 4), rules, None if p is None else round(p, 4)))
+            if p is not None:
+                self._apply_learned(judgement, support, rules, p)
             if first is None:
                 first = (i, judgement)
-            if judgement.entailed and verifiable:
-                return CheckedSentence(claim, [], True, round(float(scores[i]), 4), cand, judgement)
+            if judgement.entailed and verifiable and found is None:
+                found = CheckedSentence(claim, [], True, round(support, 4), cand, judgement, tried)
+                if not self.exhaustive:
+                    return found
+        if found is not None:
+            return found
         assert first is not None
         i, judgement = first
         if not verifiable:
             judgement.fail("support", "fewer than two content words: nothing to check", NOT_STATED)
-        return CheckedSentence(claim, [], False, round(float(scores[i]), 4), cands[i], judgement)
+        return CheckedSentence(claim, [], False, round(float(scores[i]), 4), cands[i], judgement, tried)
+
+    def _apply_learned(self, judgement: Judgement, support: float, rules: bool, p: float) -> None:
+        """Fold the learned check into a judgement (see :func:`passes`); the reasons say p(entailed)."""
+        kept = passes(support, rules, p, self.min_support, self.learned_min, self.learned_rescue)
+        judgement.checks["learned"] = p >= self.learned_min
+        if kept and not judgement.entailed:
+            # Only the support threshold failed, and the learned check is confident: a paraphrase.
+            judgement.label = ENTAILED
+            judgement.reasons.append(
+                f"learned check: p(entailed) {p:.2f} >= {self.learned_rescue:.2f} despite low word overlap"
+            )
+        elif kept:
+            judgement.reasons.append(f"learned check: p(entailed) {p:.2f}")
+        elif rules and p < self.learned_min:
+            judgement.fail(
+                "learned", f"learned check: p(entailed) {p:.2f} is below {self.learned_min:.2f}", NOT_STATED
+            )
 
     def verify(self, draft: str, passages: Sequence[Passage]) -> Verified:
         """Check every sentence of ``draft`` against ``passages``; see the module docstring."""
