@@ -7,6 +7,7 @@ Ctrl-C or SIGTERM, printing the settings that point ``qa`` (or any litellm clien
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -24,6 +25,8 @@ from qa.tools.local_llm import (
     LocalLLMServer,
     LocalLLMUnavailable,
 )
+
+STOP_TIMEOUT_S = 10.0  # Ctrl-C waits this long for a clean stop, then exits anyway
 
 DEFAULT_CLI_PORT = 8001
 
@@ -114,9 +117,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Stopping the local LLM server.", file=sys.stderr, flush=True)
     finally:
-        server.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        # xllamacpp's destructor joins its server threads; once (a loaded machine, a request in
+        # flight) it never returned, and Ctrl-C left the process running.  The process is ending:
+        # give the clean stop a bounded time, then exit anyway (the OS frees the model).
+        stopper = threading.Thread(target=server.stop, name="llm-stop", daemon=True)
+        stopper.start()
+        stopper.join(STOP_TIMEOUT_S)
+        if stopper.is_alive():
+            print(
+                f"The server did not stop within {STOP_TIMEOUT_S:.0f} s; exiting anyway.",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.stdout.flush()
+            os._exit(0)
     return 0
 
 
