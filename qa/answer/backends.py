@@ -54,24 +54,6 @@ class Backend(Protocol):
 
     name: str
 
-    def _decides(self, question: Question, cand: Candidate) -> bool:
-        """Whether ``cand`` entails or contradicts the proposition of the yes/no ``question``
-        (judged as the verifier judges a claim: its support, then its checks)."""
-        claim, evidence = self.annotator.annotate([question.text, cand.text])
-        vectors = self.embeddings.embed([question.text, cand.text])
-        cosine = max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
-        support = 0.5 * overlap(set(content_stems(question.text)), cand.text) + 0.5 * cosine
-        verdict = judge(
-            claim, evidence, support=support, min_support=self.min_support, similarity=self._similarity
-        )
-        # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
-        failed = {check for check, ok in verdict.checks.items() if not ok}
-        return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
-
-    def _similarity(self, a: str, b: str) -> float:
-        vectors = self.embeddings.embed([a, b])
-        return float(vectors[0] @ vectors[1])
-
     def draft(self, question: Question, passages: Sequence[Passage]) -> str: ...
 
     def stream(self, question: Question, passages: Sequence[Passage]) -> Iterator[str]: ...

@@ -136,35 +136,29 @@ class WordVectors:
     def put_many(self, vectors: dict[str, np.ndarray]) -> None:
         """Store ``vectors`` (word -> unit vector); non-words are skipped."""
         rows = [(w, np.asarray(v, dtype=np.float16).tobytes()) for w, v in vectors.items() if is_word(w)]
-        if not rows or not self.path.parent.exists():
-            return
-        try:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR REPLACE INTO words(word, vector) VALUES (?, ?)", rows)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:  # a cache: a failed write only costs an embedding later
-            live = self._conns.current()
-            if live is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    live.execute("ROLLBACK")
-            log.warning("could not store word vectors: %s", exc)
+        self._write("INSERT OR REPLACE INTO words(word, vector) VALUES (?, ?)", rows, "word vectors")
 
     def add_typed(self, rows: Sequence[tuple[str, str, str]]) -> None:
         """Record ``(sentence key, noun, label)`` typings (idempotent: a sentence counts once)."""
+        self._write(
+            "INSERT OR IGNORE INTO typed(sentence, noun, label) VALUES (?, ?, ?)", rows, "noun typings"
+        )
+
+    def _write(self, sql: str, rows: Sequence[tuple[object, ...]], what: str) -> None:
+        """One transaction; a cache, so a failed write is logged and only costs work later."""
         if not rows or not self.path.parent.exists():
             return
         try:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR IGNORE INTO typed(sentence, noun, label) VALUES (?, ?, ?)", rows)
+            conn.executemany(sql, rows)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             live = self._conns.current()
             if live is not None:
                 with contextlib.suppress(sqlite3.Error):
                     live.execute("ROLLBACK")
-            log.warning("could not store noun typings: %s", exc)
+            log.warning("could not store %s: %s", what, exc)
 
     def noun_labels(self, noun: str) -> frozenset[str] | None:
         """The entity types that name a ``noun`` in this corpus, or ``None`` if it has too few mentions."""
