@@ -40,6 +40,8 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
+
 from qa.answer.entail import CONTRADICTED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
@@ -117,8 +119,12 @@ def corroborate(
             verifier,
         )
         fact = f"{question} {' '.join(cores)}".strip()
+        # The asked fact's vector from vectors already at hand (the question's, from retrieval, and
+        # the cited sentence's, stored at ingest): no model call per answer for a new text.
+        asked, cited = verifier.embeddings.embed([question, sentence.text])
+        fact_vector = (asked + cited) / max(float(np.linalg.norm(asked + cited)), 1e-9)
         supported, contradicted = _judge_all(
-            sentence.text, ev, others, passages, verifier, max_judged, cores, fact
+            sentence.text, ev, others, passages, verifier, max_judged, cores, fact, fact_vector
         )
         if measure and stated and not valued:
             own = value_in(verifier.annotator.annotate([ev.text], persist=False)[0], measure, verifier)
@@ -161,10 +167,12 @@ def _judge_all(
     max_judged: int,
     cores: Sequence[str] = (),
     fact: str = "",
+    fact_vector: np.ndarray | None = None,
 ) -> tuple[list[SourceRef], list[SourceRef]]:
     if not others or max_judged <= 0:
         return [], []
-    scores = verifier.score([claim, fact] if fact else [claim], others)
+    given = {fact: fact_vector} if fact and fact_vector is not None else None
+    scores = verifier.score([claim, fact] if fact else [claim], others, given)
     # A candidate ranks by its closeness to the cited sentence or to the asked fact (the question
     # and its short answer), whichever is higher; the entailment checks then decide.
     rank = scores.max(axis=0)

@@ -28,7 +28,7 @@ say" with ``answered: false``.  Citations are renumbered 1..m in order of use.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -199,11 +199,16 @@ class Verifier:
             learned_rescue=settings.verifier_learned_rescue,
         )
 
-    def score(self, claims: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray:
-        """``(len(claims), len(cands))`` support scores."""
+    def score(
+        self, claims: Sequence[str], cands: Sequence[Candidate], given: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """``(len(claims), len(cands))`` support scores; ``given`` vectors are used, not embedded."""
         if not claims or not cands:
             return np.zeros((len(claims), len(cands)), dtype=np.float32)
-        vectors = self.embeddings.embed([*claims, *(c.text for c in cands)])
+        texts = [*claims, *(c.text for c in cands)]
+        given = given or {}
+        embedded = iter(self.embeddings.embed([t for t in texts if t not in given]))
+        vectors = np.vstack([given[t] if t in given else next(embedded) for t in texts])
         cosine = np.clip(vectors[: len(claims)] @ vectors[len(claims) :].T, 0.0, 1.0)
         scores = np.zeros_like(cosine)
         for i, claim in enumerate(claims):
