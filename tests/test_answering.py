@@ -138,6 +138,8 @@ def test_a_yes_no_question_is_answered_only_by_a_sentence_that_decides_it(seed_p
     assert denied.answered and "no immediate plans" in denied.answer
     stated = seed_pipeline.ask("Is Putin willing to discuss the proposal?")
     assert stated.answered and "willing to discuss" in stated.answer
+    open_to = seed_pipeline.ask("Is Putin open to talks on civilian infrastructure?")
+    assert open_to.answered and "open to dialogue" in open_to.answer
     # Each of these got the lead sentence (or another topical one) quoted before.
     for question in (
         "Did Putin sign a peace treaty with Zelensky?",

@@ -132,10 +132,8 @@ class ExtractiveBackend:
         max_sentences: int = 2,
         annotator: Annotator | None = None,
         min_predicate: float = 0.45,
-        min_support: float = 0.65,
     ) -> None:
         self.embeddings = embeddings
-        self.min_support = min_support  # the verifier's, for a yes/no question's proposition
         self.min_relevance = min_relevance
         self.max_sentences = max_sentences
         self.annotator = annotator or Annotator()
@@ -219,16 +217,16 @@ class ExtractiveBackend:
         answers.sort(key=lambda a: -a[0])
         return info, answers
 
-    def _decides(self, question: Question, cand: Candidate) -> bool:
-        """Whether ``cand`` entails or contradicts the proposition of the yes/no ``question``
-        (judged as the verifier judges a claim: its support, then its checks)."""
+    def _decides(self, question: Question, cand: Candidate, fit: SentenceFit) -> bool:
+        """Whether ``cand`` states the yes/no ``question``'s predicate (the same lemma) and entails or
+        denies its proposition (the verifier's checks, the question read as the claim)."""
+        if fit.predicate < 1.0:
+            # The question's own predicate, not a near word: asked whether the winner *chose*
+            # the lump sum, or whether a review *found* a gate unlocked, a sentence on the sum or
+            # the escape does not answer (near words measured 0.55-0.77 on such near-misses).
+            return False
         claim, evidence = self.annotator.annotate([question.text, cand.text])
-        vectors = self.embeddings.embed([question.text, cand.text])
-        cosine = max(0.0, min(1.0, float(vectors[0] @ vectors[1])))
-        support = 0.5 * overlap(set(content_stems(question.text)), cand.text) + 0.5 * cosine
-        verdict = judge(
-            claim, evidence, support=support, min_support=self.min_support, similarity=self._similarity
-        )
+        verdict = judge(claim, evidence, min_support=0.0, similarity=self._similarity)
         # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
         failed = {check for check, ok in verdict.checks.items() if not ok}
         return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
@@ -242,7 +240,7 @@ class ExtractiveBackend:
         if info.kind == "yesno":
             # A yes/no question is answered by a sentence that states or denies its proposition
             # (the verifier's checks, the question read as the claim), never by a topical one.
-            answers = [a for a in answers[: self.YESNO_JUDGED] if self._decides(question, a[1])][:1]
+            answers = [a for a in answers[: self.YESNO_JUDGED] if self._decides(question, a[1], a[2])][:1]
         if not answers:
             return ""
         best_score, best, best_fit = answers[0]
@@ -287,7 +285,6 @@ def get_backend(
             min_relevance=settings.extractive_min_relevance,
             max_sentences=settings.answer_max_sentences,
             annotator=annotator,
-            min_support=settings.answer_min_support,
         )
     if name.startswith("litellm:"):
         from qa.answer.llm import LiteLLMBackend  # it imports this module's Turn and condensing

@@ -54,8 +54,9 @@ NAME_TYPES = frozenset(
 )
 # Entity types that carry a quantity, a date or a time.
 QUANTITY_TYPES = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL", "DATE", "TIME"})
-# Parts of speech whose lemmas the predicate checks compare by embedding (stored at ingest).
-COMPARED_POS = frozenset({"VERB", "NOUN", "ADJ", "PROPN"})
+# Parts of speech whose lemmas the predicate checks compare by embedding (stored at ingest);
+# names are compared as names (qa.answer.facts), never by embedding.
+COMPARED_POS = frozenset({"VERB", "NOUN", "ADJ"})
 
 
 @dataclass(frozen=True)
