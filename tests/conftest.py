@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from qa.config import Settings
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Pipeline
 from qa.tools.harness import ServerProcess, free_port
+from qa.types import Answer, Article
 
 pytest_plugins = ["tests.llm_fixtures", "tests.openai_stub"]
 
@@ -43,6 +44,21 @@ def embedder() -> SentenceTransformerEmbedder:
 def make_pipeline(index_dir: Path, embedder: SentenceTransformerEmbedder, **overrides: object) -> Pipeline:
     """A pipeline over ``index_dir`` with the shared model and test-friendly settings."""
     return Pipeline(Settings(index_dir=index_dir, **overrides), embedder=embedder)
+
+
+def articles_pipeline(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object, name: str, articles: Sequence[Article]
+) -> Pipeline:
+    """A pipeline over a fresh index (under a temporary directory called ``name``) holding ``articles``."""
+    p = make_pipeline(tmp_path_factory.mktemp(name) / "index", embedder)  # type: ignore[arg-type]
+    p.add_articles(articles)
+    return p
+
+
+def first_cited(answer: Answer) -> str:
+    """The document id of the citation the answer's first ``[n]`` marker points at."""
+    number = int(answer.answer.split("[", 1)[1].split("]", 1)[0])
+    return next(c.doc_id for c in answer.citations if c.n == number)
 
 
 @pytest.fixture(scope="module", params=["faiss", "milvus"])

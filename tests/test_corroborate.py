@@ -10,7 +10,7 @@ import pytest
 from qa.pipeline import Pipeline
 from qa.server.schemas import AnswerPublic
 from qa.types import Article
-from tests.conftest import make_pipeline
+from tests.conftest import articles_pipeline, make_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -45,10 +45,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
-    index_dir: Path = tmp_path_factory.mktemp("corroborate") / "index"
-    p = make_pipeline(index_dir, embedder)
-    p.add_articles(ARTICLES)
-    return p
+    return articles_pipeline(tmp_path_factory, embedder, "corroborate", ARTICLES)
 
 
 def test_each_answer_sentence_says_who_states_it_and_who_differs(pipeline: Pipeline) -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from qa.pipeline import Pipeline
 from qa.server.schemas import AnswerPublic
-from qa.types import Answer
-from tests.conftest import make_pipeline
+from tests.conftest import articles_pipeline, first_cited, make_pipeline
 from tests.test_corroborate import ARTICLES, QUESTION
 
 pytestmark = pytest.mark.slow
@@ -18,22 +17,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
-    index_dir: Path = tmp_path_factory.mktemp("timeaware") / "index"
-    p = make_pipeline(index_dir, embedder)
-    p.add_articles(ARTICLES)
-    return p
-
-
-def _first_cited(answer: Answer) -> str:
-    number = int(answer.answer.split("[", 1)[1].split("]", 1)[0])
-    return next(c.doc_id for c in answer.citations if c.n == number)
+    return articles_pipeline(tmp_path_factory, embedder, "timeaware", ARTICLES)
 
 
 def test_the_newest_value_leads_and_the_change_is_cited_both_ways(pipeline: Pipeline) -> None:
     answer = pipeline.ask(QUESTION)
     assert answer.answered, answer
     # The later article's toll (52) leads; the earlier one (35) follows, each with its citation.
-    assert _first_cited(answer) == "cnn-nadia-later", answer.answer
+    assert first_cited(answer) == "cnn-nadia-later", answer.answer
     assert answer.answer.index("52") < answer.answer.index("35")
     assert "Earlier, on September 29, 2022, " in answer.answer
     lead = next(b for b in answer.sources if b.citation and "52" in b.sentence)

@@ -6,16 +6,14 @@ rises, a storm's other numbers, another event's toll in the same index)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from qa.answer.facts import Quantity
 from qa.answer.question import analyze
 from qa.answer.values import Measure, asked_measure, same_value, value_in
 from qa.pipeline import Pipeline
-from qa.types import Answer, Article
-from tests.conftest import make_pipeline
+from qa.types import Article
+from tests.conftest import articles_pipeline, first_cited
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +47,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
-    index_dir: Path = tmp_path_factory.mktemp("values") / "index"
-    p = make_pipeline(index_dir, embedder)
-    p.add_articles(ARTICLES)
-    return p
-
-
-def _first_cited(answer: Answer) -> str:
-    number = int(answer.answer.split("[", 1)[1].split("]", 1)[0])
-    return next(c.doc_id for c in answer.citations if c.n == number)
+    return articles_pipeline(tmp_path_factory, embedder, "values", ARTICLES)
 
 
 def test_what_a_question_asks_to_count(pipeline: Pipeline) -> None:
@@ -116,7 +106,7 @@ def test_the_newer_toll_leads_though_the_cited_sentence_is_another(pipeline: Pip
     # Both reports are shown: one cited, the other as differing / updating, with its number.
     assert {"dawn-sindh", "ap-sindh-later"} <= cited | set(shown), (answer.answer, answer.sources)
     # The newest value leads, and the earlier report follows with its date.
-    assert _first_cited(answer) == "ap-sindh-later", answer.answer
+    assert first_cited(answer) == "ap-sindh-later", answer.answer
     assert answer.answer.index("411") < answer.answer.index("180")
     assert "Earlier, on August 15, 2022, Dawn reported" in answer.answer
     # Another event's toll is never compared, and no count of something else is taken for the toll.

@@ -13,7 +13,7 @@ from qa.answer.timeline import is_timeline_question
 from qa.models.nlp import Annotator
 from qa.pipeline import Pipeline
 from qa.types import Article
-from tests.conftest import make_pipeline
+from tests.conftest import articles_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +40,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipeline:
-    p = make_pipeline(tmp_path_factory.mktemp("timeline") / "index", embedder)
-    p.add_articles(ARTICLES)
-    return p
+    return articles_pipeline(tmp_path_factory, embedder, "timeline", ARTICLES)
 
 
 @pytest.mark.parametrize(
