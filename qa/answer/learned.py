@@ -6,9 +6,10 @@ its top layers and a linear head on the mean-pooled output were trained by
 ``scripts/train_verifier.py`` on perturbations of the news corpus's own sentences
 (entity, number, date, negation, role, antonym and hedge swaps as negatives;
 sub-sentences, aliases, number re-formatting and mined paraphrases as positives).
-Only those trained parameters ship, in ``qa/answer/data/verifier_top.safetensors``
-(fp16, with ``verifier_card.json`` describing the data and held-out accuracy);
-the base model is the one the embedder already uses, so nothing is downloaded.
+Only those trained parameters are written, to ``qa/answer/data/verifier_top.safetensors``
+(fp16, built by ``make train-verifier``, not kept in git; with ``verifier_card.json``
+describing the data and held-out accuracy); the base model is the one the embedder
+already uses, so nothing is downloaded.
 
 :class:`LearnedEntailment` loads once, lazily and thread-safely, and scores a
 batch of pairs with ``p(entailed)``; under bf16 autocast on CPUs that have it.
