@@ -56,9 +56,9 @@ class Settings(BaseSettings):
         description="Embedding arithmetic: bf16 (autocast) on CPUs with AMX or AVX-512-BF16, fp32 elsewhere (`auto`), or forced.",
     )
 
-    question_encoder: Literal["auto", "onnx", "torch"] = Field(
+    question_encoder: Literal["auto", "openvino", "onnx", "torch"] = Field(
         "auto",
-        description="What encodes a single question: ONNX Runtime over the same model's exported graph (`onnx`, checked against torch at load; `auto` falls back to torch if it can't load) or `torch`.",
+        description="What encodes a single question: OpenVINO in bf16 over the model's exported graph (`openvino`; what `auto` picks when the embedding precision is bf16), ONNX Runtime in fp32 (`onnx`; `auto` elsewhere), each checked against torch at load (`auto` falls back to the next if one can't load), or `torch`.",
     )
 
     store: Literal["faiss", "milvus"] = Field(

@@ -11,7 +11,9 @@ same distinct news questions one at a time (no cache), on one torch thread as
 * ``direct_fp32`` / ``direct_bf16``: the tokenizer and the transformer called by hand, mean
   pooling and normalization by hand (a lower bound for this model);
 * ``onnx`` / ``onnx_2threads``: ONNX Runtime over the graph exported from the same model
-  (``qa.models.onnx_encoder``, what ``QA_QUESTION_ENCODER=auto`` now uses), one / two threads;
+  (``qa.models.onnx_encoder``, what ``auto`` uses on CPUs without bf16), one / two threads;
+* ``openvino_bf16`` / ``openvino_bf16_2threads``: OpenVINO in bf16 over the same graph, padded to
+  compiled lengths (``qa.models.openvino_encoder``, what ``auto`` uses on CPUs with bf16);
 * ``*_2threads``: two torch threads instead of one.
 
 Reports p50/p95 per option, cosine to ``st_fp32`` (min, mean) and, over a news
@@ -60,6 +62,7 @@ def main() -> int:
     questions = questions[: args.questions]
 
     from qa.models.onnx_encoder import OnnxQuestionEncoder
+    from qa.models.openvino_encoder import OpenVinoQuestionEncoder
 
     st = SentenceTransformerEmbedder(precision="fp32", question_runtime="torch")
     st_bf16 = SentenceTransformerEmbedder(precision="bf16", question_runtime="torch")
@@ -91,6 +94,10 @@ def main() -> int:
     if onnx_1 is not None and onnx_2 is not None:
         options["onnx"] = onnx_1.encode
         options["onnx_2threads"] = onnx_2.encode
+    for n_threads, suffix in ((1, ""), (2, "_2threads")):
+        vino = OpenVinoQuestionEncoder.load(model, reference, threads=n_threads)
+        if vino is not None:
+            options[f"openvino_bf16{suffix}"] = vino.encode
     threads = {name: 1 for name in options}
     for name in ("st_fp32", "forward_fp32"):
         options[f"{name}_2threads"] = options[name]

@@ -51,19 +51,46 @@ def test_progress_counts_every_text(embedder: SentenceTransformerEmbedder) -> No
     assert sum(seen) == len(TEXTS) * 10
 
 
-def test_questions_encoded_by_onnx_runtime_equal_torchs(embedder: SentenceTransformerEmbedder) -> None:
-    """The default single-text path (ONNX Runtime over the exported graph) gives torch's vectors."""
-    assert embedder.question_encoder == "onnx"
+def test_questions_encoded_by_the_default_runtime_equal_torchs(embedder: SentenceTransformerEmbedder) -> None:
+    """The default single-text path (OpenVINO bf16 on CPUs with bf16, else ONNX Runtime) gives torch's vectors."""
+    expected = "openvino" if embedder.precision == "bf16" else "onnx"
+    assert embedder.question_encoder == expected
+    floor = 0.9999 if expected == "openvino" else 0.99999
     model = embedder._get_model()
     for text in ("Who won the 2022 World Cup?", "ceasefire", "How many people were injured in Sumy? " * 30):
-        onnx = embedder.embed([text])
+        fast = embedder.embed([text])
         torch = embedder._encode_one(model, text)
-        assert onnx.shape == torch.shape == (1, 384) and onnx.dtype == np.float32
-        assert float(onnx[0] @ torch[0]) > 0.99999
+        assert fast.shape == torch.shape == (1, 384) and fast.dtype == np.float32
+        assert float(fast[0] @ torch[0]) > floor
+        assert abs(float(np.linalg.norm(fast[0])) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "onnx"])
+def test_each_question_runtime_can_be_forced(runtime: str) -> None:
+    """Forced runtimes load (OpenVINO in f32 where the CPU lacks bf16) and agree with torch."""
+    forced = SentenceTransformerEmbedder(question_runtime=runtime)
+    assert forced.question_encoder == runtime
+    model = forced._get_model()
+    text = "Which Houston pitcher got the final three outs of the combined no-hitter?"
+    assert float(forced.embed([text])[0] @ forced._encode_one(model, text)[0]) > 0.9999
+
+
+def test_openvino_pads_to_a_few_compiled_lengths() -> None:
+    """Questions of different lengths share compiled shapes; padding leaves the vector unchanged."""
+    forced = SentenceTransformerEmbedder(question_runtime="openvino")
+    model = forced._get_model()
+    encoder = forced._question_encoder(model)
+    short, longer = "Who won?", "Who won the runoff election in Colombia in June 2022, and by how much?"
+    vectors = [forced.embed([t])[0] for t in (short, longer, short)]
+    assert float(vectors[0] @ vectors[2]) > 0.999999  # the same text, the same compiled shape
+    for text, vector in zip((short, longer), vectors, strict=False):
+        assert float(vector @ forced._encode_one(model, text)[0]) > 0.9999
+    assert set(encoder._compiled) <= set(encoder.buckets) and len(encoder._compiled) <= 3  # type: ignore[union-attr]
 
 
 def test_the_question_encoder_falls_back_to_torch(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from qa.models.onnx_encoder import OnnxQuestionEncoder
+    from qa.models.openvino_encoder import OpenVinoQuestionEncoder
 
     forced = SentenceTransformerEmbedder(question_runtime="torch")
     assert forced.question_encoder == "torch"
@@ -72,5 +99,6 @@ def test_the_question_encoder_falls_back_to_torch(tmp_path) -> None:  # type: ig
     blocked.write_text("a file where the cache directory should be")
     # The graph can't be written: no ONNX encoder, and nothing raised (questions go to torch).
     assert OnnxQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
+    assert OpenVinoQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
     with pytest.raises(QAError, match="question encoder"):
         SentenceTransformerEmbedder(question_runtime="gpu")

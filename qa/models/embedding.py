@@ -30,7 +30,10 @@ from typing import Literal, Protocol
 import numpy as np
 
 from qa.errors import ConfigError
-from qa.models.onnx_encoder import OnnxQuestionEncoder
+from qa.models.onnx_encoder import OnnxQuestionEncoder, _torch_threads
+from qa.models.openvino_encoder import OpenVinoQuestionEncoder
+
+QUESTION_RUNTIMES = ("auto", "openvino", "onnx", "torch")
 
 
 class Embedder(Protocol):
@@ -152,11 +155,13 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.batch_size = batch_size
         self.precision = resolve_precision(precision)
-        if question_runtime not in {"auto", "onnx", "torch"}:
-            raise ConfigError(f"unknown question encoder {question_runtime!r}: use auto, onnx or torch")
+        if question_runtime not in QUESTION_RUNTIMES:
+            raise ConfigError(
+                f"unknown question encoder {question_runtime!r}: use auto, openvino, onnx or torch"
+            )
         self.question_runtime = question_runtime
         self._model: object | None = None
-        self._onnx: OnnxQuestionEncoder | None = None
+        self._onnx: OpenVinoQuestionEncoder | OnnxQuestionEncoder | None = None
         self._onnx_tried = question_runtime == "torch"
         self._lock = threading.Lock()
 
@@ -214,23 +219,41 @@ class SentenceTransformerEmbedder:
                 progress(len(part_ids))
         return out
 
-    def _question_encoder(self, model: object) -> OnnxQuestionEncoder | None:
-        """The ONNX Runtime path for single texts (see :mod:`qa.models.onnx_encoder`), loaded once."""
+    def _question_encoder(self, model: object) -> OpenVinoQuestionEncoder | OnnxQuestionEncoder | None:
+        """The runtime for single texts, chosen once: OpenVINO in bf16 where the CPU has bf16
+        arithmetic (:mod:`qa.models.openvino_encoder`), else ONNX Runtime in fp32
+        (:mod:`qa.models.onnx_encoder`), else None (torch)."""
         if not self._onnx_tried:
             with self._lock:
                 if not self._onnx_tried:
-                    self._onnx = OnnxQuestionEncoder.load(model, lambda t: self._encode_one(model, t))
+                    self._onnx = self._load_question_encoder(model)
                     self._onnx_tried = True
-                    if self._onnx is None and self.question_runtime == "onnx":
-                        raise ConfigError(
-                            "QA_QUESTION_ENCODER=onnx, but the ONNX encoder could not load (see log)"
-                        )
         return self._onnx
+
+    def _load_question_encoder(self, model: object) -> OpenVinoQuestionEncoder | OnnxQuestionEncoder | None:
+        runtime = self.question_runtime
+        reference = lambda t: self._encode_one(model, t)  # noqa: E731
+        if runtime == "openvino" or (runtime == "auto" and self.precision == "bf16"):
+            precision = "bf16" if self.precision == "bf16" else "f32"
+            encoder = OpenVinoQuestionEncoder.load(model, reference, threads=_torch_threads(), precision=precision)
+            if encoder is not None:
+                return encoder
+            if runtime == "openvino":
+                raise ConfigError("QA_QUESTION_ENCODER=openvino, but OpenVINO could not load (see log)")
+        if runtime in ("auto", "onnx"):
+            onnx = OnnxQuestionEncoder.load(model, reference)
+            if onnx is None and runtime == "onnx":
+                raise ConfigError("QA_QUESTION_ENCODER=onnx, but the ONNX encoder could not load (see log)")
+            return onnx
+        return None
 
     @property
     def question_encoder(self) -> str:
-        """Which runtime encodes single texts: ``onnx`` or ``torch``."""
-        return "onnx" if self._question_encoder(self._get_model()) is not None else "torch"
+        """Which runtime encodes single texts: ``openvino``, ``onnx`` or ``torch``."""
+        encoder = self._question_encoder(self._get_model())
+        if isinstance(encoder, OpenVinoQuestionEncoder):
+            return "openvino"
+        return "onnx" if encoder is not None else "torch"
 
     def _encode_one(self, model: object, text: str) -> np.ndarray:
         """One text (a question): the model's own modules called directly, in fp32, no autograd.

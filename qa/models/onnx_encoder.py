@@ -104,6 +104,18 @@ def _export(model: Any, path: Path) -> None:
         tmp_path.unlink(missing_ok=True)
 
 
+def exported_graph(model: Any, cache_dir: Path | None = None) -> Path | None:
+    """The model's graph as an ONNX file (exported once, cached by fingerprint); None if not mean pooling."""
+    if not _mean_pooling(model):
+        log.info("the embedding model does not use mean pooling: questions are encoded by torch")
+        return None
+    path = (cache_dir or default_cache_dir()) / f"question-{_fingerprint(model)}.onnx"
+    with _EXPORT_LOCK:
+        if not path.exists():
+            _export(model, path)
+    return path
+
+
 class OnnxQuestionEncoder:
     """Encodes one text with ONNX Runtime; build with :meth:`load`, which returns None when it can't."""
 
@@ -122,14 +134,10 @@ class OnnxQuestionEncoder:
         except ImportError:
             log.info("onnxruntime is not installed: questions are encoded by torch")
             return None
-        if not _mean_pooling(model):
-            log.info("the embedding model does not use mean pooling: questions are encoded by torch")
-            return None
         try:
-            path = (cache_dir or default_cache_dir()) / f"question-{_fingerprint(model)}.onnx"
-            with _EXPORT_LOCK:
-                if not path.exists():
-                    _export(model, path)
+            path = exported_graph(model, cache_dir)
+            if path is None:
+                return None
             options = ort.SessionOptions()
             # As many threads as torch has (1 per request in `qa serve`, all cores in batch commands).
             options.intra_op_num_threads = threads or _torch_threads()
