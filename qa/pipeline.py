@@ -8,21 +8,19 @@ index load on first use (or in ``warm_up``) and are shared by every request.
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, Unpack
 
 from qa.answer import assess as answering
 from qa.answer.backends import Backend, Turn, get_backend, recent_turns
 from qa.answer.corroborate import corroborate
 from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.retrieve import Filters, Mode, Retriever
+from qa.answer.retrieve import Filters, Mode, Retriever, in_background
 from qa.answer.timeaware import make_time_aware
 from qa.answer.timeline import is_timeline_question, timeline_answer
 from qa.answer.verify import NOT_FOUND, Verified, Verifier
@@ -41,23 +39,6 @@ from qa.text import has_lone_surrogate
 from qa.types import Answer, Article, Passage, Question
 
 INGEST_BATCH = 64
-OVERLAP_WORKERS = 8  # retrievals in flight beside their questions' parses (more wait their turn)
-T = TypeVar("T")
-
-
-_OVERLAP: ThreadPoolExecutor | None = None
-_OVERLAP_LOCK = threading.Lock()
-
-
-def overlap(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-    """Run ``fn`` in a small shared pool (with this thread's context vars, such as the request id)."""
-    global _OVERLAP
-    if _OVERLAP is None:
-        with _OVERLAP_LOCK:
-            if _OVERLAP is None:
-                _OVERLAP = ThreadPoolExecutor(max_workers=OVERLAP_WORKERS, thread_name_prefix="qa-overlap")
-    context = contextvars.copy_context()
-    return _OVERLAP.submit(context.run, fn, *args, **kwargs)
 
 
 def _ms(start: float) -> float:
@@ -261,14 +242,12 @@ class Pipeline:
         mode, filters, as_of = options.get("mode"), options.get("filters"), options.get("as_of")
         k = options.get("top_k") or self.settings.top_k
         wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
-        # Twice as many as read: room to skip copies of one text and to spread over articles.
-        # Retrieved in another thread while this one parses the question (both are needed,
-        # neither needs the other; on two cores that hides the shorter of the two).
+        # Twice as many as read: room to skip copies of one text and to spread over articles;
+        # retrieved in another thread while this one parses the question.
         timeline = mode == "timeline" and self.settings.timeline_events > 0
+        query = standalone.retrieval_text
         ranking = (
-            None
-            if timeline
-            else overlap(self._retrieve, standalone.retrieval_text, 2 * wide, filters=filters, as_of=as_of)
+            None if timeline else in_background(self._retrieve, query, 2 * wide, filters=filters, as_of=as_of)
         )
         sent = self.annotator.annotate([standalone.text], persist=False)[0]
         if timeline or (mode != "answer" and self.settings.timeline_events and is_timeline_question(sent)):

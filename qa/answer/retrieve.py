@@ -9,21 +9,42 @@ included, is :mod:`qa.store.ranking`.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
 from qa.store import ChunkStore, Filters, Mode, SearchRequest
 from qa.types import Passage
 
-__all__ = ["Filters", "Mode", "Retriever"]
+__all__ = ["Filters", "Mode", "Retriever", "in_background"]
 
 log = logging.getLogger(__name__)
 
 QUESTION_CACHE = 1024  # question vectors kept (1.5 KB each)
+BACKGROUND_WORKERS = 8  # retrievals in flight beside their questions' parses (more wait their turn)
+T = TypeVar("T")
+_BACKGROUND: ThreadPoolExecutor | None = None
+_BACKGROUND_LOCK = threading.Lock()
+
+
+def in_background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+    """Run ``fn`` in a small shared pool, with this thread's context vars (such as the request id).
+
+    ``/ask`` retrieves this way while its own thread parses the question: both are
+    needed, neither needs the other, and on two cores the shorter one is hidden.
+    """
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        with _BACKGROUND_LOCK:
+            if _BACKGROUND is None:
+                _BACKGROUND = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="qa-retrieve")
+    return _BACKGROUND.submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 class Retriever:
