@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     corroborate_max_judged: int = Field(
         8, ge=0, le=64, description="Most candidate sentences judged per answer sentence when corroborating."
     )
+    corroborate_article_sentences: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="More sentences read per retrieved article when corroborating (those closest to the question or the cited sentences, outside the passages read; 0 = none).",
+    )
     timeline_events: int = Field(
         8,
         ge=0,

@@ -327,7 +327,7 @@ class Pipeline:
         if answer.answered and self.settings.corroborate:
             start = time.perf_counter()
             args = (verified, answer, found, self.verifier, self.origins, self.settings, standalone.text)
-            answer.sources = corroborate(*args)
+            answer.sources = corroborate(*args, self.store)
             make_time_aware(answer)
             timings["corroborate_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)

@@ -105,3 +105,20 @@ def test_deleting_an_article_forgets_its_signature(tmp_path: Path, embedder: obj
     ]
     assert p.delete(["cnn-nadia-copy"]) == ["cnn-nadia-copy"]
     assert set(p.origins.signatures(["cnn-nadia", "cnn-nadia-copy"])) == {"cnn-nadia"}
+
+
+def test_a_sentence_that_leaves_out_only_the_weekday_states_the_fact(pipeline: Pipeline) -> None:
+    from qa.answer.corroborate import _judge, _omits_date
+
+    claim, without, other_day = pipeline.annotator.annotate(
+        [
+            "A Russian court sentenced the basketball player to nine years in prison on Thursday.",
+            "A Russian court sentenced the basketball player to nine years in prison.",
+            "A Russian court sentenced the basketball player to nine years in prison on Friday.",
+        ],
+        persist=False,
+    )
+    left_out = _judge(pipeline.verifier, claim, without, [], 0.8)
+    assert not left_out.entailed and _omits_date(left_out)
+    # Another weekday is another date, not a detail left out.
+    assert not _omits_date(_judge(pipeline.verifier, claim, other_day, [], 0.8))

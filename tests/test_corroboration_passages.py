@@ -1,13 +1,18 @@
 """Passage choice (issue 13): copies of one text don't fill the answer's passages; corroboration reads
-more articles, at most two passages each, copies included.  Real MinHash signatures in SQLite."""
+more articles, at most two passages each, copies included, and more sentences of each article
+(qa.answer.reread, real stored sentence vectors).  Real MinHash signatures in SQLite."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from qa.answer.diverse import spread
+from qa.answer.reread import more_of_articles
 from qa.ingest.dedup import OriginIndex
 from qa.types import Article, Passage
+from tests.conftest import articles_pipeline
 
 WIRE = (
     "The city council voted on Tuesday to build a new bridge across the river, a project that will "
@@ -58,3 +63,33 @@ def test_without_copies_the_ranking_is_kept(tmp_path: Path) -> None:
     assert spread(ranked, 3, 6, None) == ranked
     # Too few distinct origins: the answer's passages are topped up from the skipped ones.
     assert [p.doc_id for p in spread(ranked[:2], 5, 5, None)] == ["d1", "d2"]
+
+
+# An article whose retrieved chunk is its first sentence; it states the asked fact further down.
+LONG = (
+    "Crowds gathered along the river on Saturday for the annual regatta. "
+    "Food stalls and music filled the park until late in the evening. "
+    "The city council approved a new bridge across the river, the mayor said. "
+    "The bridge will cost 40 million dollars and take three years to build. "
+    "Tickets for next year's regatta go on sale in March."
+)
+
+
+@pytest.mark.slow
+def test_more_of_each_retrieved_article_is_read_from_its_stored_sentences(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> None:
+    pipeline = articles_pipeline(tmp_path_factory, embedder, "reread", [Article("long", LONG, "Regatta")])
+    first = LONG.index(".") + 1
+    read = [Passage(1, "long", "Regatta", "", None, 0, first, LONG[:first], 1.0)]
+    asked = list(pipeline.embeddings.embed(["Did the city council approve a bridge across the river?"]))
+    more = more_of_articles(read, pipeline.store, asked, 1)
+    # The closest sentence outside the passage read, with the one before it (its context).
+    assert len(more) == 1 and more[0].doc_id == "long" and more[0].title == "Regatta"
+    assert more[0].text == LONG[more[0].start : more[0].end]
+    assert more[0].text.endswith("a new bridge across the river, the mayor said.")
+    assert more[0].text.startswith("Food stalls")
+    # None when off, and nothing the passages already hold.
+    assert more_of_articles(read, pipeline.store, asked, 0) == []
+    whole = [Passage(1, "long", "Regatta", "", None, 0, len(LONG), LONG, 1.0)]
+    assert more_of_articles(whole, pipeline.store, asked, 3) == []

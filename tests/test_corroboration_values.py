@@ -121,3 +121,15 @@ def test_as_of_keeps_the_newer_value_out(pipeline: Pipeline) -> None:
     assert answer.answered, answer
     assert "411" not in answer.answer
     assert all(not b.contradicted_by and not b.updates for b in answer.sources), answer.sources
+
+
+def test_a_scale_letter_on_a_number_is_its_scale(pipeline: Pipeline) -> None:
+    from qa.answer.facts import quantities
+
+    sent = pipeline.annotator.annotate(
+        ["Kroger agreed to acquire Albertsons in a $24.6B deal."], persist=False
+    )[0]
+    money = [q for q in quantities(sent) if q.unit == "money"]
+    assert money and money[0].value == pytest.approx(24.6e9)
+    # ... the same value as "nearly $25 billion" in another outlet's words.
+    assert same_value(money[0], Quantity(25e9, "money", "approx", "25 billion"))

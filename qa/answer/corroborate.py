@@ -2,7 +2,8 @@
 
 Runs after verification (:meth:`Pipeline._finish`), on the sentences the
 verifier kept.  For each one, the sentences of the *other* retrieved articles
-(the answer's passages and a few more retrieved for this, ``QA_CORROBORATE_PASSAGES``)
+(the answer's passages and a few more retrieved for this, ``QA_CORROBORATE_PASSAGES``,
+and more sentences of each of those articles, :mod:`qa.answer.reread`)
 are scored against it like the verifier scores evidence, and the best
 ``QA_CORROBORATE_MAX_JUDGED`` (at most ``PER_ARTICLE`` per article, so the budget
 reaches several outlets; ranked by closeness to the cited sentence or to the question)
@@ -18,6 +19,9 @@ state the fact with less or more detail than the cited one):
   question and the answer, ``MIN_FACT_SCORE``) and contradicts it in neither
   direction -> ``supported_by`` (other articles rarely repeat every detail of the
   cited sentence: its weekday, its venue);
+* a sentence that states all the cited sentence states but a date (not stated only for
+  a date it lacks, none differing) -> ``supported_by``, unless the question asks a date
+  or the answer has a name the sentence lacks;
 * contradicted on a number, a date or polarity (the checks that compare the
   same slot; a role or a name alone is too brittle across outlets) by a sentence
   close enough to be about the same fact -> ``contradicted_by``;
@@ -42,10 +46,11 @@ from datetime import date
 
 import numpy as np
 
-from qa.answer.entail import CONTRADICTED, Judgement, judge
+from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
 from qa.answer.question import QuestionInfo, analyze
+from qa.answer.reread import Articles, more_of_articles
 from qa.answer.values import Statement, agreeing, asked_measure, differing, statements, value_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
@@ -81,22 +86,35 @@ def corroborate(
     origins: OriginIndex | None,
     settings: Settings,
     question: str = "",
+    articles: Articles | None = None,
 ) -> list[SentenceSources]:
     """One :class:`SentenceSources` per kept sentence of ``answer`` (verified as ``verified``), in order.
 
     ``passages`` are the answer's passages and any more retrieved for corroboration;
     ``question`` (the question as asked) also ranks the other articles' sentences: one that
     states the asked fact in other words may share little wording with a long cited sentence.
+    ``articles`` (the store): more sentences of each retrieved article are read
+    (``corroborate_article_sentences``, :mod:`qa.answer.reread`).
     """
     short_answer, max_judged = answer.short_answer, settings.corroborate_max_judged
+    read = len(passages)  # sentences read beyond these may support a fact, not dispute it
+    if articles is not None and settings.corroborate_article_sentences:
+        asked = verifier.embeddings.embed([t for t in [question, *(c.text for c in answer.citations)] if t])
+        more = more_of_articles(passages, articles, list(asked), settings.corroborate_article_sentences)
+        passages = [*passages, *more]
     question_sent = verifier.annotator.annotate([question], persist=False)[0] if question else None
     info = analyze(question_sent) if question_sent is not None else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
     pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
     # The asked value as each article states it (a quantity question only): where updates show.
     measure = asked_measure(info, question_sent) if info and question_sent else None
-    stated = statements(question, measure, pool, verifier, passages) if measure else {}
+    stated = (
+        statements(question, measure, [c for c in pool if c.passage <= read], verifier, passages)
+        if measure
+        else {}
+    )
     dates = {p.doc_id: p.published_at for p in passages}
+    asks_date = info is not None and info.kind == "date"
     valued = (
         False  # the asked value is compared for the first sentence that states it (or whose article does)
     )
@@ -124,7 +142,17 @@ def corroborate(
         asked, cited = verifier.embeddings.embed([question, sentence.text])
         fact_vector = (asked + cited) / max(float(np.linalg.norm(asked + cited)), 1e-9)
         supported, contradicted = _judge_all(
-            sentence.text, ev, others, passages, verifier, max_judged, cores, fact, fact_vector
+            sentence.text,
+            ev,
+            others,
+            passages,
+            verifier,
+            max_judged,
+            cores,
+            fact,
+            fact_vector,
+            asks_date,
+            read,
         )
         if measure and stated and not valued:
             own = value_in(verifier.annotator.annotate([ev.text], persist=False)[0], measure, verifier)
@@ -168,6 +196,8 @@ def _judge_all(
     cores: Sequence[str] = (),
     fact: str = "",
     fact_vector: np.ndarray | None = None,
+    asks_date: bool = False,
+    disputes: int = 0,  # only the first ``disputes`` passages' sentences may contradict (0: all)
 ) -> tuple[list[SourceRef], list[SourceRef]]:
     if not others or max_judged <= 0:
         return [], []
@@ -201,10 +231,17 @@ def _judge_all(
         differs = _differs(forward) or _differs(backward)
         close = score >= MIN_CORE_SCORE or (fact != "" and float(scores[1, i]) >= MIN_FACT_SCORE)
         states_core = close and any(_names(core, evidence) for core in cores)
-        if forward.entailed or backward.entailed or (states_core and not differs):
+        # All the cited sentence states but a date (its weekday, its day): an omitted detail is
+        # no other fact, unless a date is what was asked, or the answer is not named.
+        omits = not asks_date and _omits_date(forward) and (states_core or not cores)
+        if forward.entailed or backward.entailed or omits or (states_core and not differs):
             supported[cand.doc_id] = _ref(cand, passages)
             contradicted.pop(cand.doc_id, None)
-        elif differs and max(score, float(scores[-1, i])) >= MIN_CONTRADICTION_SCORE:
+        elif (
+            differs
+            and cand.passage <= (disputes or cand.passage)
+            and max(score, float(scores[-1, i])) >= MIN_CONTRADICTION_SCORE
+        ):
             contradicted.setdefault(cand.doc_id, _ref(cand, passages))
     return list(supported.values()), list(contradicted.values())
 
@@ -251,6 +288,16 @@ def _differs(judgement: Judgement) -> bool:
     return any(
         "but the evidence says" in reason or ("differs" in reason and "weekday:" not in reason)
         for reason in judgement.reasons
+    )
+
+
+def _omits_date(judgement: Judgement) -> bool:
+    """Not stated only because a date of the claim is not in the evidence (none differs)."""
+    failed = {check for check, ok in judgement.checks.items() if not ok}
+    return (
+        judgement.label == NOT_STATED
+        and failed == {"dates"}
+        and all("is not in the evidence" in reason for reason in judgement.reasons)
     )
 
 

@@ -44,6 +44,7 @@ _TENS = {
     "eighty": 80,
     "ninety": 90,
 }
+_LETTER_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12, "tn": 1e12}
 _SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "dozen": 12}
 _ORDINALS = {
     "first": 1,
@@ -217,6 +218,9 @@ def quantities(sent: Sent) -> list[Quantity]:
                 value = 0.5 * rest if rest is not None else None
             elif match and len(words) == 1:
                 value = float(match.group(1).replace(",", ""))
+                # A scale written as a letter on the number: "$24.6B", "$3.5bn", "40K".
+                scale = re.fullmatch(r"[\d.,]+(k|m|mn|b|bn|t|tn)", words[0].lower())
+                value *= _LETTER_SCALES[scale.group(1)] if scale else 1
             else:
                 value = _word_number(re.sub(r"(\d)-(?=[a-z])", r"\1 ", raw).split())
         if value is None:

@@ -185,9 +185,8 @@ def statements(
     # An article that names none of the question's people, places and events is about another story
     # (none: its passages read here may name the story otherwise, "the storm" for "Hurricane Ian").
     names = measure.info.strict_names
-    pool = [
-        c for c in pool if not names or len(names_missing(measure.info, texts.get(c.doc_id, []))) < len(names)
-    ]
+    about = {d: not names or len(names_missing(measure.info, t)) < len(names) for d, t in texts.items()}
+    pool = [c for c in pool if about.get(c.doc_id, not names)]
     if not pool:
         return {}
     scores = verifier.score([question], pool)[0]
