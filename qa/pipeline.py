@@ -66,6 +66,7 @@ class Pipeline:
             settings.embed_batch_size,
             settings.embed_precision,
             settings.question_encoder,
+            settings.embed_runtime,
         )
         # Lemmas the predicate checks compare are embedded at ingest and stored beside the index.
         self.words = WordVectors(settings.index_dir, self.embedder.name)

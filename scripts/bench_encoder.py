@@ -62,7 +62,7 @@ def main() -> int:
     questions = questions[: args.questions]
 
     from qa.models.onnx_encoder import OnnxQuestionEncoder
-    from qa.models.openvino_encoder import OpenVinoQuestionEncoder
+    from qa.models.openvino_encoder import OpenVinoEncoder
 
     st = SentenceTransformerEmbedder(precision="fp32", question_runtime="torch")
     st_bf16 = SentenceTransformerEmbedder(precision="bf16", question_runtime="torch")
@@ -95,7 +95,7 @@ def main() -> int:
         options["onnx"] = onnx_1.encode
         options["onnx_2threads"] = onnx_2.encode
     for n_threads, suffix in ((1, ""), (2, "_2threads")):
-        vino = OpenVinoQuestionEncoder.load(model, reference, threads=n_threads)
+        vino = OpenVinoEncoder.load(model, reference, threads=n_threads)
         if vino is not None:
             options[f"openvino_bf16{suffix}"] = vino.encode
     threads = {name: 1 for name in options}

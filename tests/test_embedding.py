@@ -90,7 +90,7 @@ def test_openvino_pads_to_a_few_compiled_lengths() -> None:
 
 def test_the_question_encoder_falls_back_to_torch(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from qa.models.onnx_encoder import OnnxQuestionEncoder
-    from qa.models.openvino_encoder import OpenVinoQuestionEncoder
+    from qa.models.openvino_encoder import OpenVinoEncoder
 
     forced = SentenceTransformerEmbedder(question_runtime="torch")
     assert forced.question_encoder == "torch"
@@ -99,8 +99,19 @@ def test_the_question_encoder_falls_back_to_torch(tmp_path) -> None:  # type: ig
     blocked.write_text("a file where the cache directory should be")
     # The graph can't be written: no ONNX encoder, and nothing raised (questions go to torch).
     assert OnnxQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
-    assert (
-        OpenVinoQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
-    )
+    assert OpenVinoEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
     with pytest.raises(QAError, match="question encoder"):
         SentenceTransformerEmbedder(question_runtime="gpu")
+
+
+def test_batches_through_openvino_equal_torchs_in_order() -> None:
+    """Ingest batches (OpenVINO bf16 where the CPU has bf16) match torch's fp32 vectors, in input order."""
+    fast = SentenceTransformerEmbedder(precision="bf16", batch_runtime="openvino")
+    exact = SentenceTransformerEmbedder(precision="fp32", batch_runtime="auto")
+    assert fast.batch_encoder == "openvino" and exact.batch_encoder == "torch"  # fp32 stays on torch
+    texts = [*TEXTS, "A longer sentence about a ceasefire, talks and a missile strike on Sumy. " * 4]
+    got, want = fast.embed(texts, batch_size=2), exact.embed(texts, batch_size=2)
+    assert got.shape == want.shape == (len(texts), 384) and got.dtype == np.float32
+    assert float((got * want).sum(axis=1).min()) > 0.9999
+    with pytest.raises(QAError, match="embedding runtime"):
+        SentenceTransformerEmbedder(batch_runtime="gpu")

@@ -31,9 +31,10 @@ import numpy as np
 
 from qa.errors import ConfigError
 from qa.models.onnx_encoder import OnnxQuestionEncoder, _torch_threads
-from qa.models.openvino_encoder import OpenVinoQuestionEncoder
+from qa.models.openvino_encoder import OpenVinoEncoder
 
 QUESTION_RUNTIMES = ("auto", "openvino", "onnx", "torch")
+BATCH_RUNTIMES = ("auto", "openvino", "torch")
 
 
 class Embedder(Protocol):
@@ -151,6 +152,7 @@ class SentenceTransformerEmbedder:
         batch_size: int = 16,
         precision: str = "auto",
         question_runtime: str = "auto",
+        batch_runtime: str = "auto",
     ) -> None:
         self.name = model
         self.batch_size = batch_size
@@ -160,8 +162,14 @@ class SentenceTransformerEmbedder:
                 f"unknown question encoder {question_runtime!r}: use auto, openvino, onnx or torch"
             )
         self.question_runtime = question_runtime
+        if batch_runtime not in BATCH_RUNTIMES:
+            raise ConfigError(f"unknown embedding runtime {batch_runtime!r}: use auto, openvino or torch")
+        # Batches through OpenVINO only in bf16: in fp32 torch is as fast (measured), and it is the reference.
+        self.batch_runtime = batch_runtime if self.precision == "bf16" else "torch"
+        self._vino: OpenVinoEncoder | None = None
+        self._vino_tried = self.batch_runtime == "torch"
         self._model: object | None = None
-        self._onnx: OpenVinoQuestionEncoder | OnnxQuestionEncoder | None = None
+        self._onnx: OpenVinoEncoder | OnnxQuestionEncoder | None = None
         self._onnx_tried = question_runtime == "torch"
         self._lock = threading.Lock()
 
@@ -219,7 +227,7 @@ class SentenceTransformerEmbedder:
                 progress(len(part_ids))
         return out
 
-    def _question_encoder(self, model: object) -> OpenVinoQuestionEncoder | OnnxQuestionEncoder | None:
+    def _question_encoder(self, model: object) -> OpenVinoEncoder | OnnxQuestionEncoder | None:
         """The runtime for single texts, chosen once: OpenVINO in bf16 where the CPU has bf16
         arithmetic (:mod:`qa.models.openvino_encoder`), else ONNX Runtime in fp32
         (:mod:`qa.models.onnx_encoder`), else None (torch)."""
@@ -230,14 +238,12 @@ class SentenceTransformerEmbedder:
                     self._onnx_tried = True
         return self._onnx
 
-    def _load_question_encoder(self, model: object) -> OpenVinoQuestionEncoder | OnnxQuestionEncoder | None:
+    def _load_question_encoder(self, model: object) -> OpenVinoEncoder | OnnxQuestionEncoder | None:
         runtime = self.question_runtime
         reference = lambda t: self._encode_one(model, t)  # noqa: E731
         if runtime == "openvino" or (runtime == "auto" and self.precision == "bf16"):
             precision = "bf16" if self.precision == "bf16" else "f32"
-            encoder = OpenVinoQuestionEncoder.load(
-                model, reference, threads=_torch_threads(), precision=precision
-            )
+            encoder = OpenVinoEncoder.load(model, reference, threads=_torch_threads(), precision=precision)
             if encoder is not None:
                 return encoder
             if runtime == "openvino":
@@ -253,7 +259,7 @@ class SentenceTransformerEmbedder:
     def question_encoder(self) -> str:
         """Which runtime encodes single texts: ``openvino``, ``onnx`` or ``torch``."""
         encoder = self._question_encoder(self._get_model())
-        if isinstance(encoder, OpenVinoQuestionEncoder):
+        if isinstance(encoder, OpenVinoEncoder):
             return "openvino"
         return "onnx" if encoder is not None else "torch"
 
@@ -273,7 +279,31 @@ class SentenceTransformerEmbedder:
             vector = model.forward(features)["sentence_embedding"]  # type: ignore[attr-defined]
         return torch.nn.functional.normalize(vector.float(), dim=-1).numpy().astype(np.float32, copy=False)
 
+    def _batch_encoder(self, model: object) -> OpenVinoEncoder | None:
+        """OpenVINO for batches in bf16 (the question encoder's, when that is OpenVINO too), loaded once."""
+        if not self._vino_tried:
+            question = self._question_encoder(model)
+            with self._lock:
+                if not self._vino_tried:
+                    if isinstance(question, OpenVinoEncoder):
+                        self._vino = question
+                    else:
+                        reference = lambda t: self._encode_one(model, t)  # noqa: E731
+                        self._vino = OpenVinoEncoder.load(model, reference, threads=_torch_threads())
+                    self._vino_tried = True
+                    if self._vino is None and self.batch_runtime == "openvino":
+                        raise ConfigError("QA_EMBED_RUNTIME=openvino, but OpenVINO could not load (see log)")
+        return self._vino
+
+    @property
+    def batch_encoder(self) -> str:
+        """Which runtime embeds batches: ``openvino`` (bf16) or ``torch``."""
+        return "openvino" if self._batch_encoder(self._get_model()) is not None else "torch"
+
     def _encode(self, model: object, texts: list[str], batch_size: int) -> np.ndarray:
+        vino = self._batch_encoder(model)
+        if vino is not None:
+            return vino.encode_batch(texts, batch_size, threads=_torch_threads())
         import torch
 
         context = (

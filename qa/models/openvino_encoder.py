@@ -1,4 +1,4 @@
-"""One text (a question) through OpenVINO in bf16 on CPUs with AMX / AVX-512-BF16.
+"""Texts through OpenVINO in bf16 on CPUs with AMX / AVX-512-BF16: questions and ingest batches.
 
 ONNX Runtime's CPU kernels run the exported graph in fp32: at one short sequence
 its matrix products are compute-bound (about 80 GFLOP/s on one core here), so
@@ -12,6 +12,11 @@ Shapes are static: a question is padded to the next of a few lengths
 first use.  Dynamic shapes cost OpenVINO a shape inference on every call (its p95
 was twice its p50); the padding is masked out by the attention mask and the mean
 pooling, so the vector is the unpadded one.
+
+Batches (ingest) run through a second compilation with dynamic shapes (a batch
+is one call, so a shape inference per call is noise there): measured about 1.7x
+faster than torch under bf16 autocast on the same length-sorted batches, cosine
+0.99995 to them.
 
 Used only when the CPU has bf16 arithmetic and ``QA_EMBED_PRECISION`` allows it;
 elsewhere ONNX Runtime's fp32 is as fast, and :mod:`qa.models.onnx_encoder` is
@@ -39,8 +44,8 @@ WARM = 3
 """Lengths compiled at load (about 0.3 s each): 16, 32 and 64 tokens hold nearly every question."""
 
 
-class OpenVinoQuestionEncoder:
-    """Encodes one text with OpenVINO (bf16); build with :meth:`load`, which returns None when it can't."""
+class OpenVinoEncoder:
+    """Encodes texts with OpenVINO (bf16); build with :meth:`load`, which returns None when it can't."""
 
     def __init__(
         self, core: Any, path: Path, tokenizer: Any, max_length: int, threads: int, precision: str = "bf16"
@@ -53,6 +58,7 @@ class OpenVinoQuestionEncoder:
         self.threads = threads
         self.buckets = sorted({b for b in BUCKETS if b < max_length} | {max_length})
         self._compiled: dict[int, Any] = {}
+        self._batch: Any = None  # dynamic shapes, for batches; compiled on first use
         self._local = threading.local()  # an infer request is not thread-safe: one per thread and length
         self._lock = threading.Lock()
 
@@ -64,7 +70,7 @@ class OpenVinoQuestionEncoder:
         cache_dir: Path | None = None,
         threads: int = 1,
         precision: str = "bf16",
-    ) -> OpenVinoQuestionEncoder | None:
+    ) -> OpenVinoEncoder | None:
         """Export (once) and compile the graph for ``model``; ``reference(text)`` is torch's fp32 vector.
 
         ``precision`` is ``bf16`` (what ``auto`` picks, on CPUs with bf16 arithmetic) or ``f32``.
@@ -80,6 +86,8 @@ class OpenVinoQuestionEncoder:
                 return None
             encoder = cls(ov.Core(), path, model.tokenizer, int(model.max_seq_length), threads, precision)
             cosine = float(encoder.encode(PROBE)[0] @ np.asarray(reference(PROBE)).reshape(-1))
+            batched = encoder.encode_batch([PROBE, "A second, longer text, so the batch is padded."], 2)
+            cosine = min(cosine, float(batched[0] @ np.asarray(reference(PROBE)).reshape(-1)))
             for length in encoder.buckets[:WARM]:  # most questions: compiled now, not on a first request
                 encoder._request(length)
         except Exception as exc:
@@ -90,6 +98,23 @@ class OpenVinoQuestionEncoder:
             return None
         return encoder
 
+    def _compile(self, shape: list[int] | None, threads: int) -> Any:
+        graph = self.core.read_model(str(self.path))
+        if shape is not None:
+            graph.reshape({name: shape for name in ("ids", "mask", "types")})
+        return self.core.compile_model(
+            graph,
+            "CPU",
+            {
+                "INFERENCE_PRECISION_HINT": self.precision,
+                "INFERENCE_NUM_THREADS": threads,
+                "PERFORMANCE_HINT": "LATENCY",
+                "NUM_STREAMS": 1,
+                # torch and ONNX Runtime share these cores: no threads pinned to them.
+                "ENABLE_CPU_PINNING": False,
+            },
+        )
+
     def _request(self, length: int) -> tuple[Any, Any]:
         """The compiled model for ``length`` tokens (compiled once) and this thread's request for it."""
         compiled = self._compiled.get(length)
@@ -97,26 +122,45 @@ class OpenVinoQuestionEncoder:
             with self._lock:
                 compiled = self._compiled.get(length)
                 if compiled is None:
-                    graph = self.core.read_model(str(self.path))
-                    graph.reshape({name: [1, length] for name in ("ids", "mask", "types")})
-                    compiled = self.core.compile_model(
-                        graph,
-                        "CPU",
-                        {
-                            "INFERENCE_PRECISION_HINT": self.precision,
-                            "INFERENCE_NUM_THREADS": self.threads,
-                            "PERFORMANCE_HINT": "LATENCY",
-                            "NUM_STREAMS": 1,
-                            # torch and ONNX Runtime share these cores: no threads pinned to them.
-                            "ENABLE_CPU_PINNING": False,
-                        },
-                    )
+                    compiled = self._compile([1, length], self.threads)
                     self._compiled[length] = compiled
         requests = self._local.__dict__.setdefault("requests", {})
         request = requests.get(length)
         if request is None:
             request = requests[length] = compiled.create_infer_request()
         return compiled, request
+
+    def encode_batch(self, texts: list[str], batch_size: int, threads: int = 0) -> np.ndarray:
+        """``(len(texts), dimension)`` float32 unit vectors, ``batch_size`` texts per call, in order given.
+
+        The caller sorts by length (so a batch pads to about its own length); ``threads``
+        (0: this encoder's) is fixed at the first call.
+        """
+        if self._batch is None:
+            with self._lock:
+                if self._batch is None:
+                    self._batch = self._compile(None, threads or self.threads)
+        request = self._local.__dict__.get("batch")
+        if request is None:
+            request = self._local.batch = self._batch.create_infer_request()
+        out = []
+        for i in range(0, len(texts), batch_size):
+            t = self.tokenizer(
+                texts[i : i + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            ids = t["input_ids"].astype(np.int64)
+            feeds = {
+                "ids": ids,
+                "mask": t["attention_mask"].astype(np.int64),
+                "types": t.get("token_type_ids", np.zeros_like(ids)).astype(np.int64),
+            }
+            out.append(np.asarray(request.infer(feeds)[self._batch.output(0)], dtype=np.float32))
+        vectors = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def encode(self, text: str) -> np.ndarray:
         """``(1, dimension)`` float32 unit vector."""
