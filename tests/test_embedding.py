@@ -99,6 +99,8 @@ def test_the_question_encoder_falls_back_to_torch(tmp_path) -> None:  # type: ig
     blocked.write_text("a file where the cache directory should be")
     # The graph can't be written: no ONNX encoder, and nothing raised (questions go to torch).
     assert OnnxQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
-    assert OpenVinoQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
+    assert (
+        OpenVinoQuestionEncoder.load(model, lambda t: forced._encode_one(model, t), cache_dir=blocked) is None
+    )
     with pytest.raises(QAError, match="question encoder"):
         SentenceTransformerEmbedder(question_runtime="gpu")

@@ -235,7 +235,9 @@ class SentenceTransformerEmbedder:
         reference = lambda t: self._encode_one(model, t)  # noqa: E731
         if runtime == "openvino" or (runtime == "auto" and self.precision == "bf16"):
             precision = "bf16" if self.precision == "bf16" else "f32"
-            encoder = OpenVinoQuestionEncoder.load(model, reference, threads=_torch_threads(), precision=precision)
+            encoder = OpenVinoQuestionEncoder.load(
+                model, reference, threads=_torch_threads(), precision=precision
+            )
             if encoder is not None:
                 return encoder
             if runtime == "openvino":
