@@ -290,3 +290,50 @@ def test_a_store_rebuilds_a_base_of_the_other_ann_kind(
     assert index.snapshot().vectors.kind == "ivf" and index.snapshot().chunks[best].doc_id == "doc-x"
     index.delete(["doc-x"])  # ... then deleted from it: a tombstone
     assert best not in {i for i, _ in index.snapshot().dense(q, 5)} and not index.check_consistency()
+
+
+def _bm25_by_scoring_every_row(kw: Keywords, question: str, k: int, allowed: np.ndarray | None) -> list:
+    """BM25 as Keywords.search scored it before MaxScore: every row of each segment, then the top k."""
+    from qa.store.keywords import K1, B, tokenize
+
+    segs = [s for s in (kw.base, kw.delta) if len(s.ids)]
+    total = sum(len(s.ids) for s in segs)
+    avgdl = max(sum(s.total_length for s in segs) / total, 1e-9)
+    found = []
+    for seg in segs:
+        scores = np.zeros(len(seg.ids), dtype=np.float32)
+        for token in tokenize([question])[0]:
+            df = sum(s.term_df(token) for s in segs)
+            col = seg.vocab.get(token)
+            if df and col is not None:
+                idf = float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
+                rows = seg.counts.indices[seg.counts.indptr[col] : seg.counts.indptr[col + 1]]
+                tf = seg.counts.data[seg.counts.indptr[col] : seg.counts.indptr[col + 1]]
+                scores[rows] += idf * tf / (K1 * ((1 - B) + B * seg.lengths[rows] / avgdl) + tf)
+        if seg is kw.base and kw.tombstones:
+            scores[np.isin(seg.ids, list(kw.tombstones))] = 0
+        if allowed is not None:
+            scores[~np.isin(seg.ids, allowed)] = 0
+        found += [
+            (int(seg.ids[i]), float(scores[i]))
+            for i in np.argsort(-scores, kind="stable")[:k]
+            if scores[i] > 0
+        ]
+    return sorted(found, key=lambda pair: -pair[1])[:k]
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_bm25_skipping_common_terms_ranks_as_scoring_every_row(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    words = "said year police city council river storm bridge museum budget court minister ferry".split()
+    words += [f"rare{n}" for n in range(300)]
+    zipf = 1 / np.arange(1, len(words) + 1) ** 1.1
+    pick = lambda n: " ".join(rng.choice(words, n, p=zipf / zipf.sum()))  # noqa: E731
+    texts = [pick(int(rng.integers(3, 40))) for _ in range(3000)] + ["said year"] * 30  # exact ties too
+    ids = np.arange(1, len(texts) + 1, dtype=np.int64)
+    kw = Keywords.build(ids, texts)
+    kw = kw.evolve({9001: "storm bridge rare3 said", 9002: "said said year"}, ids[::11].tolist())
+    questions = [pick(int(rng.integers(1, 8))) for _ in range(40)] + ["said year", "said", "rare3 said storm"]
+    for question in questions:
+        for k, allowed in ((10, None), (3, None), (50, None), (10, ids[::3])):
+            assert kw.search(question, k, allowed) == _bm25_by_scoring_every_row(kw, question, k, allowed)

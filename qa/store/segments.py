@@ -243,12 +243,13 @@ def build_base(
 
 
 def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` best ``(id, score)`` pairs, best first (ties in input order)."""
+    """The ``k`` best ``(id, score)`` pairs, best first, ties in input order (also at the k-th place)."""
     if not len(scores) or k <= 0:
         return []
     k = min(k, len(scores))
-    part = np.argpartition(-scores, k - 1)[:k]
-    part = part[np.argsort(-scores[part], kind="stable")]
+    kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    part = np.flatnonzero(scores >= kth)  # every tie of the k-th, in input order
+    part = part[np.argsort(-scores[part], kind="stable")][:k]
     return [(int(ids[p]), float(scores[p])) for p in part]
 
 
