@@ -22,7 +22,8 @@ latency, build time), the measurement behind ``QA_ANN_INDEX`` and ``IVF_NPROBE``
 Memory: ``loader_peak_rss_mb`` is the bulk load's peak (its buffers, not the
 store's); the peak is then reset (``/proc/self/clear_refs``) and measured again
 over the compaction and over the writes and searches; the cold-open child's
-``searched_peak_rss_mb`` is what a serving process holds.
+``searched_peak_rss_mb`` is what a serving process holds, ``compacted_peak_rss_mb`` the
+same process's after a compaction that rebuilt the base.
 
 Usage: python scripts/bench_scale.py --sizes 10000,100000[,1000000] [--vector-dtype float16] [--ann-index ivf|hnsw]
 Writes bench/out/scale.json (after each size); scripts/bench_report.py draws it into bench/out/bench.html.
@@ -129,23 +130,35 @@ def exact_top(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int) -
     return {int(ids[i]) for i in top}
 
 
-def cold_open(index_dir: Path, dtype: str, keyword_file: bool, ann_index: str) -> dict[str, float]:
+def cold_open(
+    index_dir: Path, dtype: str, keyword_file: bool, ann_index: str, ann_threshold: int, compact: bool = False
+) -> dict[str, float]:
     """Open ``index_dir`` in a fresh process until BM25 is ready, then search (its RSS is not this process's)."""
     import subprocess
 
     cmd = [sys.executable, __file__, "--cold-open", str(index_dir), "--vector-dtype", dtype]
-    cmd += ["--ann-index", ann_index]
+    cmd += ["--ann-index", ann_index, "--ann-threshold", str(ann_threshold)] + (
+        ["--cold-compact"] if compact else []
+    )
     done = subprocess.run(
         cmd + ([] if keyword_file else ["--no-keyword-file"]), capture_output=True, text=True, check=True
     )
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool, ann_index: AnnIndex) -> int:
+def cold_open_child(
+    index_dir: Path,
+    float16: bool,
+    no_keyword_file: bool,
+    ann_index: AnnIndex,
+    ann_threshold: int,
+    compact: bool,
+) -> int:
     """Child of :func:`cold_open`: open, make BM25 ready, print the seconds and the peak RSS.
 
     Then 20 dense and 20 BM25 searches (random unit vectors, fixed phrases): ``searched_peak_rss_mb``
-    is what a serving process holds, with no loader or encoder beside it.
+    is what a serving process holds, with no loader or encoder beside it; ``compact``: then a
+    compaction that rebuilds the base (FAISS and BM25), as a serving process runs one.
     """
     from qa.store.keywords import KeywordFiles
 
@@ -162,7 +175,7 @@ def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool, ann_i
         dimension = int(meta["dimension"])
 
     start = time.perf_counter()
-    index = Store(index_dir, Dims(), float16=float16, ann_index=ann_index)  # type: ignore[arg-type]
+    index = Store(index_dir, Dims(), float16=float16, ann_index=ann_index, ann_threshold=ann_threshold)  # type: ignore[arg-type]
     opened = time.perf_counter() - start
     snap = index.snapshot()
     keywords = index.keywords(snap)
@@ -183,6 +196,13 @@ def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool, ann_i
         keywords.search(phrases[n % len(phrases)], 10)
     out = {"open_s": round(opened, 2), "ready_s": round(total, 2), "peak_rss_mb": round(peak)}
     out |= {"searched_peak_rss_mb": round(proc_mb("VmHWM")), "kind": snap.vectors.kind}
+    if compact:
+        start = time.perf_counter()
+        index.compact(rebuild=True)
+        out |= {
+            "compact_s": round(time.perf_counter() - start, 1),
+            "compacted_peak_rss_mb": round(proc_mb("VmHWM")),
+        }
     print(json.dumps(out))
     return 0
 
@@ -228,10 +248,16 @@ def main() -> int:
     parser.add_argument("--ann-index", choices=["ivf", "hnsw"], default=segments.ANN_INDEX)
     parser.add_argument("--cold-open", help=argparse.SUPPRESS)  # child mode: time one cold open of DIR
     parser.add_argument("--no-keyword-file", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cold-compact", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_open:
         return cold_open_child(
-            Path(args.cold_open), args.vector_dtype == "float16", args.no_keyword_file, args.ann_index
+            Path(args.cold_open),
+            args.vector_dtype == "float16",
+            args.no_keyword_file,
+            args.ann_index,
+            args.ann_threshold,
+            args.cold_compact,
         )
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -412,10 +438,13 @@ def main() -> int:
         }
         if snap.vectors.kind == "ivf":
             row["recall_by_nprobe"] = recall_by_nprobe(snap.vectors, qvecs, exact)
-        row["cold_open"] = cold_open(index_dir, args.vector_dtype, True, args.ann_index)
+        # The serving side alone: open, search, then a compaction rebuilding the base, in a child.
+        row["cold_open"] = cold_open(
+            index_dir, args.vector_dtype, True, args.ann_index, args.ann_threshold, True
+        )
         if snap.size <= args.old_cost_max:
             row["cold_open_without_keyword_file"] = cold_open(
-                index_dir, args.vector_dtype, False, args.ann_index
+                index_dir, args.vector_dtype, False, args.ann_index, args.ann_threshold
             )
         results["sizes"].append(row)
         print(json.dumps(row), file=sys.stderr)
