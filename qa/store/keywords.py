@@ -217,15 +217,25 @@ class KeywordSegment:
     ) -> list[tuple[int, float]]:
         """The ``k`` best rows with a positive score; ``terms``: the query's ``(token, idf)`` in order.
 
-        Every row of every term is added up (float32, in query order), with each row's
-        length norm computed once per ``avgdl``; the top k is then taken among the rows
-        scoring at least the k-th best of every 16th row (a lower bound of the k-th
-        best), not among all of them.  ``dead``: rows left out (tombstones); ``inside``:
-        a mask of the rows a filter allows.
+        Every row of every term is added up in float32, term by term in query order (the
+        sums of :meth:`add_scores`, bit for bit): the terms' weights are computed in one
+        pass, with each row's length norm computed once per ``avgdl``, and summed into
+        the rows by scipy's compiled sparse product (numpy's ``out[rows] +=`` was half
+        the time).  The top k is then taken among the rows scoring at least the k-th
+        best of every 16th row (a lower bound of the k-th best), not among all of them.
+        ``dead``: rows left out (tombstones); ``inside``: a mask of the rows a filter allows.
         """
-        scores = np.zeros(len(self.ids), dtype=np.float32)
-        for token, idf in terms:
-            self.add_scores(scores, token, idf, avgdl)
+        found = [(c, idf) for t, idf in terms if (c := self.column(t)) is not None]
+        if not found:
+            return []
+        sizes = [len(c[0]) for c, _ in found]
+        rows = np.concatenate([c[0] for c, _ in found])
+        tf = np.concatenate([c[1] for c, _ in found])
+        idf = np.repeat(np.array([i for _, i in found], dtype=np.float32), sizes)  # as `python float * f32`
+        weights = idf * tf / (self.norms(avgdl)[rows] + tf)
+        indptr = np.concatenate([[0], np.cumsum(sizes)])
+        by_term = sparse.csc_matrix((weights, rows, indptr), shape=(len(self.ids), len(found)))
+        scores = by_term @ np.ones(len(found), dtype=np.float32)  # column by column: query order
         if dead is not None:
             scores[dead] = 0
         if inside is not None:
