@@ -201,12 +201,6 @@ class KeywordSegment:
             object.__setattr__(self, "_norms", cached)
         return cached[1]  # type: ignore[no-any-return]
 
-    def add_scores(self, out: np.ndarray, token: str, idf: float, avgdl: float) -> None:
-        found = self.column(token)
-        if found is not None:
-            rows, tf = found
-            out[rows] += idf * tf / (self.norms(avgdl)[rows] + tf)
-
     def best(
         self,
         terms: list[tuple[str, float]],
@@ -218,7 +212,7 @@ class KeywordSegment:
         """The ``k`` best rows with a positive score; ``terms``: the query's ``(token, idf)`` in order.
 
         Every row of every term is added up in float32, term by term in query order (the
-        sums of :meth:`add_scores`, bit for bit): the terms' weights are computed in one
+        sums of ``out[rows] += weights`` per term, bit for bit): the weights are computed in one
         pass, with each row's length norm computed once per ``avgdl``, and summed into
         the rows by scipy's compiled sparse product (numpy's ``out[rows] +=`` was half
         the time).  The top k is then taken among the rows scoring at least the k-th

@@ -183,7 +183,7 @@ def empty_base(
 
     ``float16`` stores the vectors at half the size (FAISS's fp16 scalar quantizer: exact
     inner products of the rounded vectors, decoded on the fly).  An IVF base has
-    ``ivf_lists(n)`` lists and must be trained (:func:`train`) before vectors are added.
+    ``ivf_lists(n)`` lists and is trained (``_train``) before vectors are added.
     """
     fp16, ip = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     if approximate and kind == "ivf":
