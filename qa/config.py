@@ -112,7 +112,12 @@ class Settings(BaseSettings):
     ann_threshold: int = Field(
         50_000,
         ge=0,
-        description="Past this many chunks the vector index is approximate (HNSW32, built at compaction; recall@10 0.98 at 100k); 0 = always exact.",
+        description="Past this many chunks the vector index is approximate (`QA_ANN_INDEX`, built at compaction); 0 = always exact.",
+    )
+    ann_index: Literal["ivf", "hnsw"] = Field(
+        "ivf",
+        description="The approximate index past `QA_ANN_THRESHOLD`: `ivf` (4*sqrt(n) lists, k-means on a bounded "
+        "sample, nprobe 32) or `hnsw` (HNSW32); an index of the other kind opens and is rebuilt.",
     )
     vector_dtype: Literal["float32", "float16"] = Field(
         "float16",

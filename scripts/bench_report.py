@@ -110,7 +110,7 @@ def scale_section(data: dict[str, Any]) -> str:
     ax3.set_xlabel("chunks")
     ax3.set_title("Memory, disk and cold open by size")
     ax3.legend(loc="upper left")
-    flat = [{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()} for r in sizes]
+    flat = [{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in r.items()} for r in sizes]
     return (
         f"<h2>Scale</h2><p>{data['meta']['date']} &middot; {data['meta']['machine']} &middot; "
         f"{data['meta']['how']}</p>{_png(fig)}{_table(flat)}<h3>HNSW against IVF</h3>{_table(data.get('ann', []))}"

@@ -8,25 +8,31 @@ chunk vectors are synthetic too: seeded mixes of two real MiniLM chunk vectors
 plus noise, normalized, so the vector distribution is close to the real one's.
 Everything measured goes through the real code: one-article adds (chunking,
 ``MixEmbedder``, the SQLite transaction, the segment update) and deletes through
-``write_articles`` / ``Store.delete``, the compaction that builds the HNSW base,
+``write_articles`` / ``Store.delete``, the compaction that builds the IVF or HNSW base,
 searches through the real ``Retriever`` with questions encoded by the real model.
 
 At each size: the base build (``compact_s``), one-article add and delete latency
 (medians of 5; encoding excluded, it is measured by ``qa bench``), hybrid and
 dense search p50/p95 in-process over distinct questions, dense recall@10 against
-exact search, peak RSS and disk size, and a cold open in a child process (open
-+ BM25 ready) with the saved BM25 base and, up to ``--old-cost-max``, without it;
-at the size nearest ``--ann-compare-max``, HNSW and IVF built over the same
-vectors side by side (recall@10, latency, build time), the measurement behind
-``QA_ANN_THRESHOLD``.
+exact search (an IVF base's also by nprobe), disk size, and a cold open in a child
+process (open + BM25 ready, then searches) with the saved BM25 base and, up to
+``--old-cost-max``, without it; at the size nearest ``--ann-compare-max``, flat,
+HNSW and IVF (by nprobe) built over the same vectors side by side (recall@10,
+latency, build time), the measurement behind ``QA_ANN_INDEX`` and ``IVF_NPROBE``.
+Memory: ``loader_peak_rss_mb`` is the bulk load's peak (its buffers, not the
+store's); the peak is then reset (``/proc/self/clear_refs``) and measured again
+over the compaction and over the writes and searches; the cold-open child's
+``searched_peak_rss_mb`` is what a serving process holds, ``compacted_peak_rss_mb`` the
+same process's after a compaction that rebuilt the base.
 
-Usage: python scripts/bench_scale.py --sizes 10000,100000[,1000000] [--vector-dtype float16]
+Usage: python scripts/bench_scale.py --sizes 10000,100000[,1000000] [--vector-dtype float16] [--ann-index ivf|hnsw]
 Writes bench/out/scale.json (after each size); scripts/bench_report.py draws it into bench/out/bench.html.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -55,9 +61,9 @@ from qa.ingest.chunk import chunk_article, embedding_text, sentence_spans  # noq
 from qa.ingest.load import Problem, load_articles  # noqa: E402
 from qa.models.embedding import SentenceTransformerEmbedder, set_torch_threads  # noqa: E402
 from qa.pipeline import write_articles  # noqa: E402
-from qa.store import Store  # noqa: E402
+from qa.store import Store, segments  # noqa: E402
 from qa.store.keywords import Keywords  # noqa: E402
-from qa.store.segments import HNSW_EF_SEARCH, Vectors, build_base  # noqa: E402
+from qa.store.segments import HNSW_EF_SEARCH, AnnIndex, Vectors, build_base, ivf_lists  # noqa: E402
 from qa.types import Article  # noqa: E402
 from scripts.bench_scale_bulk import BulkArchive  # noqa: E402
 
@@ -96,8 +102,22 @@ class MixEmbedder:
         return out
 
 
+NPROBES = (8, 16, 32, 64, 128)
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def proc_mb(field: str) -> float:
+    """``VmHWM`` (peak RSS since the last :func:`reset_peak`) or ``VmRSS`` (now), in MB."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field))
+    return int(line.split()[1]) / 1024
+
+
+def reset_peak() -> None:
+    """Start ``VmHWM`` over from the current RSS (Linux: ``clear_refs`` 5)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def disk_mb(path: Path) -> float:
@@ -110,19 +130,36 @@ def exact_top(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int) -
     return {int(ids[i]) for i in top}
 
 
-def cold_open(index_dir: Path, dtype: str, keyword_file: bool) -> dict[str, float]:
-    """Open ``index_dir`` in a fresh process until BM25 is ready (its RSS is not this process's)."""
+def cold_open(
+    index_dir: Path, dtype: str, keyword_file: bool, ann_index: str, ann_threshold: int, compact: bool = False
+) -> dict[str, float]:
+    """Open ``index_dir`` in a fresh process until BM25 is ready, then search (its RSS is not this process's)."""
     import subprocess
 
     cmd = [sys.executable, __file__, "--cold-open", str(index_dir), "--vector-dtype", dtype]
+    cmd += ["--ann-index", ann_index, "--ann-threshold", str(ann_threshold)] + (
+        ["--cold-compact"] if compact else []
+    )
     done = subprocess.run(
         cmd + ([] if keyword_file else ["--no-keyword-file"]), capture_output=True, text=True, check=True
     )
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool) -> int:
-    """Child of :func:`cold_open`: open, make BM25 ready, print the seconds and the peak RSS."""
+def cold_open_child(
+    index_dir: Path,
+    float16: bool,
+    no_keyword_file: bool,
+    ann_index: AnnIndex,
+    ann_threshold: int,
+    compact: bool,
+) -> int:
+    """Child of :func:`cold_open`: open, make BM25 ready, print the seconds and the peak RSS.
+
+    Then 20 dense and 20 BM25 searches (random unit vectors, fixed phrases): ``searched_peak_rss_mb``
+    is what a serving process holds, with no loader or encoder beside it; ``compact``: then a
+    compaction that rebuilds the base (FAISS and BM25), as a serving process runs one.
+    """
     from qa.store.keywords import KeywordFiles
 
     if no_keyword_file:  # what every open did before the base segment was saved
@@ -138,16 +175,35 @@ def cold_open_child(index_dir: Path, float16: bool, no_keyword_file: bool) -> in
         dimension = int(meta["dimension"])
 
     start = time.perf_counter()
-    index = Store(index_dir, Dims(), float16=float16)  # type: ignore[arg-type]
+    index = Store(index_dir, Dims(), float16=float16, ann_index=ann_index, ann_threshold=ann_threshold)  # type: ignore[arg-type]
     opened = time.perf_counter() - start
-    index.keywords(index.snapshot())
+    snap = index.snapshot()
+    keywords = index.keywords(snap)
     total = time.perf_counter() - start
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's.
-    hwm = next(
-        line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM")
-    )
-    peak = int(hwm.split()[1]) / 1024
-    print(json.dumps({"open_s": round(opened, 2), "ready_s": round(total, 2), "peak_rss_mb": round(peak)}))
+    peak = proc_mb("VmHWM")
+    rng = np.random.default_rng(0)
+    phrases = [
+        "election results",
+        "the president said on tuesday",
+        "oil prices",
+        "storm damage",
+        "court ruling",
+    ]
+    for n in range(20):
+        vec = rng.standard_normal(Dims.dimension).astype(np.float32)
+        snap.dense(vec / np.linalg.norm(vec), 10)
+        keywords.search(phrases[n % len(phrases)], 10)
+    out = {"open_s": round(opened, 2), "ready_s": round(total, 2), "peak_rss_mb": round(peak)}
+    out |= {"searched_peak_rss_mb": round(proc_mb("VmHWM")), "kind": snap.vectors.kind}
+    if compact:
+        start = time.perf_counter()
+        index.compact(rebuild=True)
+        out |= {
+            "compact_s": round(time.perf_counter() - start, 1),
+            "compacted_peak_rss_mb": round(proc_mb("VmHWM")),
+        }
+    print(json.dumps(out))
     return 0
 
 
@@ -189,11 +245,20 @@ def main() -> int:
         help="compare flat/HNSW/IVF at the largest size up to this",
     )
     parser.add_argument("--vector-dtype", choices=["float32", "float16"], default="float32")
+    parser.add_argument("--ann-index", choices=["ivf", "hnsw"], default=segments.ANN_INDEX)
     parser.add_argument("--cold-open", help=argparse.SUPPRESS)  # child mode: time one cold open of DIR
     parser.add_argument("--no-keyword-file", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cold-compact", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_open:
-        return cold_open_child(Path(args.cold_open), args.vector_dtype == "float16", args.no_keyword_file)
+        return cold_open_child(
+            Path(args.cold_open),
+            args.vector_dtype == "float16",
+            args.no_keyword_file,
+            args.ann_index,
+            args.ann_threshold,
+            args.cold_compact,
+        )
     sizes = [int(s) for s in args.sizes.split(",")]
 
     corpus = Path(args.corpus)
@@ -224,6 +289,7 @@ def main() -> int:
         index_dir,
         embedder,  # type: ignore[arg-type]
         ann_threshold=args.ann_threshold,
+        ann_index=args.ann_index,
         compact_after=10**12,  # compactions at the measured sizes only
         float16=float16,
         create=True,
@@ -255,6 +321,8 @@ def main() -> int:
             "machine": f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), shared",
             "ann_threshold": args.ann_threshold,
             "vector_dtype": args.vector_dtype,
+            "ann_index": args.ann_index,
+            "ivf_nprobe": segments.IVF_NPROBE,
             "how": "synthetic articles of news-corpus sentences; vectors = seeded mixes of real MiniLM chunk vectors",
         },
         "sizes": [],
@@ -271,11 +339,19 @@ def main() -> int:
             file=sys.stderr,
         )
         grow_s = time.perf_counter() - grow_start
+        # Memory from here on is the store's (the loader's buffers are gone); the bulk load's peak apart.
+        loader_peak = proc_mb("VmHWM")
+        gc.collect()
+        reset_peak()
         index.ann_threshold = args.ann_threshold
         start = time.perf_counter()
         index.keywords(index.snapshot())  # restored from the bulk load's file; the compaction saves it
         index.compact(rebuild=True)
         compact_s = time.perf_counter() - start
+        compact_peak = proc_mb("VmHWM")  # the loaded rows (a float32 delta) + BM25 + the new base
+        gc.collect()
+        reset_peak()
+        after_compact = proc_mb("VmRSS")
         snap = index.snapshot()
         index.keywords(snap)
         keywords_s = rebuild_s = None
@@ -332,6 +408,7 @@ def main() -> int:
             len({i for i, _ in snap.vectors.search(vec, 10)} & want) / 10
             for vec, want in zip(qvecs, exact, strict=True)
         ]
+        measure_peak = proc_mb("VmHWM")
         row = {
             "chunks": snap.size,
             "approximate": snap.vectors.approximate,
@@ -350,22 +427,32 @@ def main() -> int:
             "search_dense_p95_ms": rounded_percentile(dense, 95, 2),
             "vector_search_only_p50_ms": round(statistics.median(dense_index), 3),
             "recall_at_10": round(statistics.mean(recall), 4),
+            "kind": snap.vectors.kind,
             "peak_rss_mb": round(rss_mb(), 0),
+            "loader_peak_rss_mb": round(loader_peak),
+            "compaction_peak_rss_mb": round(compact_peak),
+            "rss_after_compaction_mb": round(after_compact),
+            "writes_and_searches_peak_rss_mb": round(measure_peak),
             "disk_mb": round(disk_mb(index_dir), 1),
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
-        row["cold_open"] = cold_open(index_dir, args.vector_dtype, keyword_file=True)
+        if snap.vectors.kind == "ivf":
+            row["recall_by_nprobe"] = recall_by_nprobe(snap.vectors, qvecs, exact)
+        # The serving side alone: open, search, then a compaction rebuilding the base, in a child.
+        row["cold_open"] = cold_open(
+            index_dir, args.vector_dtype, True, args.ann_index, args.ann_threshold, True
+        )
         if snap.size <= args.old_cost_max:
             row["cold_open_without_keyword_file"] = cold_open(
-                index_dir, args.vector_dtype, keyword_file=False
+                index_dir, args.vector_dtype, False, args.ann_index, args.ann_threshold
             )
         results["sizes"].append(row)
         print(json.dumps(row), file=sys.stderr)
         if size == compare_at:
-            # HNSW against IVF over these vectors: the measurement behind the threshold (at the
-            # largest size up to --ann-compare-max: it holds four copies of the vectors at once).
+            # HNSW against IVF over these vectors: the measurement behind QA_ANN_INDEX and IVF_NPROBE
+            # (at the largest size up to --ann-compare-max: it holds several copies of the vectors).
             ids, vectors = snap.vectors.live()
-            results["ann"] = ann_comparison(ids, vectors, qvecs)
+            results["ann"] = ann_comparison(ids, vectors, qvecs, float16)
             del ids, vectors
         save(results, Path(args.out))
     print(json.dumps(results, indent=2))
@@ -378,60 +465,78 @@ def save(results: dict[str, Any], out: Path) -> None:
     (out / "scale.json").write_text(json.dumps(results, indent=2))
 
 
-def ann_comparison(ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray) -> list[dict[str, Any]]:
-    import faiss
-
+def ann_comparison(
+    ids: np.ndarray, vectors: np.ndarray, qvecs: np.ndarray, float16: bool
+) -> list[dict[str, Any]]:
+    """Flat, HNSW and IVF (by nprobe) built by the store's own code over the same vectors."""
     exact = [exact_top(ids, vectors, q, 10) for q in qvecs]
     rows = []
-    flat = build_base(ids, vectors, vectors.shape[1], 0)
-    candidates: list[tuple[str, Callable[[], faiss.Index]]] = [
-        ("flat", lambda: flat),
-        ("hnsw32", lambda: build_base(ids, vectors, vectors.shape[1], 1)),
+    dim = vectors.shape[1]
+    builds: list[tuple[str, Callable[[], faiss.Index]]] = [
+        ("flat", lambda: build_base(ids, vectors, dim, 0, float16)),
+        ("hnsw32", lambda: build_base(ids, vectors, dim, 1, float16, kind="hnsw")),
+        (f"ivf{ivf_lists(len(ids))}", lambda: build_base(ids, vectors, dim, 1, float16, kind="ivf")),
     ]
-    nlist = max(16, int(4 * np.sqrt(len(ids))))
-    keep_alive: list[object] = []
-
-    def ivf() -> faiss.Index:
-        quantizer = faiss.IndexFlatIP(vectors.shape[1])
-        inner = faiss.IndexIVFFlat(quantizer, vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[
-            np.random.default_rng(0).choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)
-        ]
-        inner.train(sample)
-        inner.nprobe = 16
-        index = faiss.IndexIDMap2(inner)
-        index.add_with_ids(vectors, ids)
-        keep_alive.append(quantizer)  # the IVF index borrows it
-        return index
-
-    candidates.append((f"ivf{nlist},nprobe16", ivf))
-    for name, build in candidates:
+    for name, build in builds:
         start = time.perf_counter()
         index = build()
         build_s = time.perf_counter() - start
-        lat, rec = [], []
-        for q, want in zip(qvecs, exact, strict=True):
-            start = time.perf_counter()
-            if name == "hnsw32":
-                params = faiss.SearchParametersHNSW()
-                params.efSearch = HNSW_EF_SEARCH
+        settings: list[tuple[str, faiss.SearchParameters | None]] = [(name, None)]
+        if name == "hnsw32":
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = HNSW_EF_SEARCH
+            settings = [(f"{name},efSearch{HNSW_EF_SEARCH}", params)]
+        elif name.startswith("ivf"):
+            settings = []
+            for nprobe in NPROBES:
+                params = faiss.SearchParametersIVF()
+                params.nprobe = nprobe
+                settings.append((f"{name},nprobe{nprobe}", params))
+        for label, params in settings:
+            lat, rec = [], []
+            for q, want in zip(qvecs, exact, strict=True):
+                start = time.perf_counter()
                 _, got = index.search(q.reshape(1, -1), 10, params=params)
-            else:
-                _, got = index.search(q.reshape(1, -1), 10)
-            lat.append((time.perf_counter() - start) * 1000)
-            rec.append(len(set(got[0].tolist()) & want) / 10)
-        rows.append(
-            {
-                "index": name,
-                "vectors": len(ids),
-                "build_s": round(build_s, 1),
-                "search_p50_ms": round(statistics.median(lat), 3),
-                "search_p95_ms": rounded_percentile(lat, 95, 3),
-                "recall_at_10": round(statistics.mean(rec), 4),
-            }
-        )
-        print(json.dumps(rows[-1]), file=sys.stderr)
+                lat.append((time.perf_counter() - start) * 1000)
+                rec.append(len(set(got[0].tolist()) & want) / 10)
+            rows.append(
+                {
+                    "index": label,
+                    "vectors": len(ids),
+                    "build_s": round(build_s, 1),
+                    "search_p50_ms": round(statistics.median(lat), 3),
+                    "search_p95_ms": rounded_percentile(lat, 95, 3),
+                    "recall_at_10": round(statistics.mean(rec), 4),
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr)
+        del index
     return rows
+
+
+def recall_by_nprobe(vectors: Vectors, qvecs: np.ndarray, exact: list[set[int]]) -> list[dict[str, Any]]:
+    """An IVF base's recall@10 and search p50 at each nprobe (the served one is ``IVF_NPROBE``)."""
+    out = []
+    served = segments.IVF_NPROBE
+    try:
+        for nprobe in NPROBES:
+            segments.IVF_NPROBE = nprobe
+            lat, rec = [], []
+            for vec, want in zip(qvecs, exact, strict=True):
+                start = time.perf_counter()
+                got = vectors.search(vec, 10)
+                lat.append((time.perf_counter() - start) * 1000)
+                rec.append(len({i for i, _ in got} & want) / 10)
+            out.append(
+                {
+                    "nprobe": nprobe,
+                    "recall_at_10": round(statistics.mean(rec), 4),
+                    "search_p50_ms": round(statistics.median(lat), 3),
+                }
+            )
+    finally:
+        segments.IVF_NPROBE = served
+    return out
 
 
 if __name__ == "__main__":

@@ -80,6 +80,13 @@ class BulkArchive:
         segments = [store.keywords(store.snapshot()).compacted().base]
         added = 0
         with store.writer():
+            # Growing a kept index (--index-dir): number new articles after its bulk-loaded ones.
+            last = (
+                store.records.conn()
+                .execute("SELECT MAX(id) FROM documents WHERE id LIKE 'bulk-%'")
+                .fetchone()[0]
+            )
+            self.serial = max(self.serial, int(last.split("-")[1]) + 1 if last else 0)
             while added < chunks:
                 segment = self._write_block(store, min(block, chunks - added))
                 segments.append(segment)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import faiss
 import numpy as np
 import pytest
 
@@ -18,9 +19,9 @@ from qa.config import Settings
 from qa.ingest.embed import IngestReport
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.pipeline import write_articles
-from qa.store import Store
+from qa.store import Store, segments
 from qa.store.keywords import Keywords
-from qa.store.segments import LayeredMap, Vectors, build_base
+from qa.store.segments import AnnIndex, LayeredMap, Vectors, build_base
 from qa.types import Article
 
 DIM = 32
@@ -52,14 +53,14 @@ def test_layered_map_evolves_without_touching_its_base() -> None:
     assert dict(m3.flatten()) == {1: "a"} and m3.flatten().pending == 0
 
 
-@pytest.mark.parametrize("ann", [False, True])
-def test_vectors_through_adds_and_deletes_match_brute_force(ann: bool) -> None:
+@pytest.mark.parametrize("ann", ["", "hnsw", "ivf"])
+def test_vectors_through_adds_and_deletes_match_brute_force(ann: AnnIndex | Literal[""]) -> None:
     rng = np.random.default_rng(7)
     ids = np.arange(1, 2001, dtype=np.int64)
     vectors = unit(rng, len(ids))
     live = dict(zip(ids.tolist(), vectors, strict=True))
-    v = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0), DIM)
-    assert v.approximate == ann
+    v = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0, kind=ann or "ivf"), DIM)
+    assert v.kind == (ann or "flat") and v.approximate == bool(ann)
     next_id = 5000
     for step in range(6):
         new_ids = np.arange(next_id, next_id + 50, dtype=np.int64)
@@ -188,14 +189,14 @@ def test_filters_see_chunks_written_since_the_base(
     assert {p.doc_id for p in gazette} == {"ferry-new"}
 
 
-@pytest.mark.parametrize("ann", [False, True])
-def test_float16_bases_rank_as_float32_ones(ann: bool) -> None:
+@pytest.mark.parametrize("ann", ["", "hnsw", "ivf"])
+def test_float16_bases_rank_as_float32_ones(ann: AnnIndex | Literal[""]) -> None:
     rng = np.random.default_rng(11)
     ids = np.arange(1, 3001, dtype=np.int64)
     vectors = unit(rng, len(ids))
-    fp32 = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0), DIM)
-    fp16 = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0, float16=True), DIM)
-    assert fp16.float16 and not fp32.float16 and fp16.approximate == ann
+    fp32 = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0, kind=ann or "ivf"), DIM)
+    fp16 = Vectors.from_base(build_base(ids, vectors, DIM, 1000 if ann else 0, True, ann or "ivf"), DIM)
+    assert fp16.float16 and not fp32.float16 and fp16.kind == fp32.kind == (ann or "flat")
     fp16 = fp16.evolve(np.array([9001], np.int64), unit(rng, 1), [int(ids[0])])
     fp32 = fp32.evolve(np.array([9001], np.int64), fp16.delta, [int(ids[0])])
     live_ids, live = fp16.live()
@@ -232,3 +233,107 @@ def test_a_store_converts_its_base_between_dtypes_and_answers_the_same(
     index = Store(seed_copy, embedder)  # back to float32, from SQLite's originals
     assert not index.snapshot().vectors.float16 and [i for i, _ in index.snapshot().dense(q, 5)] == want
     assert not index.check_consistency()
+
+
+def test_ivf_at_full_nprobe_is_exact_and_never_returns_a_deleted_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    ids = np.arange(100, 4100, dtype=np.int64)
+    vectors = unit(rng, len(ids))
+    faiss.write_index(build_base(ids, vectors, DIM, 1, kind="ivf"), str(tmp_path / "ivf.faiss"))
+    v = Vectors.from_base(faiss.read_index(str(tmp_path / "ivf.faiss")), DIM)  # reopened from its file
+    assert v.kind == "ivf" and not v.float16 and v.size == len(ids)
+    queries = unit(rng, 20)
+    drop = {brute(ids, vectors, q, 1)[0] for q in queries} | set(ids[::3].tolist())  # every best hit too
+    v = v.evolve(np.zeros(0, np.int64), np.zeros((0, DIM), np.float32), drop)
+    keep = ~np.isin(ids, np.array(sorted(drop)))
+    for q in queries:  # the served nprobe: approximate, but never a deleted id
+        assert not drop & {i for i, _ in v.search(q, 10)}
+    monkeypatch.setattr(segments, "IVF_NPROBE", faiss.downcast_index(v.base.index).nlist)
+    for q in queries:  # every list scanned: exact
+        assert [i for i, _ in v.search(q, 10)] == brute(ids[keep], vectors[keep], q, 10)
+        allowed = ids[::7]
+        mask = np.isin(ids[keep], allowed)
+        assert [i for i, _ in v.search(q, 5, allowed)] == brute(ids[keep][mask], vectors[keep][mask], q, 5)
+    live_ids, live = v.live()
+    assert live_ids.tolist() == ids[keep].tolist() and np.allclose(live, vectors[keep])
+    assert np.allclose(v.vector(int(ids[1])), vectors[1])
+    with pytest.raises(KeyError):
+        v.vector(int(ids[0]))
+
+
+def test_a_store_rebuilds_a_base_of_the_other_ann_kind(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    q = embedder.embed(["ferry island storm"])
+    index = Store(seed_copy, embedder, ann_threshold=1, ann_index="hnsw")
+    want = [i for i, _ in index.snapshot().dense(q, 5)]
+    index.compact(rebuild=True)
+    assert index.snapshot().vectors.kind == "hnsw"
+    index.close()
+    for kind in ("ivf", "ivf", "hnsw"):  # switched, reopened as is, switched back
+        index = Store(seed_copy, embedder, ann_threshold=1, ann_index=kind)  # type: ignore[arg-type]
+        snap = index.snapshot()
+        assert snap.vectors.kind == kind and snap.vectors.pending == 0
+        assert [i for i, _ in snap.dense(q, 5)] == want  # a few chunks: every list is probed
+        assert len(list(seed_copy.glob("vectors.*.faiss"))) == 1 and not index.check_consistency()
+        index.close()
+    index = Store(seed_copy, embedder, ann_threshold=1, ann_index="ivf")
+    upsert(
+        index,
+        embedder,
+        [Article("doc-x", "The ferry to the island resumed service after the storm.", "Ferry")],
+    )
+    index.compact()  # the new chunk folded into a new IVF base...
+    best = index.snapshot().dense(q, 1)[0][0]
+    assert index.snapshot().vectors.kind == "ivf" and index.snapshot().chunks[best].doc_id == "doc-x"
+    index.delete(["doc-x"])  # ... then deleted from it: a tombstone
+    assert best not in {i for i, _ in index.snapshot().dense(q, 5)} and not index.check_consistency()
+
+
+def _bm25_by_scoring_every_row(kw: Keywords, question: str, k: int, allowed: np.ndarray | None) -> list:
+    """BM25 as Keywords.search scored it before MaxScore: every row of each segment, then the top k."""
+    from qa.store.keywords import K1, B, tokenize
+
+    segs = [s for s in (kw.base, kw.delta) if len(s.ids)]
+    total = sum(len(s.ids) for s in segs)
+    avgdl = max(sum(s.total_length for s in segs) / total, 1e-9)
+    found = []
+    for seg in segs:
+        scores = np.zeros(len(seg.ids), dtype=np.float32)
+        for token in tokenize([question])[0]:
+            df = sum(s.term_df(token) for s in segs)
+            col = seg.vocab.get(token)
+            if df and col is not None:
+                idf = float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
+                rows = seg.counts.indices[seg.counts.indptr[col] : seg.counts.indptr[col + 1]]
+                tf = seg.counts.data[seg.counts.indptr[col] : seg.counts.indptr[col + 1]]
+                scores[rows] += idf * tf / (K1 * ((1 - B) + B * seg.lengths[rows] / avgdl) + tf)
+        if seg is kw.base and kw.tombstones:
+            scores[np.isin(seg.ids, list(kw.tombstones))] = 0
+        if allowed is not None:
+            scores[~np.isin(seg.ids, allowed)] = 0
+        found += [
+            (int(seg.ids[i]), float(scores[i]))
+            for i in np.argsort(-scores, kind="stable")[:k]
+            if scores[i] > 0
+        ]
+    return sorted(found, key=lambda pair: -pair[1])[:k]
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_bm25_skipping_common_terms_ranks_as_scoring_every_row(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    words = "said year police city council river storm bridge museum budget court minister ferry".split()
+    words += [f"rare{n}" for n in range(300)]
+    zipf = 1 / np.arange(1, len(words) + 1) ** 1.1
+    pick = lambda n: " ".join(rng.choice(words, n, p=zipf / zipf.sum()))  # noqa: E731
+    texts = [pick(int(rng.integers(3, 40))) for _ in range(3000)] + ["said year"] * 30  # exact ties too
+    ids = np.arange(1, len(texts) + 1, dtype=np.int64)
+    kw = Keywords.build(ids, texts)
+    kw = kw.evolve({9001: "storm bridge rare3 said", 9002: "said said year"}, ids[::11].tolist())
+    questions = [pick(int(rng.integers(1, 8))) for _ in range(40)] + ["said year", "said", "rare3 said storm"]
+    for question in questions:
+        for k, allowed in ((10, None), (3, None), (50, None), (10, ids[::3])):
+            assert kw.search(question, k, allowed) == _bm25_by_scoring_every_row(kw, question, k, allowed)

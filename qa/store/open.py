@@ -37,6 +37,7 @@ def open_store(settings: Settings, model: Model, *, create: bool = False) -> Chu
         settings.index_dir,
         model,
         ann_threshold=settings.ann_threshold,
+        ann_index=settings.ann_index,
         float16=settings.vector_dtype == "float16",
         create=create,
     )

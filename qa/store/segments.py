@@ -15,17 +15,19 @@ Compaction folds the delta and tombstones into a new base (in the background,
 see :meth:`qa.store.store.Store.compact`).  Chunk ids are never reused and a chunk's
 vector never changes, so any base is correct given the right tombstones and delta.
 
-Past ``ann_threshold`` live chunks a compaction builds an HNSW base (approximate;
-recall@10 against exact is reported by ``scripts/bench_scale.py``); below it, a
-flat (exact) one.  Filtered searches are always exact: they scan the allowed
-rows of the base's own storage.
+Past ``ann_threshold`` live chunks a compaction builds an approximate base, IVF
+(the default, ``QA_ANN_INDEX``: k-means over a bounded sample, so the build time is
+bounded) or HNSW; recall@10 against exact is reported by ``scripts/bench_scale.py``.
+Below it, a flat (exact) one.  Filtered searches are always exact: they score the
+allowed rows of the base's own storage (an IVF base decodes them through its direct map).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import faiss
 import numpy as np
@@ -36,6 +38,17 @@ T = TypeVar("T")
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 128
+
+AnnIndex = Literal["ivf", "hnsw"]
+ANN_INDEX: AnnIndex = "ivf"
+IVF_NPROBE = 32  # inverted lists scanned per query (scripts/bench_scale.py measures recall by nprobe)
+IVF_TRAIN_PER_LIST = 64  # k-means sample: this many vectors per list...
+IVF_TRAIN_MAX = 256_000  # ... and at most this many in all (bounds the build time)
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists for ``n`` vectors: 4 * sqrt(n), rounded (at most ``n``: k-means needs a point per list)."""
+    return max(1, min(n, round(4 * math.sqrt(n))))
 
 
 # -- chunk metadata ------------------------------------------------------------------------
@@ -119,15 +132,22 @@ class LayeredMap(Mapping[int, V], Generic[V]):
 
 
 def _inner(index: faiss.Index) -> faiss.Index:
-    """The index holding the vectors: a flat one, or a float16 scalar quantizer (also inside HNSW)."""
+    """The index holding the vectors: flat, float16 scalar quantizer (also inside HNSW), or IVF."""
     inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexIDMap) else index)
     if isinstance(inner, faiss.IndexHNSW):
         inner = faiss.downcast_index(inner.storage)
     return inner
 
 
+def base_kind(index: faiss.Index) -> str:
+    """``flat`` (exact), ``hnsw`` or ``ivf``."""
+    inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexIDMap) else index)
+    kinds = {faiss.IndexHNSW: "hnsw", faiss.IndexIVF: "ivf"}
+    return next((name for cls, name in kinds.items() if isinstance(inner, cls)), "flat")
+
+
 def _storage(index: faiss.Index) -> np.ndarray:
-    """A zero-copy ``(n, d)`` view of a base's vectors in insertion order (float32, or float16)."""
+    """A zero-copy ``(n, d)`` view of a flat or HNSW base's vectors in insertion order (float32, or float16)."""
     inner = _inner(index)
     n, d = inner.ntotal, inner.d
     if isinstance(inner, faiss.IndexScalarQuantizer):
@@ -139,19 +159,43 @@ def _storage(index: faiss.Index) -> np.ndarray:
     return faiss.rev_swig_ptr(inner.get_xb(), n * d).reshape(n, d)
 
 
+def _rows(index: faiss.Index, rows: np.ndarray | slice) -> np.ndarray:
+    """Float32 vectors of a base's rows (insertion positions): a view's copy, or IVF's decoded codes."""
+    inner = _inner(index)
+    if isinstance(inner, faiss.IndexIVF):
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(inner.ntotal))
+        if not len(rows):
+            return np.zeros((0, inner.d), np.float32)
+        return inner.reconstruct_batch(np.ascontiguousarray(rows, dtype=np.int64))
+    return np.array(_storage(index)[rows], dtype=np.float32)
+
+
 def is_float16(index: faiss.Index) -> bool:
     """True if ``index`` stores its vectors as float16."""
-    return isinstance(_inner(index), faiss.IndexScalarQuantizer)
+    return isinstance(_inner(index), faiss.IndexScalarQuantizer | faiss.IndexIVFScalarQuantizer)
 
 
-def empty_base(dimension: int, approximate: bool, float16: bool = False) -> faiss.Index:
-    """An empty ``IndexIDMap2`` over a flat (exact) or an HNSW (approximate) inner-product index.
+def empty_base(
+    dimension: int, approximate: bool, float16: bool = False, kind: AnnIndex = ANN_INDEX, n: int = 0
+) -> faiss.Index:
+    """An empty ``IndexIDMap2`` over a flat (exact) or an HNSW / IVF (approximate) inner-product index.
 
     ``float16`` stores the vectors at half the size (FAISS's fp16 scalar quantizer: exact
-    inner products of the rounded vectors, decoded on the fly).
+    inner products of the rounded vectors, decoded on the fly).  An IVF base has
+    ``ivf_lists(n)`` lists and is trained (``_train``) before vectors are added.
     """
     fp16, ip = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
-    if approximate:
+    if approximate and kind == "ivf":
+        quantizer = faiss.IndexFlatIP(dimension)
+        nlist = ivf_lists(n)
+        inner = (
+            faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, fp16, ip)
+            if float16
+            else faiss.IndexIVFFlat(quantizer, dimension, nlist, ip)
+        )
+        inner.nprobe = IVF_NPROBE
+    elif approximate:
         inner = (
             faiss.IndexHNSWSQ(dimension, fp16, HNSW_M, ip)
             if float16
@@ -161,26 +205,51 @@ def empty_base(dimension: int, approximate: bool, float16: bool = False) -> fais
         inner.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         inner = faiss.IndexScalarQuantizer(dimension, fp16, ip) if float16 else faiss.IndexFlatIP(dimension)
-    return faiss.IndexIDMap2(inner)
+    return faiss.IndexIDMap2(inner)  # the Python wrappers keep ``inner`` (and a quantizer) alive
+
+
+def _train(base: faiss.Index, sample: Callable[[int], np.ndarray]) -> None:
+    """Train an IVF base's lists (k-means) on ``sample(n)``, ``n`` bounded; other kinds need none."""
+    inner = _inner(base)
+    if isinstance(inner, faiss.IndexIVF):
+        inner.cp.seed = 1234
+        n = min(IVF_TRAIN_PER_LIST * inner.nlist, IVF_TRAIN_MAX)
+        inner.train(np.ascontiguousarray(sample(n), dtype=np.float32))
+
+
+def _finish(base: faiss.Index) -> faiss.Index:
+    """An IVF base's direct map (row -> list position: exact filters and ``reconstruct``); returns ``base``."""
+    inner = _inner(base)
+    if isinstance(inner, faiss.IndexIVF):
+        inner.make_direct_map(True)
+    return base
 
 
 def build_base(
-    ids: np.ndarray, vectors: np.ndarray, dimension: int, ann_threshold: int, float16: bool = False
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    dimension: int,
+    ann_threshold: int,
+    float16: bool = False,
+    kind: AnnIndex = ANN_INDEX,
 ) -> faiss.Index:
-    """A flat index, or an HNSW one past ``ann_threshold`` vectors, over ``ids``."""
-    index = empty_base(dimension, bool(ann_threshold) and len(ids) >= ann_threshold, float16)
+    """A flat index, or an approximate one (``kind``) past ``ann_threshold`` vectors, over ``ids``."""
+    index = empty_base(dimension, bool(ann_threshold) and len(ids) >= ann_threshold, float16, kind, len(ids))
+    rng = np.random.default_rng(0)
+    _train(index, lambda n: vectors[np.sort(rng.choice(len(ids), min(len(ids), n), replace=False))])
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
-    return index
+    return _finish(index)
 
 
 def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` best ``(id, score)`` pairs, best first (ties in input order)."""
+    """The ``k`` best ``(id, score)`` pairs, best first, ties in input order (also at the k-th place)."""
     if not len(scores) or k <= 0:
         return []
     k = min(k, len(scores))
-    part = np.argpartition(-scores, k - 1)[:k]
-    part = part[np.argsort(-scores[part], kind="stable")]
+    kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    part = np.flatnonzero(scores >= kth)  # every tie of the k-th, in input order
+    part = part[np.argsort(-scores[part], kind="stable")][:k]
     return [(int(ids[p]), float(scores[p])) for p in part]
 
 
@@ -213,8 +282,13 @@ class Vectors:
         return len(self.delta_ids) + len(self.tombstones)
 
     @property
+    def kind(self) -> str:
+        """The base's kind: ``flat``, ``hnsw`` or ``ivf``."""
+        return base_kind(self.base)
+
+    @property
     def approximate(self) -> bool:
-        return isinstance(faiss.downcast_index(self.base.index), faiss.IndexHNSW)
+        return self.kind != "flat"
 
     def _tomb_array(self) -> np.ndarray:
         cached = self.cache.get("tombs")
@@ -233,26 +307,23 @@ class Vectors:
 
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """Ids and vectors of every live chunk (a copy: compaction and checks only)."""
-        vectors = _storage(self.base)
         keep = ~np.isin(self.base_ids, self._tomb_array()) if self.tombstones else slice(None)
+        rows = _rows(self.base, np.flatnonzero(keep) if self.tombstones else slice(None))
         return (
             np.concatenate([self.base_ids[keep], self.delta_ids]),
-            np.vstack([vectors[keep], self.delta]).astype(np.float32, copy=False)
-            if len(self.delta)
-            else np.array(vectors[keep], dtype=np.float32),
+            np.vstack([rows, self.delta]).astype(np.float32, copy=False) if len(self.delta) else rows,
         )
 
     def live_blocks(self, block: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``live()`` in blocks of at most ``block`` rows: a copy of one block at a time."""
-        vectors = _storage(self.base)
         tombs = self._tomb_array() if self.tombstones else None
         for start in range(0, len(self.base_ids), block):
             ids = self.base_ids[start : start + block]
-            rows = vectors[start : start + block]
+            rows = _rows(self.base, slice(start, start + block))
             if tombs is not None:
                 keep = ~np.isin(ids, tombs)
                 ids, rows = ids[keep], rows[keep]
-            yield ids, np.ascontiguousarray(rows, dtype=np.float32)
+            yield ids, rows
         if len(self.delta_ids):
             yield self.delta_ids, self.delta
 
@@ -260,13 +331,25 @@ class Vectors:
     def float16(self) -> bool:
         return is_float16(self.base)
 
-    def rebuilt(self, ann_threshold: int, float16: bool = False) -> faiss.Index:
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` live vectors drawn at random (seeded), block by block."""
+        picks = np.sort(np.random.default_rng(seed).choice(self.size, min(n, self.size), replace=False))
+        out, offset = [np.zeros((0, self.dimension), np.float32)], 0
+        for ids, vectors in self.live_blocks():
+            lo, hi = np.searchsorted(picks, [offset, offset + len(ids)])
+            out.append(vectors[picks[lo:hi] - offset])
+            offset += len(ids)
+        return np.vstack(out)
+
+    def rebuilt(self, ann_threshold: int, float16: bool = False, kind: AnnIndex = ANN_INDEX) -> faiss.Index:
         """A new base of every live vector (what ``build_base(*live())`` gives, without the full copy)."""
-        base = empty_base(self.dimension, bool(ann_threshold) and self.size >= ann_threshold, float16)
+        approximate = bool(ann_threshold) and self.size >= ann_threshold
+        base = empty_base(self.dimension, approximate, float16, kind, self.size)
+        _train(base, self.sample)
         for ids, vectors in self.live_blocks():
             if len(ids):
                 base.add_with_ids(vectors, ids.astype(np.int64))
-        return base
+        return _finish(base)
 
     def vector(self, chunk_id: int) -> np.ndarray:
         """One live chunk's vector."""
@@ -292,11 +375,11 @@ class Vectors:
         found: list[tuple[int, float]] = []
         if len(self.base_ids):
             if allowed is not None:
-                # Filters are exact: an HNSW graph filtered down to a few rows loses recall.
+                # Filters are exact: an HNSW graph or IVF lists filtered down to a few rows lose recall.
                 rows = np.flatnonzero(np.isin(self.base_ids, allowed))
                 if self.tombstones:
                     rows = rows[~np.isin(self.base_ids[rows], self._tomb_array())]
-                scores = _storage(self.base)[rows].astype(np.float32) @ query[0]
+                scores = _rows(self.base, rows) @ query[0]
                 found += top_k(self.base_ids[rows], scores, k)
             else:
                 found += self._search_base(query, k)
@@ -317,12 +400,17 @@ class Vectors:
         if self.tombstones:
             # A fresh selector per search: FAISS rewrites the params' selector while searching.
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._tomb_array()))
-        if self.approximate:
-            params: faiss.SearchParameters = faiss.SearchParametersHNSW()
+        params: faiss.SearchParameters | None = None
+        kind = self.kind
+        if kind == "hnsw":
+            params = faiss.SearchParametersHNSW()
             params.efSearch = max(HNSW_EF_SEARCH, k)
-            if selector is not None:
-                params.sel = selector
-        else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        elif kind == "ivf":
+            params = faiss.SearchParametersIVF()
+            params.nprobe = IVF_NPROBE  # read at each search: the bench sweeps it
+        elif selector is not None:
+            params = faiss.SearchParameters()
+        if params is not None and selector is not None:
+            params.sel = selector
         scores, ids = self.base.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

@@ -40,6 +40,7 @@ from qa.store.check import check
 from qa.store.keywords import KeywordFiles, Keywords
 from qa.store.ranking import SearchRequest, passages, rank
 from qa.store.records import STORE_NAME, ChunkRecord, Records, StoredDocument, Written
+from qa.store.segments import ANN_INDEX, AnnIndex
 from qa.store.vectors import BaseFiles, Snapshot, advance, compacted, load_snapshot
 from qa.types import Passage
 
@@ -99,7 +100,10 @@ class Store:
         The embedding model's ``name`` and ``dimension``, recorded at creation and
         checked at open: an index built with another model raises ``ModelMismatch``.
     ann_threshold:
-        A compaction past this many chunks builds an approximate (HNSW) base; 0 = always exact.
+        A compaction past this many chunks builds an approximate base; 0 = always exact.
+    ann_index:
+        Which approximate base: ``ivf`` (default) or ``hnsw``; an approximate base of the
+        other kind found at open is rebuilt from the vectors it holds.
     compact_after:
         Fold the delta and tombstones into a new base in the background once they
         exceed this many chunks or 5% of the index, whichever is larger.
@@ -115,6 +119,7 @@ class Store:
         model: Model,
         *,
         ann_threshold: int = 0,
+        ann_index: AnnIndex = ANN_INDEX,
         compact_after: int = 5000,
         float16: bool = False,
         create: bool = False,
@@ -122,6 +127,7 @@ class Store:
         self.dir = Path(index_dir)
         self.model_name = model.name
         self.ann_threshold = ann_threshold
+        self.ann_index = ann_index
         self.compact_after = compact_after
         self.float16 = float16
         self.records = Records(self.dir)
@@ -144,12 +150,16 @@ class Store:
             # A base of the other dtype: rebuild it from the stored float32 originals.
             self._snapshot = load_snapshot(self.records, self.files, None, use_base=False)
         snap = self._snapshot
-        if snap.base_file is None or snap.vectors.pending > max(compact_after, snap.size // 20):
+        other_kind = snap.vectors.approximate and snap.vectors.kind != ann_index
+        if other_kind or snap.base_file is None or snap.vectors.pending > max(compact_after, snap.size // 20):
             # No usable file, or one far behind the store (a crash, another process, a damaged
             # file): write a base now so the next open loads instead of rebuilding.  Atomic
             # rename, no lock needed.  A small lag stays a delta read from SQLite: at a million
             # chunks rebuilding the HNSW base takes minutes, reading a few vectors milliseconds.
-            self._snapshot = compacted(self._snapshot, self.files, self.ann_threshold, float16)
+            # An approximate base of the other kind (QA_ANN_INDEX changed) is rebuilt now too.
+            self._snapshot = compacted(
+                self._snapshot, self.files, self.ann_threshold, float16, kind=ann_index
+            )
             keep = self._snapshot.base_file
             self._if_free(lambda: self.files.sweep(keep))
 
@@ -234,7 +244,9 @@ class Store:
             current = self._snapshot
             assert current is not None
             if rebuild or current.vectors.pending or current.base_file is None:
-                fresh = compacted(current, self.files, self.ann_threshold, self.float16, self.keyword_files)
+                fresh = compacted(
+                    current, self.files, self.ann_threshold, self.float16, self.keyword_files, self.ann_index
+                )
                 with self._snapshot_lock:
                     self._snapshot = fresh
                 current = fresh

@@ -32,7 +32,7 @@ import numpy as np
 from qa.store.filters import Filters, allowed_ids
 from qa.store.keywords import KeywordFiles, Keywords
 from qa.store.records import ChunkMeta, Records, Written
-from qa.store.segments import LayeredMap, Vectors, build_base
+from qa.store.segments import ANN_INDEX, AnnIndex, LayeredMap, Vectors, build_base
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +230,10 @@ def compacted(
     ann_threshold: int,
     float16: bool = False,
     keyword_files: KeywordFiles | None = None,
+    kind: AnnIndex = ANN_INDEX,
 ) -> Snapshot:
     """``snap`` with its delta and tombstones folded into new bases (FAISS: float32 or float16), saved."""
-    base = snap.vectors.rebuilt(ann_threshold, float16)  # block by block: no full copy beside the index
+    base = snap.vectors.rebuilt(ann_threshold, float16, kind)  # block by block: no full copy beside the index
     name = files.save(base, snap.generation)
     cache: dict[str, object] = {}
     keywords = snap.cache.get("keywords")
