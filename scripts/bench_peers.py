@@ -5,9 +5,12 @@ words) with the same MiniLM model and batch size on this machine; the peers run
 in their own venv (``make bench-setup``), one subprocess each, with their
 defaults otherwise (fp32).  Reported per system: ingest seconds and in-process
 retrieval p50/p95 (top 5, no LLM) over the same distinct questions; qa's ingest
-includes its sentence vectors (QA_SENTENCE_VECTORS) unless told otherwise, and
+includes its sentence vectors (QA_SENTENCE_VECTORS) and its sentence parses
+(QA_ANNOTATE=ingest) unless told otherwise, and
 a raw fp32 ``model.encode`` of the chunks in the same process is the baseline
-every ratio is taken against as well.
+every ratio is taken against as well.  Each system runs ``--rounds`` times,
+interleaved (raw, qa, LlamaIndex, Haystack, then again), and its median is
+reported beside every round's time and load average.
 
 Usage: python scripts/bench_peers.py --peer-python .bench-venv/bin/python [--limit-articles 150]
 Writes bench/out/peers.json; scripts/bench_report.py draws it into bench/out/bench.html.
@@ -50,6 +53,12 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--peers", default="llamaindex,haystack")
     parser.add_argument("--out", default=str(ROOT / "bench/out"))
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="interleaved rounds (raw, qa, each peer, then again): medians resist a load that drifts",
+    )
     args = parser.parse_args()
 
     from qa.config import Settings
@@ -89,67 +98,92 @@ def main() -> int:
         }
     }
 
-    # qa first, then the peers, in one run: ratios are only compared within it.
-    index_dir = Path(tempfile.mkdtemp(prefix="qa-peers-"))
-    pipeline = Pipeline(settings.model_copy(update={"index_dir": index_dir}))
-    embedder = pipeline.embedder
-    model = embedder._get_model()  # type: ignore[attr-defined]
-    model.encode(chunks[:32], batch_size=settings.embed_batch_size)
-    start = time.perf_counter()
-    model.encode(chunks, batch_size=settings.embed_batch_size, normalize_embeddings=True)
-    raw_s = time.perf_counter() - start
-    print(f"raw fp32 encode: {raw_s:.1f} s", file=sys.stderr)
-    jsonl = index_dir / "corpus.jsonl"
-    jsonl.write_text("".join(json.dumps(a.__dict__) + "\n" for a in articles))
-    start = time.perf_counter()
-    report = pipeline.ingest([jsonl]).report
-    ingest_s = time.perf_counter() - start
-    print(f"qa ingest: {ingest_s:.1f} s ({report.chunks_embedded} chunks)", file=sys.stderr)
+    # Interleaved rounds (raw encode, qa, each peer; again): ratios are only compared within one
+    # run, and on a shared machine the load drifts within it; medians over rounds resist that.
     from qa.models.embedding import set_torch_threads
 
-    set_torch_threads(1)  # queries as qa serve runs them (the peers' child does the same)
-    pipeline.search(questions[0])
-    distinct = []
-    for q in questions:
-        t = time.perf_counter()
-        pipeline.search(q)
-        distinct.append((time.perf_counter() - t) * 1000)
-    repeated = []
-    for q in questions:
-        t = time.perf_counter()
-        pipeline.search(q)
-        repeated.append((time.perf_counter() - t) * 1000)
-    results["raw_encode"] = {"ingest_s": round(raw_s, 2)}
-    results["qa"] = {
-        "ingest_s": round(ingest_s, 2),
-        **summary(distinct),
-        "repeated": summary(repeated),
-    }
-
-    job = {
-        "model": str(resolve_model_path(settings.embedding_model)),
-        "dimension": embedder.dimension,
-        "chunks": chunks,
-        "questions": questions,
-        "batch_size": settings.embed_batch_size,
-    }
-    job_path = index_dir / "job.json"
-    job_path.write_text(json.dumps(job))
-    for peer in [p for p in args.peers.split(",") if p]:
-        print(f"{peer}...", file=sys.stderr)
-        proc = subprocess.run(
-            [args.peer_python, str(ROOT / "scripts/bench_peer_child.py"), peer, str(job_path)],
-            capture_output=True,
-            text=True,
-            check=False,
+    peers = [p for p in args.peers.split(",") if p]
+    work = Path(tempfile.mkdtemp(prefix="qa-peers-"))
+    jsonl = work / "corpus.jsonl"
+    jsonl.write_text("".join(json.dumps(a.__dict__) + "\n" for a in articles))
+    times: dict[str, list[float]] = {name: [] for name in ("raw_encode", "qa", *peers)}
+    loads: dict[str, list[float]] = {name: [] for name in times}
+    query_ms: dict[str, list[float]] = {}
+    distinct: list[float] = []
+    repeated: list[float] = []
+    job_path = work / "job.json"
+    for round_n in range(args.rounds):
+        set_torch_threads(os.cpu_count() or 1)  # batch work on every core, as `qa ingest` runs
+        index_dir = work / f"index-{round_n}"
+        pipeline = Pipeline(settings.model_copy(update={"index_dir": index_dir}))
+        embedder = pipeline.embedder
+        model = embedder._get_model()  # type: ignore[attr-defined]
+        model.encode(chunks[:32], batch_size=settings.embed_batch_size)
+        start = time.perf_counter()
+        model.encode(chunks, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+        times["raw_encode"].append(time.perf_counter() - start)
+        loads["raw_encode"].append(os.getloadavg()[0])
+        start = time.perf_counter()
+        report = pipeline.ingest([jsonl]).report
+        times["qa"].append(time.perf_counter() - start)
+        loads["qa"].append(os.getloadavg()[0])
+        print(
+            f"round {round_n + 1}: raw fp32 encode {times['raw_encode'][-1]:.1f} s, "
+            f"qa ingest {times['qa'][-1]:.1f} s ({report.chunks_embedded} chunks)",
+            file=sys.stderr,
         )
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            results[peer] = {"error": proc.stderr[-500:]}
-            continue
-        got = json.loads(proc.stdout.strip().splitlines()[-1])
-        results[peer] = {"ingest_s": round(got["ingest_s"], 2), **summary(got["query_ms"])}
-        print(f"{peer}: ingest {got['ingest_s']:.1f} s", file=sys.stderr)
+        if round_n == 0:
+            # Queries as `qa serve` runs them: a fresh pipeline whose encoders load with one
+            # thread (the peers' child does the same).
+            set_torch_threads(1)
+            searcher = Pipeline(settings.model_copy(update={"index_dir": index_dir}))
+            searcher.search(questions[0])
+            for q in questions:
+                t = time.perf_counter()
+                searcher.search(q)
+                distinct.append((time.perf_counter() - t) * 1000)
+            for q in questions:
+                t = time.perf_counter()
+                searcher.search(q)
+                repeated.append((time.perf_counter() - t) * 1000)
+            job = {
+                "model": str(resolve_model_path(settings.embedding_model)),
+                "dimension": embedder.dimension,
+                "chunks": chunks,
+                "questions": questions,
+                "batch_size": settings.embed_batch_size,
+            }
+            job_path.write_text(json.dumps(job))
+        for peer in peers:
+            proc = subprocess.run(
+                [args.peer_python, str(ROOT / "scripts/bench_peer_child.py"), peer, str(job_path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                results[peer] = {"error": proc.stderr[-500:]}
+                continue
+            got = json.loads(proc.stdout.strip().splitlines()[-1])
+            times[peer].append(got["ingest_s"])
+            loads[peer].append(os.getloadavg()[0])
+            query_ms.setdefault(peer, []).extend(got["query_ms"])
+            print(f"round {round_n + 1}: {peer} ingest {got['ingest_s']:.1f} s", file=sys.stderr)
+
+    def ingest_of(name: str) -> dict[str, Any]:
+        return {
+            "ingest_s": round(statistics.median(times[name]), 2),
+            "ingest_rounds_s": [round(t, 2) for t in times[name]],
+            "load_average_1m": [round(x, 2) for x in loads[name]],
+        }
+
+    raw_s, ingest_s = statistics.median(times["raw_encode"]), statistics.median(times["qa"])
+    results["raw_encode"] = ingest_of("raw_encode")
+    results["qa"] = {**ingest_of("qa"), **summary(distinct), "repeated": summary(repeated)}
+    for peer in peers:
+        if times[peer]:
+            results[peer] = {**ingest_of(peer), **summary(query_ms[peer])}
 
     ratios: dict[str, float] = {"qa_ingest_vs_raw_encode": round(raw_s / ingest_s, 3)}
     for peer in ("llamaindex", "haystack"):
