@@ -100,3 +100,42 @@ def test_names_that_trade_places_under_a_synonym_are_a_role_swap(nlp: Annotator)
     assert swapped.label == CONTRADICTED and not swapped.checks["roles"], swapped.reasons
     same = _judge(nlp, "The Colorado Avalanche beat the Tampa Bay Lightning 2-1 in Game 6.", evidence)
     assert same.checks["roles"], same.reasons
+
+
+@pytest.mark.parametrize(
+    ("claim", "evidence", "ok"),
+    [
+        # A modal in the evidence (or the clause the verb complements) hedges it: not a fact.
+        ("The rover has reached the crater.", "The rover could reach the crater by May.", False),
+        (
+            "The company has passed its rival in sales.",
+            "The company should be on course to pass its rival in sales.",
+            False,
+        ),
+        # Hedged on both sides, or tense and reported speech only ("would", "’ve"): not a hedge.
+        ("The rover may reach the crater.", "The rover could reach the crater by May.", True),
+        ("The city has planted 500 trees.", "Since spring, they’ve planted 500 trees in the city.", True),
+        ("The mayor said the bridge would reopen.", "The mayor said the bridge would reopen in June.", True),
+    ],
+)
+def test_a_claim_does_not_assert_what_the_evidence_hedges(
+    nlp: Annotator, claim: str, evidence: str, ok: bool
+) -> None:
+    judgement = _judge(nlp, claim, evidence)
+    assert judgement.checks.get("hedges", True) is ok, judgement.reasons
+
+
+def test_a_date_belongs_to_its_actor_under_a_synonym(nlp: Annotator) -> None:
+    evidence = "Smith was released from custody in 2001; Jones was released in 2004."
+    assert _judge(nlp, "Alan Smith was freed from custody in 2004.", evidence).label == CONTRADICTED
+    assert _judge(nlp, "Alan Smith was freed from custody in 2001.", evidence).checks["dates"]
+
+
+def test_a_title_belongs_to_its_person(nlp: Annotator) -> None:
+    evidence = "Maria Lopez, a senior engineer, geologist Tom Reyes and intern Ann Walsh mapped the cave."
+    swapped = _judge(
+        nlp, "Geologist Ann Walsh and intern Tom Reyes helped Maria Lopez map the cave.", evidence
+    )
+    assert swapped.label == CONTRADICTED and not swapped.checks["roles"], swapped.reasons
+    same = _judge(nlp, "Geologist Tom Reyes and intern Ann Walsh helped Maria Lopez map the cave.", evidence)
+    assert same.checks["roles"], same.reasons

@@ -54,6 +54,8 @@ from qa.answer.syntax import (
     any_same,
     arguments,
     clause_polarity,
+    descriptors,
+    hedged,
     modifiers,
     predicate_of,
     sent_children,
@@ -107,9 +109,10 @@ def judge(
     result = Judgement(ENTAILED)
     _check_names(claim, [evidence, *context], result)
     _check_numbers(claim, evidence, result)
-    _check_dates(claim, evidence, result)
     aligned = alignment(claim, evidence)
+    _check_dates(claim, evidence, aligned, result)
     _check_polarity(claim, evidence, aligned, result)
+    _check_hedges(claim, evidence, aligned, result)
     _check_roles(claim, evidence, aligned, result)
     if similarity is not None:
         _check_predicates(claim, evidence, aligned, similarity, substitution_min, result)
@@ -206,7 +209,7 @@ def _same_actor(governed: tuple[str, str], verb: str, subject: str) -> bool:
     return governed[0] == verb and bool(governed[1]) and any_same({subject}, {governed[1]})
 
 
-def _check_dates(claim: Sent, evidence: Sent, result: Judgement) -> None:
+def _check_dates(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
     claim_dates = dates(claim)
     if not claim_dates:
         return
@@ -224,6 +227,8 @@ def _check_dates(claim: Sent, evidence: Sent, result: Judgement) -> None:
         # The date must belong to the same actor: "Aziz ... in 1985; Islam ... in 1987".
         claim_gov = [governor(claim, e.first) for e in claim.ents if atom in entity_dates(e)]
         verbs = {verb for verb, _ in claim_gov}
+        # ... and the evidence's verb in the claim verb's slot ("freed" / "released").
+        verbs |= {evidence.toks[j].lemma for i, j in aligned.items() if claim.toks[i].lemma in verbs}
         claim_subjects = {subject for _, subject in claim_gov if subject}
         evidence_subjects = {
             subject
@@ -299,6 +304,15 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
     result.checks["polarity"] = ok
 
 
+def _check_hedges(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
+    """A claim that asserts what the evidence only hedges ("has overtaken" / "should overtake")."""
+    for i, j in aligned.items():
+        if claim.toks[i].pos == "VERB" and hedged(evidence, j) and not hedged(claim, i):
+            result.fail("hedges", f"the evidence only says '{evidence.toks[j].text}' may happen", NOT_STATED)
+            return
+    result.checks["hedges"] = True
+
+
 def _negated_above(sent: Sent, polarity: dict[int, bool], i: int) -> bool:
     """A clause above the predicate is negated ("At no time was the integrity ... compromised"):
     its polarity is not cleanly the opposite.  Conjuncts are separate clauses, not above."""
@@ -351,6 +365,13 @@ def _check_roles(claim: Sent, evidence: Sent, aligned: dict[int, int], result: J
                 f"the evidence says {', '.join(sorted(e_subj))} did '{e_lemma}', not {', '.join(sorted(subj))}",
                 CONTRADICTED,
             )
+    # A title given to one person in the claim and to another in the evidence ("biologist X").
+    evidence_titles = descriptors(evidence)
+    for title, names in descriptors(claim).items():
+        others = evidence_titles.get(title)
+        if others and not any_same(names, others):
+            ok = False
+            result.fail("roles", f"the {title} is {', '.join(sorted(others))} in the evidence", CONTRADICTED)
     claim_mods, evidence_mods = modifiers(claim), modifiers(evidence)
     for noun, names in claim_mods.items():
         others = evidence_mods.get(noun)

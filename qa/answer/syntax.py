@@ -171,3 +171,44 @@ def _aligned(claim: Sent, i: int, evidence: Sent) -> int | None:
         if overlap > best_overlap:
             best, best_overlap = j, overlap
     return best if best_overlap >= 1 else None
+
+
+# Auxiliaries of tense, voice and reported speech; any other auxiliary is a modal that hedges
+# ("should", "could", "may", "might", "can", "must").
+_TENSE_AUX = frozenset(
+    {"be", "have", "do", "will", "would", "shall", "to", "'ve", "'ll", "'d", "'s", "'re", "'m"}
+)
+
+
+def hedged(sent: Sent, i: int) -> bool:
+    """A predicate under a modal, in its own clause or one it complements ("James should be on
+    track to overtake"): the sentence says it may happen, not that it did."""
+    k = i
+    for _ in range(4):
+        if any(
+            sent.toks[c].dep == "aux"
+            and sent.toks[c].pos == "AUX"
+            and sent.toks[c].lemma.replace("’", "'") not in _TENSE_AUX
+            for c in sent.children(k)
+        ):
+            return True
+        head = sent.toks[k].head
+        if head == k or sent.toks[k].dep not in {"xcomp", "acl", "pobj", "prep"}:
+            return False
+        k = head
+    return False
+
+
+def descriptors(sent: Sent) -> dict[str, set[str]]:
+    """Common-noun title -> the names it describes ("biologist Ian Easterling", "Ian Bartoszek,
+    a project manager"): the noun a name is given as, outside the name itself."""
+    out: dict[str, set[str]] = {}
+    toks = sent.toks
+    for i, t in enumerate(toks):
+        if t.ent != "PERSON" or (t.dep == "compound" and toks[t.head].ent == "PERSON"):
+            continue
+        for c in sent.children(i):
+            d = toks[c]
+            if not d.ent and d.pos in {"NOUN", "PROPN"} and d.dep in {"compound", "appos"}:
+                out.setdefault(d.text.lower(), set()).add(span_key(sent, i))
+    return out
