@@ -155,14 +155,19 @@ class OnnxQuestionEncoder:
 
     def encode(self, text: str) -> np.ndarray:
         """``(1, dimension)`` float32 unit vector."""
-        t = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="np")
-        feeds = {
-            "ids": t["input_ids"].astype(np.int64),
-            "mask": t["attention_mask"].astype(np.int64),
-            "types": t.get("token_type_ids", np.zeros_like(t["input_ids"])).astype(np.int64),
-        }
-        vector = self.session.run(None, feeds)[0]
+        vector = self.session.run(None, graph_inputs(self.tokenizer, [text], self.max_length))[0]
         return np.ascontiguousarray(vector, dtype=np.float32)
+
+
+def graph_inputs(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
+    """The exported graph's inputs for ``texts`` (padded to the longest), int64 as it was traced."""
+    t = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    ids = t["input_ids"].astype(np.int64)
+    return {
+        "ids": ids,
+        "mask": t["attention_mask"].astype(np.int64),
+        "types": t.get("token_type_ids", np.zeros_like(ids)).astype(np.int64),
+    }
 
 
 _EXPORT_LOCK = threading.Lock()

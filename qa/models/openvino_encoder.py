@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.models.onnx_encoder import PROBE, exported_graph
+from qa.models.onnx_encoder import PROBE, exported_graph, graph_inputs
 
 log = logging.getLogger(__name__)
 
@@ -145,34 +145,16 @@ class OpenVinoEncoder:
             request = self._local.batch = self._batch.create_infer_request()
         out = []
         for i in range(0, len(texts), batch_size):
-            t = self.tokenizer(
-                texts[i : i + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-            )
-            ids = t["input_ids"].astype(np.int64)
-            feeds = {
-                "ids": ids,
-                "mask": t["attention_mask"].astype(np.int64),
-                "types": t.get("token_type_ids", np.zeros_like(ids)).astype(np.int64),
-            }
+            feeds = graph_inputs(self.tokenizer, texts[i : i + batch_size], self.max_length)
             out.append(np.asarray(request.infer(feeds)[self._batch.output(0)], dtype=np.float32))
         vectors = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def encode(self, text: str) -> np.ndarray:
         """``(1, dimension)`` float32 unit vector."""
-        t = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="np")
-        ids = t["input_ids"].astype(np.int64)
-        used = ids.shape[1]
+        feeds = graph_inputs(self.tokenizer, [text], self.max_length)
+        used = feeds["ids"].shape[1]
         length = next(b for b in self.buckets if b >= used)
-        feeds = {
-            "ids": ids,
-            "mask": t["attention_mask"].astype(np.int64),
-            "types": t.get("token_type_ids", np.zeros_like(ids)).astype(np.int64),
-        }
         padded = {name: np.pad(v, ((0, 0), (0, length - used))) for name, v in feeds.items()}
         compiled, request = self._request(length)
         vector = np.asarray(request.infer(padded)[compiled.output(0)], dtype=np.float32)
