@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.answer.assess import assess
-from qa.answer.nonanswers import attribution, in_question, other_edition
+from qa.answer.nonanswers import attribution, counted, in_question, other_edition
 from qa.answer.question import analyze
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.models.words import WordVectors, typing_nouns
@@ -111,3 +111,18 @@ def test_per_attribution_and_a_calendar_date_for_how_long(annotator: Annotator) 
     assert "June 21, 2022" not in [e.text for e in assess(info, dated, 0.8).answers]
     lasted = parse(annotator, "The jury deliberated for two days before finding Cosby liable.")
     assert [e.text for e in assess(info, lasted, 0.8).answers] == ["two days"]
+
+
+def test_what_a_number_counts_inside_its_entity_or_through_a_measure_noun(annotator: Annotator) -> None:
+    """A count's unit may sit inside the entity ("more than 18,000 acres") or in the measure it
+    rose to ("the death toll rose to 156"); a count of something else is still no answer."""
+    grown = parse(annotator, "The Mill Creek fire has burned through more than 9,000 acres since Friday.")
+    assert counted(grown, ent(grown, "more than 9,000 acres")) == "acre"
+    toll = parse(annotator, "The death toll rose to 156 on Monday.")
+    assert counted(toll, ent(toll, "156")) == "death"
+    staff = parse(annotator, "The company employs 87,000 employees worldwide.")
+    assert counted(staff, ent(staff, "87,000")) == "employee"
+    info = analyze(parse(annotator, "How many acres has the Mill Creek fire burned?"))
+    assert [e.text for e in assess(info, grown, 0.8).answers] == ["more than 9,000 acres"]
+    homes = parse(annotator, "The Mill Creek fire has burned through 40 homes since Friday.")
+    assert assess(info, homes, 0.8).answers == []  # homes, not acres

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.facts import entity_dates, norm_words, same_name, unit_of
-from qa.answer.nonanswers import attribution, in_question, other_edition
+from qa.answer.facts import entity_dates, norm_words, same_name
+from qa.answer.nonanswers import attribution, counted, in_question, other_edition
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
@@ -158,8 +158,10 @@ def assess(
             ):
                 continue  # the number killed is no answer to how many were injured
             if info.unit and ent.label in COUNT:
-                unit = _counted(sent, ent)
-                if unit != info.unit and (not unit or similar(info.unit, unit) < min_predicate):
+                unit = counted(sent, ent)
+                # The asked unit, or what the asked verb makes of it ("how many people died": deaths).
+                near = max(similar(info.unit, unit), similar(info.predicate, unit)) if unit else 0.0
+                if unit != info.unit and near < min_predicate:
                     continue  # asked how many weeks, "87,000 employees" is no answer
             if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:
                 continue  # asked on what date, "half a century" is no answer
@@ -194,12 +196,6 @@ def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
         k = toks[k].head
         out.append(k)
     return out
-
-
-def _counted(sent: Sent, ent: Ent) -> str:
-    """The noun a number counts ("87,000 employees" -> employee), "money" or "%", or ""."""
-
-    return unit_of(sent, ent.first, ent.last)
 
 
 def _near(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float], window: int = 4) -> bool:

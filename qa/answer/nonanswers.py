@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qa.answer.facts import YEAR, norm_words, years
-from qa.answer.question import QuestionInfo
+from qa.answer.facts import YEAR, norm_words, unit_of, years
+from qa.answer.question import QuestionInfo, _noun_kind
 from qa.models.nlp import Ent, Sent
 
 # Verbs whose recipient ("told CNN") or source ("according to") is attribution, not news.
@@ -68,3 +68,36 @@ def other_edition(question_years: Sequence[tuple[str, str]], sent: Sent) -> bool
     return any(
         year not in named and any(noun == n and y != year for y, n in theirs) for year, noun in question_years
     )
+
+
+def counted(sent: Sent, ent: Ent) -> str:
+    """The noun a number counts ("87,000 employees" -> employee), "money" or "%", or "".
+
+    Also when the noun is inside the entity ("more than 18,000 acres" -> acre), and when
+    the number is what a measure noun rose or fell to ("the number of dead climbed to
+    154", "the death toll rose to 156" -> dead, death): what that measure counts.
+    """
+    unit = unit_of(sent, ent.first, ent.last)
+    if unit:
+        return unit
+    toks = sent.toks
+    for k in range(ent.first, ent.last + 1):
+        head = toks[k].head
+        if toks[k].dep == "nummod" and ent.first <= head <= ent.last and toks[head].pos == "NOUN":
+            return toks[head].lemma
+    verb = toks[ent.last].head
+    if toks[verb].pos == "ADP":  # "climbed *to* 154"
+        verb = toks[verb].head
+    if toks[verb].pos not in {"VERB", "AUX"}:
+        return ""
+    for subj in sent.children(verb):
+        if toks[subj].dep not in {"nsubj", "nsubjpass"} or _noun_kind(toks[subj].lemma)[0] != "quantity":
+            continue
+        for kid in sent.children(subj):
+            if toks[kid].dep == "compound" and toks[kid].pos == "NOUN":
+                return toks[kid].lemma  # "the death toll"
+            if toks[kid].dep == "prep" and toks[kid].lemma == "of":
+                for obj in sent.children(kid):
+                    if toks[obj].dep == "pobj":
+                        return toks[obj].lemma  # "the number of dead"
+    return ""
