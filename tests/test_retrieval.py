@@ -52,6 +52,25 @@ def test_each_mode_finds_the_relevant_article(pipeline, mode: str) -> None:
     assert any(h.doc_id == "budget" for h in hits)
 
 
+def test_a_question_encoded_beside_bm25_ranks_as_one_encoded_first(pipeline) -> None:
+    """Hybrid search encodes a new question in another thread while BM25 runs: same passages,
+    same scores, as with the vector in hand (both stores; Milvus waits for it before searching)."""
+    from concurrent.futures import Future
+
+    from qa.store import SearchRequest
+
+    question = "Which army evacuated homes after the river valley flooded in June?"
+    vector = pipeline.embedder.embed([question])
+    future: Future = Future()
+    future.set_result(vector)
+    given, waited = (
+        pipeline.store.search(SearchRequest(question, v, 4, "hybrid", Filters())) for v in (vector, future)
+    )
+    assert [(p.chunk_id, p.score) for p in given] == [(p.chunk_id, p.score) for p in waited]
+    fresh = pipeline.retriever.search(question + " (again)", 4)  # not cached: encoded beside BM25
+    assert fresh and fresh[0].doc_id == "flood-2022"
+
+
 def test_bm25_ignores_unrelated_words(pipeline) -> None:
     assert pipeline.search("zebra quantum xylophone", 3, mode="bm25") == []
 

@@ -9,16 +9,16 @@ included, is :mod:`qa.store.ranking`.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import numpy as np
 
+from qa.pools import in_pool
 from qa.store import ChunkStore, Filters, Mode, SearchRequest
 from qa.types import Passage
 
@@ -27,24 +27,16 @@ __all__ = ["Filters", "Mode", "Retriever", "in_background"]
 log = logging.getLogger(__name__)
 
 QUESTION_CACHE = 1024  # question vectors kept (1.5 KB each)
-BACKGROUND_WORKERS = 8  # retrievals in flight beside their questions' parses (more wait their turn)
 T = TypeVar("T")
-_BACKGROUND: ThreadPoolExecutor | None = None
-_BACKGROUND_LOCK = threading.Lock()
 
 
 def in_background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-    """Run ``fn`` in a small shared pool, with this thread's context vars (such as the request id).
+    """Run ``fn`` in the shared retrieval pool (:mod:`qa.pools`).
 
     ``/ask`` retrieves this way while its own thread parses the question: both are
     needed, neither needs the other, and on two cores the shorter one is hidden.
     """
-    global _BACKGROUND
-    if _BACKGROUND is None:
-        with _BACKGROUND_LOCK:
-            if _BACKGROUND is None:
-                _BACKGROUND = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="qa-retrieve")
-    return _BACKGROUND.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+    return in_pool("retrieve", fn, *args, **kwargs)
 
 
 class Retriever:
@@ -77,9 +69,20 @@ class Retriever:
     ) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first."""
         mode = mode or self.mode
-        vector = self._question_vector(question) if mode in ("dense", "hybrid") else None
+        vector: np.ndarray | Future[np.ndarray] | None = None
+        if mode == "hybrid" and not self._cached(question):
+            # Encoded in another thread while the store scores BM25 (the encoder releases the GIL;
+            # at 1M chunks BM25 costs about twice the encoding). Its own pool: a retrieval that
+            # itself runs in the background pool never waits on a task queued behind it.
+            vector = in_pool("encode", self._question_vector, question)
+        elif mode in ("dense", "hybrid"):
+            vector = self._question_vector(question)
         request = SearchRequest(question, vector, k, mode, filters or Filters(), self.rrf_k, self.half_life)
         return self.store.search(request)
+
+    def _cached(self, question: str) -> bool:
+        with self._vectors_lock:
+            return question in self._vectors
 
     def _question_vector(self, question: str) -> np.ndarray:
         """The question's vector, from a small LRU: a repeated question skips the encoder."""

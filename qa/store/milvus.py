@@ -216,8 +216,7 @@ class MilvusStore:
         words = " ".join(tokenize([request.question])[0]) if request.lexical else ""
         searches: list[AnnSearchRequest] = []
         if request.dense:
-            assert request.vector is not None, "a dense search needs the question's vector"
-            vector = np.asarray(request.vector, dtype=np.float32).reshape(-1).tolist()
+            vector = np.asarray(request.question_vector(), dtype=np.float32).reshape(-1).tolist()
             searches.append(
                 AnnSearchRequest([vector], "dense", {"metric_type": "IP"}, request.pool, expr=expr or None)
             )

@@ -12,6 +12,7 @@ but a strong older match still beats a weak recent one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -31,12 +32,19 @@ class SearchRequest:
     """One search: the question (for BM25), its vector (for dense; None in bm25 mode), k, mode, filters."""
 
     question: str
-    vector: np.ndarray | None
+    vector: np.ndarray | Future[np.ndarray] | None  # a future: still being encoded (read it last)
     k: int = 5
     mode: Mode = "hybrid"
     filters: Filters = field(default_factory=Filters)
     rrf_k: int = 60
     half_life_days: float = 30.0
+
+    def question_vector(self) -> np.ndarray:
+        """The question's vector, waiting for it if it is still being encoded (beside BM25)."""
+        if isinstance(self.vector, Future):
+            return self.vector.result()
+        assert self.vector is not None, "a dense search needs the question's vector"
+        return self.vector
 
     @property
     def pool(self) -> int:

@@ -280,12 +280,15 @@ class Store:
         allowed = snap.allowed(request.filters)
         if allowed is not None and not len(allowed):
             return []
+        # BM25 first: the question may still be encoding in another thread (see Retriever.search).
+        lexical = (
+            self.keywords(snap).search(request.question, request.pool, allowed) if request.lexical else []
+        )
         lists: list[dict[int, float]] = []
         if request.dense:
-            assert request.vector is not None, "a dense search needs the question's vector"
-            lists.append(dict(snap.dense(request.vector, request.pool, allowed)))
+            lists.append(dict(snap.dense(request.question_vector(), request.pool, allowed)))
         if request.lexical:
-            lists.append(dict(self.keywords(snap).search(request.question, request.pool, allowed)))
+            lists.append(dict(lexical))
         return passages(rank(request, lists, snap.published_at), request.k, self.chunks)
 
     def size(self) -> int:
