@@ -272,6 +272,8 @@ class Store:
 
     # -- reads for retrieval ---------------------------------------------------------
 
+    reads_vector_last = True  # search scores BM25 before it needs the question's vector (see Retriever)
+
     def search(self, request: SearchRequest) -> list[Passage]:
         """The ``request.k`` best passages: FAISS and BM25 segments of one snapshot, fused with RRF."""
         snap = self.snapshot()
