@@ -44,3 +44,15 @@ def started_local_llm(**kwargs: Any) -> Iterator[LocalLLMServer]:
 def local_llm() -> Iterator[LocalLLMServer]:
     """A started SmolLM2 server shared by the whole session (``.api_base``, ``.litellm_model``)."""
     yield from started_local_llm()
+
+
+def ctrl_c_enabled() -> None:
+    """``preexec_fn`` for a child the test stops with SIGINT, as Ctrl-C in a terminal would.
+
+    A shell that runs a job in the background (``cmd &``, ``nohup``) starts it with SIGINT
+    ignored, and Python then installs no KeyboardInterrupt handler: the child would never see
+    the test's Ctrl-C.  The child is given the default disposition back first.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -18,6 +18,7 @@ import pytest
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.store import Store
 from tests.conftest import ROOT, SEED_ID, SEED_TEXT
+from tests.llm_fixtures import ctrl_c_enabled
 
 pytestmark = pytest.mark.slow
 
@@ -168,6 +169,7 @@ def test_llm_server_command_passes_its_options_through(tmp_path: Path) -> None:
             [sys.executable, "-m", "qa.cli", "llm-server", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=ctrl_c_enabled,
         )
         try:
             deadline = time.monotonic() + 60

@@ -29,7 +29,7 @@ from qa.tools.local_llm import (
     LocalLLMUnavailable,
     find_smollm2_gguf,
 )
-from tests.llm_fixtures import started_local_llm
+from tests.llm_fixtures import ctrl_c_enabled, started_local_llm
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 
@@ -209,6 +209,7 @@ def test_cli_serves_until_interrupted() -> None:
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        preexec_fn=ctrl_c_enabled,
     )
     try:
         banner = _read_until(proc, "Ctrl-C", timeout=60)
