@@ -370,8 +370,11 @@ class Pipeline:
 
         def flush(batch: list[Article]) -> None:
             on_chunks = (lambda n: progress(0, n)) if progress else None
-            stored = parsing.start(batch)
+            stored = parsing.start(batch)  # queued behind the previous batch's parses
             report = write_articles(store, self.embedder, batch, self.settings, on_chunks)
+            parsing.hold(lambda: finish(batch, stored, report))  # runs the previous batch's finish
+
+        def finish(batch: list[Article], stored: Callable[[], int], report: IngestReport) -> None:
             stored()
             self.annotate(batch)
             self.origins.record(batch)
@@ -383,7 +386,7 @@ class Pipeline:
             for batch in article_batches(paths, INGEST_BATCH, result.problems, on_problem):
                 flush(batch)
         finally:
-            parsing.close()
+            parsing.close()  # finishes the last batch held
         # A batch ingest ends with its writes folded into the base file, so the next open loads it.
         store.compact()
         return result

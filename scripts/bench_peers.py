@@ -59,6 +59,11 @@ def main() -> int:
         default=2,
         help="interleaved rounds (raw, qa, each peer, then again): medians resist a load that drifts",
     )
+    parser.add_argument(
+        "--qa-encoded",
+        action="store_true",
+        help="also ingest with QA_CHUNK_VECTORS=encoded each round (qa's chunk vectors encoded, not derived)",
+    )
     args = parser.parse_args()
 
     from qa.config import Settings
@@ -95,6 +100,7 @@ def main() -> int:
             "batch_size": settings.embed_batch_size,
             "precision": settings.embed_precision,
             "sentence_vectors": settings.sentence_vectors,
+            "chunk_vectors": settings.chunk_vectors,
         }
     }
 
@@ -106,7 +112,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="qa-peers-"))
     jsonl = work / "corpus.jsonl"
     jsonl.write_text("".join(json.dumps(a.__dict__) + "\n" for a in articles))
-    times: dict[str, list[float]] = {name: [] for name in ("raw_encode", "qa", *peers)}
+    variants = ["qa_encoded"] if args.qa_encoded else []
+    times: dict[str, list[float]] = {name: [] for name in ("raw_encode", "qa", *variants, *peers)}
     loads: dict[str, list[float]] = {name: [] for name in times}
     query_ms: dict[str, list[float]] = {}
     distinct: list[float] = []
@@ -132,6 +139,17 @@ def main() -> int:
             f"qa ingest {times['qa'][-1]:.1f} s ({report.chunks_embedded} chunks)",
             file=sys.stderr,
         )
+        for variant in variants:
+            other = Pipeline(
+                settings.model_copy(
+                    update={"index_dir": work / f"{variant}-{round_n}", "chunk_vectors": "encoded"}
+                )
+            )
+            start = time.perf_counter()
+            other.ingest([jsonl])
+            times[variant].append(time.perf_counter() - start)
+            loads[variant].append(os.getloadavg()[0])
+            print(f"round {round_n + 1}: {variant} ingest {times[variant][-1]:.1f} s", file=sys.stderr)
         if round_n == 0:
             # Queries as `qa serve` runs them: a fresh pipeline whose encoders load with one
             # thread (the peers' child does the same).
@@ -181,11 +199,17 @@ def main() -> int:
     raw_s, ingest_s = statistics.median(times["raw_encode"]), statistics.median(times["qa"])
     results["raw_encode"] = ingest_of("raw_encode")
     results["qa"] = {**ingest_of("qa"), **summary(distinct), "repeated": summary(repeated)}
+    for variant in variants:
+        results[variant] = ingest_of(variant)
     for peer in peers:
         if times[peer]:
             results[peer] = {**ingest_of(peer), **summary(query_ms[peer])}
 
     ratios: dict[str, float] = {"qa_ingest_vs_raw_encode": round(raw_s / ingest_s, 3)}
+    if variants:
+        ratios["qa_ingest_speedup_vs_qa_encoded"] = round(
+            statistics.median(times["qa_encoded"]) / ingest_s, 3
+        )
     for peer in ("llamaindex", "haystack"):
         if "ingest_s" in results.get(peer, {}):
             ratios[f"qa_ingest_speedup_vs_{peer}"] = round(results[peer]["ingest_s"] / ingest_s, 3)

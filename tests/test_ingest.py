@@ -538,3 +538,66 @@ def test_a_failed_parse_worker_costs_time_not_annotations(
     texts = annotation_texts([a for a in load_articles([_corpus_file(tmp_path)]) if isinstance(a, Article)])
     stored = pipeline.annotator.store.get_many([text_key(t) for t in texts])  # type: ignore[union-attr]
     assert len(stored) == len({text_key(t) for t in texts})
+
+
+def test_batches_are_pipelined_and_a_failed_write_still_finishes_the_batch_before(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch n is finished (parses stored, signatures recorded) after batch n+1 is embedded; once the
+    child runs, every later batch (small ones too) is parsed there; a write that fails still lets the
+    batch before it finish."""
+    from qa import pipeline as pipeline_module
+    from qa.ingest import annotate
+    from qa.ingest.annotate import annotation_texts
+    from qa.models.nlp import text_key
+
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [
+        {"id": "harbour-0", "title": "Harbour 0", "text": "\n".join(PARAGRAPHS)},
+        {"id": "harbour-1", "title": "Ferry", "text": "The night ferry to Hull was cancelled on Friday."},
+        {"id": "harbour-2", "title": "Harbour 2", "text": "\n".join(PARAGRAPHS)},
+    ]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    articles = [a for a in load_articles([corpus]) if isinstance(a, Article)]
+    monkeypatch.setattr(pipeline_module, "INGEST_BATCH", 1)
+    monkeypatch.setattr(annotate, "WORKER_CHARS", len(articles[0].text))  # the first batch starts the child
+    events: list[tuple[str, str]] = []
+    parsed: list[int] = []
+    real_parse, real_write = annotate.ParseWorker.parse, pipeline_module.write_articles
+    real_finish = pipeline_module.Pipeline.annotate
+
+    def parse(self, texts):  # type: ignore[no-untyped-def]
+        parsed.append(len(texts))
+        return real_parse(self, texts)
+
+    def write(store, embedder, batch, settings, progress=None):  # type: ignore[no-untyped-def]
+        events.append(("write", batch[0].id))
+        if batch[0].id == "harbour-2":
+            raise OSError("disk full")
+        return real_write(store, embedder, batch, settings, progress)
+
+    def finish(self, batch):  # type: ignore[no-untyped-def]
+        events.append(("finish", batch[0].id))
+        return real_finish(self, batch)
+
+    monkeypatch.setattr(annotate.ParseWorker, "parse", parse)
+    monkeypatch.setattr(pipeline_module, "write_articles", write)
+    monkeypatch.setattr(pipeline_module.Pipeline, "annotate", finish)
+    pipeline = make_pipeline(tmp_path / "index", embedder)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.ingest([corpus])
+    assert events == [
+        ("write", "harbour-0"),
+        ("write", "harbour-1"),
+        ("finish", "harbour-0"),
+        ("write", "harbour-2"),
+        ("finish", "harbour-1"),
+    ]
+    # The second batch is far below WORKER_CHARS, but the child runs already: it parses it too (its
+    # title and its one sentence); the third's one new text (its title) was queued before its write.
+    assert parsed[0] > 2 and parsed[1:] == [2, 1]
+    texts = annotation_texts(articles[:2])
+    stored = pipeline.annotator.store.get_many([text_key(t) for t in texts])  # type: ignore[union-attr]
+    assert len(stored) == len({text_key(t) for t in texts})
+    assert set(pipeline.origins.signatures(["harbour-0", "harbour-1"])) == {"harbour-0", "harbour-1"}
+    assert [d.id for d in pipeline.list_documents()[1]] == ["harbour-0", "harbour-1"]

@@ -186,26 +186,32 @@ class RayEmbedder:
 
 
 def missing_texts(articles: Sequence[Article], stored: Any, settings: Settings, model: str) -> list[str]:
-    """The chunk and sentence texts of ``articles`` that the store has no vector for (``stored``: a writer)."""
-    words, overlap = settings.chunk_words, settings.chunk_overlap_sentences
-    todo = embed.changes(
-        articles, stored.document_states([a.id for a in articles]), embed.Chunking(model, words, overlap)
-    )
-    chunks: dict[str, str] = {}
-    sentences: dict[str, str] = {}
+    """The texts :func:`qa.ingest.embed.prepare` will embed for ``articles`` (``stored``: a writer): the
+    chunk texts the store has no vector for, or, with derived chunk vectors, those chunks' titles
+    and sentences; and the sentences the store lacks."""
+    chunking = embed.chunking(settings, model)
+    words, overlap = chunking.chunk_words, chunking.overlap_sentences
+    todo = embed.changes(articles, stored.document_states([a.id for a in articles]), chunking)
+    chunks: dict[str, tuple[str, str, list[str]]] = {}  # key -> (embedding text, title, sentences)
     for article, _ in todo.rewrite:
         for c in chunk_article(article, words, overlap):
             text = embedding_text(article.title, c.text)
-            chunks[embed.content_hash(model, text)] = text
-            if settings.sentence_vectors:
-                for start, end in sentence_spans(c.text):
-                    sentences[embed.sentence_hash(model, c.text[start:end])] = c.text[start:end]
+            own = [c.text[start:end] for start, end in sentence_spans(c.text)]
+            chunks[chunking.chunk_key(text)] = (text, article.title, own)
     vectors: StoredVectors = stored
     have = vectors.chunk_vectors(list(chunks))
+    lacking = [v for h, v in chunks.items() if h not in have]
+    sentences: dict[str, str] = {}
+    read = list(chunks.values()) if settings.sentence_vectors else lacking if chunking.derived else []
+    for _, _, own in read:
+        sentences.update((embed.sentence_hash(model, t), t) for t in own)
     have_sentences = vectors.sentence_vectors_by_hash(list(sentences)) if sentences else {}
-    return [t for h, t in chunks.items() if h not in have] + [
-        t for h, t in sentences.items() if h not in have_sentences
-    ]
+    if chunking.derived:
+        # A chunk without a sentence is encoded whole (embed.prepare's fallback).
+        first = sorted({title for _, title, _ in lacking if title}) + [t for t, _, own in lacking if not own]
+    else:
+        first = [text for text, _, _ in lacking]
+    return first + [t for h, t in sentences.items() if h not in have_sentences]
 
 
 def ingest(

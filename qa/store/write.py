@@ -33,16 +33,23 @@ def write_articles(
     """
     if not articles:
         return IngestReport()
-    words, overlap = settings.chunk_words, settings.chunk_overlap_sentences
+    chunking = embed.chunking(settings, embedder.name)
+    words, overlap = chunking.chunk_words, chunking.overlap_sentences
     with store.writer() as writer:
         todo = embed.changes(
             articles,
             writer.document_states([a.id for a in articles]),
-            embed.Chunking(embedder.name, words, overlap),
+            chunking,
         )
         chunks = {a.id: chunk_article(a, words, overlap) for a, _ in todo.rewrite}
         prepared = embed.prepare(
-            todo, chunks, embedder, writer, sentences=settings.sentence_vectors, progress=progress
+            todo,
+            chunks,
+            embedder,
+            writer,
+            sentences=settings.sentence_vectors,
+            chunking=chunking,
+            progress=progress,
         )
         writer.write(prepared)
     return prepared.report
