@@ -40,13 +40,14 @@ def _table(rows: list[dict[str, Any]]) -> str:
 def peers_section(data: dict[str, Any]) -> str:
     from matplotlib.figure import Figure
 
-    systems = [s for s in ("raw_encode", "qa", "llamaindex", "haystack") if "ingest_s" in data.get(s, {})]
+    names = ("raw_encode", "qa", "qa_derived", "llamaindex", "haystack")
+    systems = [s for s in names if "ingest_s" in data.get(s, {})]
     fig = Figure(figsize=(10, 3.4))
     ax1, ax2 = fig.subplots(1, 2)
     ax1.bar(
         systems,
         [data[s]["ingest_s"] for s in systems],
-        color=["#888", "#2a6", "#36c", "#c63"][: len(systems)],
+        color=[dict(zip(names, ["#888", "#2a6", "#7c4", "#36c", "#c63"], strict=True))[s] for s in systems],
     )
     ax1.set_ylabel("seconds")
     ax1.set_title(f"Ingest of {data['meta']['chunks']} chunks (lower is better)")

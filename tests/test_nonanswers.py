@@ -111,6 +111,39 @@ def test_per_attribution_and_a_calendar_date_for_how_long(annotator: Annotator) 
     assert "June 21, 2022" not in [e.text for e in assess(info, dated, 0.8).answers]
     lasted = parse(annotator, "The jury deliberated for two days before finding Cosby liable.")
     assert [e.text for e in assess(info, lasted, 0.8).answers] == ["two days"]
+    # A count is no duration: "eight" women, asked how long.
+    jurors = parse(
+        annotator, "The jury, made up of eight women and four men, deliberated before its verdict."
+    )
+    assert assess(info, jurors, 0.8).answers == []
+    # A length is: asked how long a bridge is, "2 miles".
+    bridge = analyze(parse(annotator, "How long is the new river bridge?"))
+    spans = parse(annotator, "The new river bridge is 2 miles long.")
+    assert [e.text for e in assess(bridge, spans, 0.8).answers] == ["2 miles"]
+
+
+def test_what_may_happen_does_not_answer_what_happened(annotator: Annotator) -> None:
+    """Asked what happened (or is), a date in a clause under a modal is a plan, not the answer; asked
+    what may happen, it is."""
+    plan = parse(
+        annotator,
+        "NASA said the rocket's slow trek to the launch pad could begin as early as Friday, November 4.",
+    )
+    happened = analyze(parse(annotator, "On what date did NASA's rocket begin its trek to the launch pad?"))
+    assert not analyze(parse(annotator, "When did the trek begin?")).hedged and not happened.hedged
+    assert assess(happened, plan, 0.8).answers == []
+    may = analyze(parse(annotator, "When could NASA's rocket begin its trek to the launch pad?"))
+    assert may.hedged
+    assert [e.text for e in assess(may, plan, 0.8).answers] == ["as early as Friday, November 4"]
+    done = parse(annotator, "NASA's rocket began its slow trek to the launch pad on Friday, November 4.")
+    assert [e.text for e in assess(happened, done, 0.8).answers] == ["Friday, November 4"]
+    # The asked predicate under a modal ("should be on track to overtake"), the date on another verb.
+    forecast = parse(
+        annotator,
+        "The new season gets underway on October 18 and James should be on track to overtake Kareem Abdul-Jabbar.",
+    )
+    passed = analyze(parse(annotator, "On what date did James overtake Kareem Abdul-Jabbar?"))
+    assert assess(passed, forecast, 0.8).answers == []
 
 
 def test_what_a_number_counts_inside_its_entity_or_through_a_measure_noun(annotator: Annotator) -> None:

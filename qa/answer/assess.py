@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, norm_words, same_name
-from qa.answer.nonanswers import attribution, counted, in_question, other_edition
+from qa.answer.nonanswers import attribution, counted, in_question, only_may_happen, other_edition
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
@@ -165,8 +165,12 @@ def assess(
                     continue  # asked how many weeks, "87,000 employees" is no answer
             if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:
                 continue  # asked on what date, "half a century" is no answer
-            if info.wh_words[:2] == ("how", "long") and ent.label in WHEN and entity_dates(ent):
-                continue  # asked how long, a calendar date ("June 1, 2022") is no duration
+            if info.wh_words[:2] == ("how", "long") and (
+                (ent.label in WHEN and entity_dates(ent)) or ent.label not in WHEN | {"QUANTITY"}
+            ):
+                continue  # asked how long, a calendar date ("June 1, 2022") or a count ("eight women") is no duration
+            if not info.hedged and only_may_happen(sent, ent, anchors, similar, min_predicate):
+                continue  # "could begin as early as Friday": a plan, when asked what happened or is
             if info.kind == "named" and info.focus and _near(sent, ent, info.focus, similar):
                 described.append(ent)  # asked which hospital, the sentence calls it a hospital
             if attached:

@@ -14,15 +14,20 @@ answerer used to quote on news:
   news, they are not in it; unless the question itself asks about telling or saying;
 * **another year of the same thing**: asked about "the 2022 Tour de France", a
   sentence about "the 2014 Tour de France" (a year modifying the same noun) and no
-  2022 is about another edition, so nothing in it answers.
+  2022 is about another edition, so nothing in it answers;
+* **what may happen**: asked what happened or is (no modal or future auxiliary in the
+  question), a date or name in a sentence that only says it may happen ("could take
+  place as early as Friday, November 4"; "should be on track to overtake") is a plan or
+  a forecast, not the answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qa.answer.facts import YEAR, norm_words, unit_of, years
 from qa.answer.question import QuestionInfo, _noun_kind
+from qa.answer.syntax import hedged
 from qa.models.nlp import Ent, Sent
 
 # Verbs whose recipient ("told CNN") or source ("according to") is attribution, not news.
@@ -101,3 +106,28 @@ def counted(sent: Sent, ent: Ent) -> str:
                     if toks[obj].dep == "pobj":
                         return toks[obj].lemma  # "the number of dead"
     return ""
+
+
+def only_may_happen(
+    sent: Sent, ent: Ent, asked: Sequence[str], similar: Callable[[str, str], float], min_predicate: float
+) -> bool:
+    """The sentence says the answer's event may happen, not that it did: the verb the answer hangs on is
+    under a modal ("could begin as early as Friday"), or every verb stating the asked predicate is
+    ("should be on track to overtake")."""
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    k = next((i for i in inside if toks[i].head not in inside), ent.last)  # the entity's own head word
+    for _ in range(4):
+        if toks[k].head == k:
+            break
+        k = toks[k].head
+        if toks[k].pos in {"VERB", "AUX"}:
+            if hedged(sent, k):
+                return True
+            break
+    stating = [
+        i
+        for i, t in enumerate(toks)
+        if t.pos == "VERB" and any(similar(w, t.lemma) >= min_predicate for w in asked)
+    ]
+    return bool(stating) and all(hedged(sent, i) for i in stating)

@@ -63,6 +63,9 @@ class QuestionInfo:
     years: tuple[tuple[str, str], ...] = ()
     # The wh-phrase's common words, lowercased ("which", "national", "park"; not "Taronga Zoo").
     wh_words: tuple[str, ...] = ()
+    # The question asks what may or will happen ("When might...", "Who will..."): a modal or future
+    # auxiliary; else a sentence that only says it may happen does not answer it.
+    hedged: bool = False
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -162,7 +165,12 @@ def analyze(sent: Sent) -> QuestionInfo:
         _transitive(sent, predicate),
         years(sent),
         tuple(words[i] for i in sorted(wh_phrase) if toks[i].pos != "PROPN"),
+        any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks),
     )
+
+
+# Auxiliaries of tense, voice and questions; any other (modal or future) makes a question hedged.
+_PLAIN_AUX = frozenset({"be", "have", "do", "to", "'s", "'re", "'m", "'ve", "’s", "’re", "’m", "’ve"})
 
 
 _OBJECTS = frozenset({"dobj", "oprd", "ccomp", "dative"})
