@@ -159,3 +159,20 @@ def test_what_a_number_counts_inside_its_entity_or_through_a_measure_noun(annota
     assert [e.text for e in assess(info, grown, 0.8).answers] == ["more than 9,000 acres"]
     homes = parse(annotator, "The Mill Creek fire has burned through 40 homes since Friday.")
     assert assess(info, homes, 0.8).answers == []  # homes, not acres
+
+
+def test_asked_when_something_might_happen_a_condition_on_its_verb_answers(annotator: Annotator) -> None:
+    """ "When might X happen?" asks under what condition: an "if" clause on the asked verb answers it,
+    not a condition on another verb, and not when the question asks when it did happen."""
+    sent = parse(
+        annotator,
+        "Putin said a civilian site might become a legitimate target if enemy officers were meeting there.",
+    )
+    might = analyze(parse(annotator, "When might a civilian site become a legitimate target?"))
+    assert [e.text for e in assess(might, sent, 0.8).answers] == ["if enemy officers were meeting there"]
+    did = analyze(parse(annotator, "When did the civilian site become a target?"))
+    assert assess(did, sent, 0.8).answers == []
+    other = parse(
+        annotator, "If enemy officers meet there, Putin said, talks would stop; the site is a hospital."
+    )
+    assert assess(might, other, 0.8).answers == []

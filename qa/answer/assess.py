@@ -33,6 +33,7 @@ from qa.answer.question import (
     names_missing,
     prepositional_use,
 )
+from qa.answer.syntax import conditions
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.types import Answer, Citation, Question, ShortAnswer
 
@@ -178,6 +179,12 @@ def assess(
             answers.append(ent)
     if described:
         answers = described + [a for a in answers if a not in described]
+    if info.kind == "date" and info.hedged and not answers:
+        # "When might a location become a target?" asks under what condition: "if ..." on the asked verb.
+        answers = [
+            c for head, c in conditions(sent) if any(similar(w, sent.toks[head].lemma) >= 1.0 for w in asked)
+        ]
+        linked = list(answers)
     return SentenceFit(
         relevance, coverage, predicate, answers, bool(described) or info.kind != "named", described, linked
     )

@@ -9,7 +9,7 @@ claim's token (same part of speech, shared neighbours).
 from __future__ import annotations
 
 from qa.answer.facts import same_name, span_key
-from qa.models.nlp import NAME_TYPES, Sent
+from qa.models.nlp import NAME_TYPES, Ent, Sent
 
 LIGHT_VERBS = frozenset({"be", "have", "do", "get", "make", "take", "say", "go"})
 _SUBJ = frozenset({"nsubj", "csubj", "expl"})
@@ -211,4 +211,27 @@ def descriptors(sent: Sent) -> dict[str, set[str]]:
             d = toks[c]
             if not d.ent and d.pos in {"NOUN", "PROPN"} and d.dep in {"compound", "appos"}:
                 out.setdefault(d.text.lower(), set()).add(span_key(sent, i))
+    return out
+
+
+# Subordinators that make a clause a condition on its head ("might become a target *if* ...").
+_CONDITIONS = frozenset({"if", "unless", "once", "when", "whenever"})
+
+
+def conditions(sent: Sent) -> list[tuple[int, Ent]]:
+    """Conditional clauses as ``(head verb index, span)``: an adverbial clause its subordinator marks
+    as a condition ("if enemy military personnel were meeting there"), the span labelled CONDITION."""
+    toks = sent.toks
+    out: list[tuple[int, Ent]] = []
+    for i, t in enumerate(toks):
+        if t.dep != "advcl" or t.head == i:
+            continue
+        if not any(toks[c].dep == "mark" and toks[c].lemma.lower() in _CONDITIONS for c in sent.children(i)):
+            continue
+        span = sent.subtree(i)
+        first, last = span[0], span[-1]
+        while last > first and toks[last].pos == "PUNCT":
+            last -= 1
+        start, end = toks[first].start, toks[last].end
+        out.append((t.head, Ent("CONDITION", sent.text[start:end], first, last, start, end)))
     return out
