@@ -8,6 +8,7 @@ qa.tools.load use as well).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -44,6 +45,23 @@ def embedder() -> SentenceTransformerEmbedder:
 def make_pipeline(index_dir: Path, embedder: SentenceTransformerEmbedder, **overrides: object) -> Pipeline:
     """A pipeline over ``index_dir`` with the shared model and test-friendly settings."""
     return Pipeline(Settings(index_dir=index_dir, **overrides), embedder=embedder)
+
+
+@contextlib.contextmanager
+def embedded_texts(pipeline: Pipeline) -> Iterator[list[list[str]]]:
+    """Every list of texts ``pipeline``'s embedder is asked to embed inside the block, in order."""
+    calls: list[list[str]] = []
+    real = pipeline.embedder.embed
+
+    def spy(texts: list[str], **kw: object):  # type: ignore[no-untyped-def]
+        calls.append(list(texts))
+        return real(texts, **kw)  # type: ignore[arg-type]
+
+    pipeline.embedder.embed = spy  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        pipeline.embedder.embed = real  # type: ignore[method-assign]
 
 
 def articles_pipeline(

@@ -10,7 +10,7 @@ import numpy as np
 from qa.ingest.chunk import sentence_spans
 from qa.models.embedding import SentenceTransformerEmbedder
 from qa.types import Article
-from tests.conftest import make_pipeline
+from tests.conftest import embedded_texts, make_pipeline
 
 ARTICLE = Article(
     id="derive-1",
@@ -48,17 +48,9 @@ def test_derived_chunk_vector_weighs_sentences_and_title_by_their_length(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     pipeline = make_pipeline(tmp_path / "index", embedder, chunk_words=40, chunk_vectors="derived")
-    calls: list[list[str]] = []
-    real = pipeline.embedder.embed
-
-    def spy(texts: list[str], **kw: object) -> np.ndarray:
-        calls.append(list(texts))
-        return real(texts, **kw)  # type: ignore[arg-type]
-
-    pipeline.embedder.embed = spy  # type: ignore[method-assign]
     done: list[int] = []
-    report = pipeline.add_articles([ARTICLE], done.append)
-    pipeline.embedder.embed = real  # type: ignore[method-assign]
+    with embedded_texts(pipeline) as calls:
+        report = pipeline.add_articles([ARTICLE], done.append)
     chunks = _chunks(pipeline.index_dir)
     assert len(chunks) >= 3 and report.chunks_embedded == len(chunks)
     # No chunk text was encoded: one call, the distinct sentences and the title.

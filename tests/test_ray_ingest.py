@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from qa.cli import main
+from qa.pipeline import Pipeline
 from tests.conftest import ROOT, SEEDS, make_pipeline
 
 pytestmark = pytest.mark.slow
@@ -60,23 +61,30 @@ def _ingest(*argv: str) -> tuple[int, str]:
     return rc, out.getvalue() + err.getvalue()
 
 
-def test_ray_ingest_into_milvus_matches_a_plain_ingest(
-    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _plain_and_ray(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch, **settings: str
+) -> tuple[Pipeline, Pipeline, Path, Path]:
+    """The seeds and ARTICLES ingested plainly and by ``qa ingest --engine ray`` (both with ``settings``,
+    the CLI's through their environment variables): the two pipelines, the Ray index and the corpus."""
     corpus = tmp_path / "articles.jsonl"
     corpus.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), "utf-8")
-    plain = make_pipeline(tmp_path / "plain", embedder, store="milvus")
+    plain = make_pipeline(tmp_path / "plain", embedder, **settings)
     plain.ingest([SEEDS, corpus])
-
-    monkeypatch.setenv("QA_STORE", "milvus")
+    for name, value in settings.items():
+        monkeypatch.setenv(f"QA_{name.upper()}", value)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     index = tmp_path / "ray"
     rc, out = _ingest(
         str(SEEDS), str(corpus), "--engine", "ray", "--workers", "1", "-q", "--index-dir", str(index)
     )
-    assert rc == 0, out
-    assert "4 added" in out
-    ray = make_pipeline(index, embedder, store="milvus")
+    assert rc == 0 and "4 added" in out, out
+    return plain, make_pipeline(index, embedder, **settings), index, corpus
+
+
+def test_ray_ingest_into_milvus_matches_a_plain_ingest(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain, ray, index, corpus = _plain_and_ray(tmp_path, embedder, monkeypatch, store="milvus")
     try:
         assert ray.check() == []
         assert ray.list_documents()[1] and [
@@ -110,18 +118,7 @@ def test_ray_ingest_with_derived_chunk_vectors_matches_a_plain_ingest(
     tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With ``QA_CHUNK_VECTORS=derived`` Ray's workers embed sentences and titles, never chunk texts."""
-    corpus = tmp_path / "articles.jsonl"
-    corpus.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), "utf-8")
-    plain = make_pipeline(tmp_path / "plain", embedder, chunk_vectors="derived")
-    plain.ingest([SEEDS, corpus])
-    monkeypatch.setenv("QA_CHUNK_VECTORS", "derived")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    index = tmp_path / "ray"
-    rc, out = _ingest(
-        str(SEEDS), str(corpus), "--engine", "ray", "--workers", "1", "-q", "--index-dir", str(index)
-    )
-    assert rc == 0 and "4 added" in out, out
-    ray = make_pipeline(index, embedder, chunk_vectors="derived")
+    plain, ray, index, corpus = _plain_and_ray(tmp_path, embedder, monkeypatch, chunk_vectors="derived")
     assert ray.check() == []
     with sqlite3.connect(plain.index_dir / "store.sqlite") as a, sqlite3.connect(index / "store.sqlite") as b:
         query = "SELECT doc_id, ordinal, text, vector FROM chunks ORDER BY doc_id, ordinal"

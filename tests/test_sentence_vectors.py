@@ -8,7 +8,7 @@ import numpy as np
 
 from qa.answer.evidence import candidates
 from qa.models.embedding import SentenceTransformerEmbedder
-from tests.conftest import SEEDS, make_pipeline
+from tests.conftest import SEEDS, embedded_texts, make_pipeline
 
 
 def test_answers_find_every_scored_sentence_stored(
@@ -44,19 +44,9 @@ def test_answering_embeds_no_word_the_ingest_stored(
     assert set(vectors) == {"ceasefire", "strike", "declare"}
     fresh = embedder.embed(["ceasefire"])[0]
     assert float(vectors["ceasefire"] @ fresh) > 0.999  # float16 storage keeps the vector
-    live: list[list[str]] = []
-    real = pipeline.embedder.embed
-
-    def spy(texts: list[str], **kw: object) -> np.ndarray:
-        live.append(list(texts))
-        return real(texts, **kw)  # type: ignore[arg-type]
-
-    pipeline.embedder.embed = spy  # type: ignore[method-assign]
-    try:
-        question = "What conditions did Russia set for a ceasefire?"
+    question = "What conditions did Russia set for a ceasefire?"
+    with embedded_texts(pipeline) as live:
         answer = pipeline.ask(question)
-    finally:
-        pipeline.embedder.embed = real  # type: ignore[method-assign]
     assert answer.answered
     # Only the question reaches the model (the retriever and the answerer share its vector),
     # and of single words at most the question's own the articles never use (written back).
