@@ -122,3 +122,18 @@ def test_a_sentence_that_leaves_out_only_the_weekday_states_the_fact(pipeline: P
     assert not left_out.entailed and _omits_date(left_out)
     # Another weekday is another date, not a detail left out.
     assert not _omits_date(_judge(pipeline.verifier, claim, other_day, [], 0.8))
+
+
+def test_datelines_kickers_and_initials_are_no_part_of_a_fact() -> None:
+    from qa.answer.corroborate import undated
+    from qa.answer.facts import norm_words, same_name
+
+    assert undated(
+        "WASHINGTON – First lady Jill Biden made an unannounced visit to Ukraine on Sunday."
+    ).startswith("First lady")
+    assert undated("VISUAL EXPLAINER: Go inside NASA's plan to crash the DART spacecraft.").startswith(
+        "Go inside"
+    )
+    assert undated("NATO said on Monday that it would help Ukraine.").startswith("NATO said")
+    assert norm_words("the U.S. Open") == norm_words("US Open") == ["us", "open"]
+    assert same_name("U.K.", "UK") and not same_name("US Open", "French Open")

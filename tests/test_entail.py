@@ -139,3 +139,69 @@ def test_a_title_belongs_to_its_person(nlp: Annotator) -> None:
     assert swapped.label == CONTRADICTED and not swapped.checks["roles"], swapped.reasons
     same = _judge(nlp, "Geologist Tom Reyes and intern Ann Walsh helped Maria Lopez map the cave.", evidence)
     assert same.checks["roles"], same.reasons
+
+
+def test_an_approximate_amount_agrees_with_the_figure_it_rounds(nlp: Annotator) -> None:
+    # "nearly $25 billion" is "$24.6 billion" rounded: one value, either way round.
+    rounded = _judge(
+        nlp, "Kroger agreed to a nearly $25 billion deal.", "Kroger agreed to a $24.6 billion deal."
+    )
+    assert rounded.checks["numbers"], rounded.reasons
+    assert rounded.label != CONTRADICTED
+    exact = _judge(
+        nlp, "Kroger agreed to a $24.6 billion deal.", "Kroger agreed to a nearly $25 billion deal."
+    )
+    assert exact.label != CONTRADICTED, exact.reasons
+    # Without a hedge, or beyond rounding, another value still contradicts.
+    other = _judge(
+        nlp, "Kroger agreed to a nearly $30 billion deal.", "Kroger agreed to a $24.6 billion deal."
+    )
+    assert other.label == CONTRADICTED, other.reasons
+
+
+def test_a_compound_unit_is_the_same_unit(nlp: Annotator) -> None:
+    same = _judge(
+        nlp, "A magnitude 5.9 earthquake struck the east.", "A magnitude 5.9 quake struck the east."
+    )
+    assert same.checks["numbers"], same.reasons
+    hours = _judge(nlp, "Putin declared a 30-day ceasefire.", "Putin declared a 30-hour ceasefire.")
+    assert hours.label == CONTRADICTED
+
+
+def test_a_weekday_is_read_against_each_articles_date(nlp: Annotator) -> None:
+    claim = "Griner was sentenced to nine years on Thursday."
+    # Published Friday 5 August 2022, "Thursday" is 4 August; published 9 August, "last Thursday" too.
+    same_day = _judge(
+        nlp,
+        claim,
+        "Griner was sentenced to nine years last Thursday.",
+        published=("2022-08-05", "2022-08-09"),
+    )
+    assert same_day.checks.get("dates", True), same_day.reasons
+    month = _judge(
+        nlp, claim, "Griner was sentenced to nine years in August.", published=("2022-08-05", "2022-10-25")
+    )
+    assert month.label != CONTRADICTED, month.reasons
+    other = _judge(
+        nlp, claim, "Griner was sentenced to nine years on Thursday.", published=("2022-08-05", "2022-08-20")
+    )
+    assert other.label == CONTRADICTED and all("weekday" in r for r in other.reasons if "date" in r)
+    # Without the articles' dates, weekdays compare as words.
+    plain = _judge(nlp, claim, "Griner was sentenced to nine years last Thursday.")
+    assert plain.checks.get("dates", True)
+
+
+def test_a_spelled_out_duration_is_compared_and_an_age_is_no_duration(nlp: Annotator) -> None:
+    five = _judge(
+        nlp, "Griner was sentenced to nine years in prison.", "Griner was sentenced to five years in prison."
+    )
+    assert five.label == CONTRADICTED, five.reasons
+    age = _judge(
+        nlp,
+        "The 37-year-old superstar and the Lakers agreed to a two-year contract extension.",
+        "LeBron James agreed to a two-year extension of his contract with the Lakers.",
+    )
+    # The age is a detail the evidence lacks, not another length of contract.
+    assert age.label != CONTRADICTED and age.reasons == ["the number '37' is not in the evidence"], (
+        age.reasons
+    )

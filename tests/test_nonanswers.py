@@ -176,3 +176,42 @@ def test_asked_when_something_might_happen_a_condition_on_its_verb_answers(annot
         annotator, "If enemy officers meet there, Putin said, talks would stop; the site is a hospital."
     )
     assert assess(might, other, 0.8).answers == []
+
+
+def test_asked_what_a_measure_was_the_value_beside_it_answers(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "What was the magnitude of the earthquake in eastern Afghanistan?"))
+    assert (info.kind, info.focus, info.measured, info.predicate) == ("quantity", "magnitude", True, "")
+    assert "DATE" not in info.types
+    sent = parse(
+        annotator,
+        "Afghanistan was rocked by its deadliest earthquake in decades on Wednesday when a magnitude 5.9 "
+        "earthquake struck the country's east, killing more than 1,000 people.",
+    )
+    fit = assess(info, sent, 0.8)
+    assert fit.answers and fit.answers[0].text == "5.9"
+    # A description noun after "what is" is no measure: the question stays open.
+    assert not analyze(parse(annotator, "What is the plan for the city?")).measured
+
+
+def test_the_name_in_apposition_with_the_asked_noun_comes_first(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "Which training site did President Biden designate a national monument?"))
+    sent = parse(
+        annotator,
+        "He is expected to designate Camp Hale, a World War II training site along the Continental Divide, "
+        "as a national monument.",
+    )
+    fit = assess(info, sent, 0.8)
+    assert [e.text for e in fit.answers][:1] == ["Camp Hale"], fit.answers
+
+
+def test_a_name_spacy_runs_across_a_bracket_and_a_long_name_reworded(annotator: Annotator) -> None:
+    from qa.answer.question import names_missing
+
+    info = analyze(parse(annotator, "How many employees did Meta (Facebook's parent) say it would lay off?"))
+    assert not names_missing(info, ["Facebook parent company Meta said it is laying off 11,000 employees."])
+    assert names_missing(info, ["Twitter said it is laying off 3,700 employees."])
+    contest = analyze(parse(annotator, "Who won the Nathan's Famous Hot Dog Eating Contest?"))
+    assert not names_missing(
+        contest, ["Chestnut won the Nathan's Famous International Hot Dog Eating Contest."]
+    )
+    assert names_missing(contest, ["Chestnut won the hot dog contest at Coney Island."])

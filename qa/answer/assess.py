@@ -33,7 +33,7 @@ from qa.answer.question import (
     names_missing,
     prepositional_use,
 )
-from qa.answer.syntax import conditions
+from qa.answer.syntax import apposed, conditions, near_noun
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.types import Answer, Citation, Question, ShortAnswer
 
@@ -172,12 +172,21 @@ def assess(
                 continue  # asked how long, a calendar date ("June 1, 2022") or a count ("eight women") is no duration
             if not info.hedged and only_may_happen(sent, ent, anchors, similar, min_predicate):
                 continue  # "could begin as early as Friday": a plan, when asked what happened or is
-            if info.kind == "named" and info.focus and _near(sent, ent, info.focus, similar):
+            if (
+                info.kind == "named"
+                and info.focus
+                and (near_noun(sent, ent, info.focus, similar) or apposed(sent, ent, info.focus))
+            ):
                 described.append(ent)  # asked which hospital, the sentence calls it a hospital
             if attached:
                 linked.append(ent)
             answers.append(ent)
+    if info.measured:  # asked the magnitude, the number beside "magnitude" first
+        answers.sort(key=lambda e: not near_noun(sent, e, info.focus, similar))
     if described:
+        # The name the asked noun is in apposition with ("Camp Hale, a World War II training
+        # site along the Continental Divide") before one that merely sits beside it.
+        described.sort(key=lambda e: not apposed(sent, e, info.focus))
         answers = described + [a for a in answers if a not in described]
     if info.kind == "date" and info.hedged and not answers:
         # "When might a location become a target?" asks under what condition: "if ..." on the asked verb.
@@ -207,20 +216,6 @@ def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
         k = toks[k].head
         out.append(k)
     return out
-
-
-def _near(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float], window: int = 4) -> bool:
-    """True when the sentence calls the entity a ``noun`` (or a near synonym) right beside it."""
-    toks = sent.toks
-    around = set(range(max(0, ent.first - window), min(len(toks), ent.last + window + 1)))
-    k = ent.last
-    for _ in range(3):  # its head chain: "the city of Sumy", "Sumy, a city"
-        k = toks[k].head
-        around.add(k)
-    around -= set(range(ent.first, ent.last + 1))
-    return any(
-        toks[k].lemma == noun or similar(noun, toks[k].lemma) >= 0.5 for k in around if toks[k].pos == "NOUN"
-    )
 
 
 def _argument_of(sent: Sent, ent: Ent) -> str:

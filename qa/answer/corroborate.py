@@ -13,7 +13,8 @@ state the fact with less or more detail than the cited one):
 
 * entailed either way -> ``supported_by``;
 * for the sentence that holds the answer (its short answer, or else its names of
-  the type the question asks for: a person for "who", a count for "how many"):
+  the type the question asks for: a person for "who", a count for "how many"; asked
+  "what was the magnitude", the value beside "magnitude"):
   a sentence that names the same answer (aliases and accents aside), is close
   enough to the cited sentence (``MIN_CORE_SCORE``) or to the asked fact (the
   question and the answer, ``MIN_FACT_SCORE``) and contradicts it in neither
@@ -32,9 +33,14 @@ state the fact with less or more detail than the cited one):
 
 Facts are matched by meaning, never by string equality.  Articles that are
 copies of each other (:class:`qa.ingest.dedup.OriginIndex`) count as one origin,
-and each block carries a plain-language line: "Reported by CNN and USA Today.",
-"2 CNN articles carry the same report.", "CNN reports ...; USA Today, published
-a day later, reports ...".
+and each block carries a plain-language line (:mod:`qa.answer.sources_line`): "Reported by
+CNN and USA Today.", "2 CNN articles carry the same report.", "CNN reports ...; USA Today,
+published a day later, reports ...".
+
+Two articles published days apart date one event differently ("Thursday" / "last
+Thursday, Aug. 4"): a lone weekday is read against each article's date before dates are
+compared (:func:`qa.answer.facts.dated`), and a weekday alone never makes a contradiction.
+A dateline, credit or kicker ("WASHINGTON –", "VISUAL EXPLAINER:") is no part of the fact.
 """
 
 from __future__ import annotations
@@ -42,7 +48,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date
 
 import numpy as np
 
@@ -51,6 +56,8 @@ from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
 from qa.answer.question import QuestionInfo, analyze
 from qa.answer.reread import Articles, more_of_articles
+from qa.answer.sources_line import origin_groups, summarize
+from qa.answer.syntax import near_noun
 from qa.answer.values import Statement, agreeing, asked_measure, differing, statements, value_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
@@ -70,12 +77,13 @@ MIN_FACT_SCORE = 0.4
 PER_ARTICLE = 2
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
 MIN_SUPPORT = 0.5
-# A dateline or credit ("BOGOTA, Colombia (CNN) —") names a place and an outlet, not the fact.
+# A dateline or credit ("BOGOTA, Colombia (CNN) —", "WASHINGTON –") names a place and an outlet, not
+# the fact; nor does a kicker ("VISUAL EXPLAINER:", "GAME 4:").
 _DATELINE = re.compile(
-    r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2})"
+    r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2}"
+    r"|[A-Z][A-Z.' ]{2,40}\s[—–-]{1,2}\s|[A-Z][A-Z0-9' ]{2,40}:)"
     r"\s*(?:[—–-]\s*)?"
 )
-MAX_QUOTE = 160
 
 
 def corroborate(
@@ -179,7 +187,7 @@ def corroborate(
                 citation=citation.n,
                 supported_by=supported,
                 contradicted_by=contradicted,
-                origins=len(_groups(origins, [cited, *supported])),
+                origins=len(origin_groups(origins, [cited, *supported])),
                 summary=summarize(cited, supported, contradicted, origins),
             )
         )
@@ -226,8 +234,9 @@ def _judge_all(
             [text, cand.before or "-", title], persist=False
         )
         score = float(scores[0, i])
-        forward = _judge(verifier, claim_sent, evidence, [before, title_sent], score)
-        backward = _judge(verifier, evidence, cited_sent, [], score)
+        dates = (passages[cited.passage - 1].published_at, passages[cand.passage - 1].published_at)
+        forward = _judge(verifier, claim_sent, evidence, [before, title_sent], score, dates)
+        backward = _judge(verifier, evidence, cited_sent, [], score, (dates[1], dates[0]))
         differs = _differs(forward) or _differs(backward)
         close = score >= MIN_CORE_SCORE or (fact != "" and float(scores[1, i]) >= MIN_FACT_SCORE)
         states_core = close and any(_names(core, evidence) for core in cores)
@@ -254,6 +263,15 @@ def _cores(short: str | None, cited: str, info: QuestionInfo | None, verifier: V
     """
     if short and short in cited:  # the outlet's credit in a dateline ("(CNN)") is no answer
         return [short]
+    if info is not None and info.kind == "open" and info.focus:
+        # "What was the magnitude...": the value the sentence gives the asked noun ("magnitude 5.9").
+        sent = verifier.annotator.annotate([cited], persist=False)[0]
+        return [
+            e.text
+            for e in sent.ents
+            if near_noun(sent, e, info.focus, _exact)
+            and not any(same_name(e.text, name) for name in info.names)
+        ][:1]
     if info is None or not info.types or info.kind in {"yesno", "open"}:
         return []
     sent = verifier.annotator.annotate([cited], persist=False)[0]
@@ -263,6 +281,10 @@ def _cores(short: str | None, cited: str, info: QuestionInfo | None, verifier: V
         for e in sent.ents
         if e.label in info.types and not any(same_name(e.text, name) for name in info.names)
     ][:1]
+
+
+def _exact(a: str, b: str) -> float:
+    return 0.0  # near_noun's words compared by lemma only
 
 
 def _names(core: str, evidence: Sent) -> bool:
@@ -286,7 +308,7 @@ def _differs(judgement: Judgement) -> bool:
     # "'35 people' but the evidence says '52'" (same unit, another value); "the date 'day:3' differs".
     # The same value with another unit ("31 people" / "31 men") is no disagreement between outlets.
     return any(
-        "but the evidence says" in reason or ("differs" in reason and "weekday:" not in reason)
+        "but the evidence says" in reason or ("differs" in reason and "weekday" not in reason)
         for reason in judgement.reasons
     )
 
@@ -308,7 +330,14 @@ def undated(text: str) -> str:
     return rest if len(rest) >= len(text) // 3 else text
 
 
-def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent], score: float) -> Judgement:
+def _judge(
+    verifier: Verifier,
+    claim: Sent,
+    evidence: Sent,
+    context: list[Sent],
+    score: float,
+    published: tuple[str | None, str | None] = (None, None),
+) -> Judgement:
     return judge(
         claim,
         evidence,
@@ -317,80 +346,10 @@ def _judge(verifier: Verifier, claim: Sent, evidence: Sent, context: list[Sent],
         min_support=MIN_SUPPORT,
         # No substitution test: it embeds new sentences (a model call per judgement), too slow here.
         similarity=None,
+        published=published,
     )
 
 
 def _ref(cand: Candidate, passages: Sequence[Passage]) -> SourceRef:
     p = passages[cand.passage - 1]
     return SourceRef(cand.doc_id, p.source, p.published_at, cand.start, cand.end, cand.text, p.title)
-
-
-def _groups(origins: OriginIndex | None, refs: Sequence[SourceRef]) -> list[list[SourceRef]]:
-    by_id = {r.doc_id: r for r in refs}
-    ids = list(by_id)
-    grouped = origins.groups(ids) if origins is not None else [[d] for d in ids]
-    return [[by_id[d] for d in group] for group in grouped]
-
-
-def _outlet(ref: SourceRef) -> str:
-    return ref.source or "an unnamed source"
-
-
-def _join(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _when(ref: SourceRef, cited: SourceRef) -> str:
-    """'published a day later', '3 days earlier', 'the same day', or '' when a date is missing."""
-    try:
-        days = (
-            date.fromisoformat(ref.published_at or "") - date.fromisoformat(cited.published_at or "")
-        ).days
-    except ValueError:
-        return ""
-    if days == 0:
-        return "published the same day"
-    n = abs(days)
-    span = "a day" if n == 1 else f"{n} days"
-    return f"published {span} {'later' if days > 0 else 'earlier'}"
-
-
-def _quote(text: str) -> str:
-    text = " ".join(text.split())
-    return f"“{text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1].rstrip() + '…'}”"
-
-
-def summarize(
-    cited: SourceRef,
-    supported: Sequence[SourceRef],
-    contradicted: Sequence[SourceRef],
-    origins: OriginIndex | None,
-) -> str:
-    """The plain-language line of one sentence's sources."""
-    parts: list[str] = []
-    groups = _groups(origins, [cited, *supported])
-    if not supported and cited.source:
-        parts.append(f"Only {cited.source} reports this among the articles retrieved.")
-    elif not supported:
-        parts.append("No other article retrieved reports this.")
-    else:
-        # One origin per group of copies; outlets named once, with how many independent articles.
-        counts: dict[str, int] = {}
-        for group in groups:
-            counts[_outlet(group[0])] = counts.get(_outlet(group[0]), 0) + 1
-        names = [name if n == 1 else f"{name} ({n} articles)" for name, n in counts.items()]
-        parts.append(f"Reported by {_join(names)}.")
-        for group in groups:
-            if len(group) > 1:
-                outlets = sorted({_outlet(r) for r in group})
-                who = f"{len(group)} {outlets[0]} articles" if len(outlets) == 1 else f"{len(group)} outlets"
-                parts.append(f"{who} carry the same report.")
-    for other in contradicted[:2]:
-        same = _outlet(other) == _outlet(cited)
-        who = f"another {_outlet(other)} article" if same else _outlet(other)
-        when = _when(other, cited)
-        parts.append(
-            f"{_outlet(cited)} reports {_quote(cited.text)}; {who}{', ' + when + ',' if when else ''}"
-            f" reports {_quote(other.text)}."
-        )
-    return " ".join(parts)

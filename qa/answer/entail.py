@@ -13,10 +13,13 @@ stated*, with the checks it ran and why.  The checks, in order:
     every quantity in the claim (cardinals, money, percentages, ordinals, with
     the noun they count: "30-hour" is 30 *hour*) appears in the evidence with
     the same value and unit and a compatible qualifier ("at least 35" is not
-    "fewer than 35").  Same unit with another value, or the same value with
-    another unit: *contradicted*; absent: *not stated*.
+    "fewer than 35"; "nearly $25 billion" is "$24.6 billion" rounded; "quake" is an
+    "earthquake"; a duration, "nine years", is a number of years, an age is not).
+    Same unit with another value, or the same value with another unit:
+    *contradicted*; absent: *not stated* (:mod:`qa.answer.entail_values`).
 ``dates``
-    the claim's months, days, years and weekdays agree with the evidence's.
+    the claim's months, days, years and weekdays agree with the evidence's; given
+    both articles' dates, a lone weekday is read as the date it names.
 ``polarity``
     a predicate negated in one and asserted in the other ("not open" / "open",
     "no immediate plans" / "plans", "without conditions" / "with conditions"):
@@ -45,9 +48,14 @@ numeral words, quantity qualifiers).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from qa.answer.facts import dates, entity_dates, governor, is_name, named_in, names_of, quantities
+from qa.answer.entail_values import check_dates, check_numbers
+from qa.answer.facts import (
+    is_name,
+    named_in,
+    names_of,
+)
+from qa.answer.judgement import CONTRADICTED, ENTAILED, NOT_STATED, Judgement
 from qa.answer.syntax import (
     LIGHT_VERBS,
     alignment,
@@ -63,27 +71,7 @@ from qa.answer.syntax import (
 )
 from qa.models.nlp import Sent
 
-ENTAILED, CONTRADICTED, NOT_STATED = "entailed", "contradicted", "not_stated"
-
-
-@dataclass
-class Judgement:
-    """The verdict on one claim against one evidence span, and the checks behind it."""
-
-    label: str  # entailed | contradicted | not_stated
-    checks: dict[str, bool] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def entailed(self) -> bool:
-        return self.label == ENTAILED
-
-    def fail(self, check: str, reason: str, label: str) -> None:
-        self.checks[check] = False
-        self.reasons.append(reason)
-        if label == CONTRADICTED or self.label == ENTAILED:
-            self.label = label if self.label != CONTRADICTED else CONTRADICTED
-
+__all__ = ["CONTRADICTED", "ENTAILED", "NOT_STATED", "Judgement", "judge"]
 
 # -- the judgement ----------------------------------------------------------------------
 
@@ -97,6 +85,7 @@ def judge(
     min_support: float = 0.65,
     similarity: Callable[[str, str], float] | None = None,
     substitution_min: float = 0.9,
+    published: tuple[str | None, str | None] = (None, None),
 ) -> Judgement:
     """Entailed, contradicted or not stated; see the module docstring.
 
@@ -104,13 +93,15 @@ def judge(
     pronoun stands for; predicates, numbers and polarity are judged on
     ``evidence`` alone.  ``support`` is the verifier's lexical+cosine score of
     the pair; ``similarity(a, b)`` embeds two texts and returns their cosine
-    (for the substitution test; skipped when None).
+    (for the substitution test; skipped when None).  ``published``: the claim's and the
+    evidence's article dates, when both come from articles (a lone weekday is then read as
+    the date it names, :func:`qa.answer.facts.dated`).
     """
     result = Judgement(ENTAILED)
     _check_names(claim, [evidence, *context], result)
-    _check_numbers(claim, evidence, result)
+    check_numbers(claim, evidence, result)
     aligned = alignment(claim, evidence)
-    _check_dates(claim, evidence, aligned, result)
+    check_dates(claim, evidence, aligned, result, published)
     _check_polarity(claim, evidence, aligned, result)
     _check_hedges(claim, evidence, aligned, result)
     _check_roles(claim, evidence, aligned, result)
@@ -127,129 +118,6 @@ def _check_names(claim: Sent, scope: Sequence[Sent], result: Judgement) -> None:
     result.checks["entities"] = not missing
     for name in missing:
         result.fail("entities", f"'{name}' is not named in the evidence", NOT_STATED)
-
-
-def _check_numbers(claim: Sent, evidence: Sent, result: Judgement) -> None:
-    have = quantities(evidence)
-    ok = True
-    for q in quantities(claim):
-        same_value = [
-            h
-            for h in have
-            if h.ordinal == q.ordinal and abs(h.value - q.value) <= 1e-6 * max(1.0, abs(q.value))
-        ]
-        same_unit = [
-            h
-            for h in have
-            if h.ordinal == q.ordinal and q.unit and h.unit == q.unit and h.qualifier != "approx"
-        ]
-        # The evidence's figure for the same actor and verb ("Stripe ... cutting 14%") decides, even
-        # when another actor's figure has the claim's value ("Lyft ... axing 13%").
-        claim_verb, claim_subject = governor(claim, q.index)
-        own = [
-            h
-            for h in same_unit
-            if claim_subject and _same_actor(governor(evidence, h.index), claim_verb, claim_subject)
-        ]
-        if own and not any(h in same_value for h in own):
-            result.fail(
-                "numbers",
-                f"'{q.text} {q.unit}' but the evidence says '{own[0].text}' for {claim_subject}",
-                CONTRADICTED,
-            )
-            ok = False
-            continue
-        if same_value:
-            # Another unit for the same value contradicts only when the claim's unit is nowhere in
-            # the evidence ("30-day" against "30-hour"); "money" matches any currency noun.
-            if (
-                q.unit
-                and q.unit != "money"
-                and q.unit not in evidence.lemmas
-                and all(h.unit and h.unit not in {q.unit, "money"} for h in same_value)
-            ):
-                h = same_value[0]
-                result.fail(
-                    "numbers", f"'{q.text} {q.unit}' but the evidence has '{h.text} {h.unit}'", CONTRADICTED
-                )
-                ok = False
-            elif any({q.qualifier, h.qualifier} == {"lower", "upper"} for h in same_value):
-                result.fail("numbers", f"'{q.text}' is qualified the other way in the evidence", CONTRADICTED)
-                ok = False
-            else:
-                claim_verb, claim_subject = governor(claim, q.index)
-                governed = [governor(evidence, h.index) for h in same_value]
-                subjects = {subject for verb, subject in governed if verb == claim_verb}
-                if (
-                    claim_subject
-                    and subjects
-                    and "" not in subjects
-                    and not any_same({claim_subject}, subjects)
-                ):
-                    result.fail(
-                        "roles",
-                        f"'{q.text}' belongs to {', '.join(sorted(subjects))} in the evidence",
-                        CONTRADICTED,
-                    )
-                    ok = False
-        elif same_unit:
-            result.fail(
-                "numbers", f"'{q.text} {q.unit}' but the evidence says '{same_unit[0].text}'", CONTRADICTED
-            )
-            ok = False
-        elif q.ordinal or q.text.lower() == "one":
-            continue  # "first", "last", "one of": rarely the claim's point, and often paraphrased
-        else:
-            result.fail("numbers", f"the number '{q.text}' is not in the evidence", NOT_STATED)
-            ok = False
-    result.checks["numbers"] = ok
-
-
-def _same_actor(governed: tuple[str, str], verb: str, subject: str) -> bool:
-    return governed[0] == verb and bool(governed[1]) and any_same({subject}, {governed[1]})
-
-
-def _check_dates(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
-    claim_dates = dates(claim)
-    if not claim_dates:
-        return
-    evidence_dates = dates(evidence)
-    ok = True
-    for atom in sorted(claim_dates):
-        kind = atom.split(":")[0]
-        if atom not in evidence_dates:
-            ok = False
-            if any(a.startswith(kind + ":") for a in evidence_dates):
-                result.fail("dates", f"the date '{atom}' differs from the evidence's", CONTRADICTED)
-            else:
-                result.fail("dates", f"the date '{atom}' is not in the evidence", NOT_STATED)
-            continue
-        # The date must belong to the same actor: "Aziz ... in 1985; Islam ... in 1987".
-        claim_gov = [governor(claim, e.first) for e in claim.ents if atom in entity_dates(e)]
-        verbs = {verb for verb, _ in claim_gov}
-        # ... and the evidence's verb in the claim verb's slot ("freed" / "released").
-        verbs |= {evidence.toks[j].lemma for i, j in aligned.items() if claim.toks[i].lemma in verbs}
-        claim_subjects = {subject for _, subject in claim_gov if subject}
-        evidence_subjects = {
-            subject
-            for verb, subject in (
-                governor(evidence, e.first) for e in evidence.ents if atom in entity_dates(e)
-            )
-            if verb in verbs or not verb
-        }
-        if (
-            claim_subjects
-            and evidence_subjects
-            and "" not in evidence_subjects
-            and not any_same(claim_subjects, evidence_subjects)
-        ):
-            ok = False
-            result.fail(
-                "roles",
-                f"'{atom}' belongs to {', '.join(sorted(evidence_subjects))} in the evidence",
-                CONTRADICTED,
-            )
-    result.checks["dates"] = ok
 
 
 def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:

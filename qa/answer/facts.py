@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from qa.models.nlp import NAME_TYPES, Ent, Sent
 
@@ -92,7 +93,12 @@ def years(sent: Sent) -> tuple[tuple[str, str], ...]:
 
 def norm_words(text: str) -> list[str]:
     words = [w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w’'.-]+", text)]
+    # Dotted initials are one word: "U.S." / "US", "D.C." / "DC".
+    words = [w.replace(".", "") if _INITIALS.fullmatch(w) else w for w in words]
     return [w.strip(".-'’") for w in words if w.strip(".-'’") and w not in {"the", "a", "an"}]
+
+
+_INITIALS = re.compile(r"(?:[a-z]\.){2,}|(?:[a-z]\.)+[a-z]")
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -147,6 +153,18 @@ class Quantity:
     index: int = 0  # token index in its sentence
 
 
+# Two values this close (relative) are one value written twice ("$4.17" / "$4.170") ...
+SAME_VALUE = 0.005
+# ... or this close when either is approximate ("about", "nearly"): "nearly $25 billion" / "$24.6 billion".
+APPROX = 0.05
+
+
+def same_amount(a: Quantity, b: Quantity, exact: float = SAME_VALUE) -> bool:
+    """One amount: equal within ``exact`` (relative), or within ``APPROX`` when either is approximate."""
+    tolerance = APPROX if "approx" in {a.qualifier, b.qualifier} else exact
+    return abs(a.value - b.value) <= tolerance * max(abs(a.value), abs(b.value), 1e-9)
+
+
 def _word_number(words: list[str]) -> float | None:
     total, current, seen = 0.0, 0.0, False
     for w in words:
@@ -189,8 +207,13 @@ def quantities(sent: Sent) -> list[Quantity]:
         )
         if i in used or not (t.pos == "NUM" or re.fullmatch(r"[\d.,]*\d", t.text) or ordinal):
             continue
-        if t.ent in {"DATE", "TIME"} and not ordinal and not re.fullmatch(r"\d+(-\w+)?", t.text):
-            continue
+        if (
+            t.ent in {"DATE", "TIME"}
+            and not ordinal
+            and not re.fullmatch(r"\d+(-\w+)?", t.text)
+            and not any(e.first <= i <= e.last and not entity_dates(e) for e in sent.ents)
+        ):
+            continue  # a calendar date; a duration ("nine years", "three months") is a quantity
         # A run of number words ("two hundred", "6 billion", "thirty-five", "half a million").
         j = i
         while j + 1 < len(toks) and (
@@ -228,6 +251,8 @@ def quantities(sent: Sent) -> list[Quantity]:
         if re.fullmatch(r"(19|20)\d\d", words[0]) and t.ent == "DATE":
             continue  # a year: handled by the date check
         unit = unit_of(sent, i, j)
+        if any(x.text.lower() == "old" for x in toks[j + 1 : j + 5]) and unit in {"year", "month", "week", "day"}:
+            unit = "age"  # "the 37-year-old superstar" is no span of 37 years
         before = " ".join(x.text for x in toks[max(0, i - 3) : i])
         out.append(
             Quantity(value, unit, _qualifier(before + " " + " ".join(words)), " ".join(words), ordinal, i)
@@ -279,6 +304,28 @@ def governor(sent: Sent, i: int) -> tuple[str, str]:
 def dates(sent: Sent) -> set[str]:
     """Date atoms ("month:4", "day:13", "year:2022", "weekday:mon") of the sentence's DATE entities."""
     return set().union(*(entity_dates(e) for e in sent.ents))
+
+
+def dated(sent: Sent, published: str | None) -> tuple[set[str], set[str]]:
+    """The sentence's date atoms with a lone weekday read against its article's date, and those read.
+
+    News says "Thursday" for a day of the week it was published in: an article of Friday
+    5 August says "Thursday" for 4 August ("month:8", "day:4"), so two articles published
+    days apart can be compared.  Without ``published`` (an ISO date), or when the sentence
+    gives a month or day itself, the atoms are :func:`dates`'s.
+    """
+    atoms = dates(sent)
+    weekdays = [a for a in atoms if a.startswith("weekday:")]
+    if not published or len(weekdays) != 1 or any(a.startswith(("month:", "day:")) for a in atoms):
+        return atoms, set()
+    try:
+        day = date.fromisoformat(published[:10])
+    except ValueError:
+        return atoms, set()
+    order = list(_WEEKDAYS)
+    day -= timedelta(days=(day.weekday() - order.index(weekdays[0].split(":")[1])) % 7)
+    read = {f"month:{day.month}", f"day:{day.day}"}
+    return (atoms - set(weekdays)) | read, read
 
 
 def entity_dates(ent: Ent) -> set[str]:

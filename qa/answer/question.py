@@ -17,13 +17,15 @@ The first step of reading an answer; :mod:`qa.answer.assess` then scores sentenc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.answer.facts import norm_words, years
-from qa.models.nlp import NAME_TYPES, Sent
+from qa.models.nlp import NAME_TYPES, Sent, Tok
 
+_BRACKETS = re.compile(r"[()\[\]{};]")
 PERSONISH = frozenset({"PERSON", "ORG"})
 PLACE = frozenset({"GPE", "LOC", "FAC", "ORG"})
 WHEN = frozenset({"DATE", "TIME"})
@@ -66,6 +68,8 @@ class QuestionInfo:
     # The question asks what may or will happen ("When might...", "Who will..."): a modal or future
     # auxiliary; else a sentence that only says it may happen does not answer it.
     hedged: bool = False
+    # "What was the magnitude of...?": the answer is a value the sentence gives that noun.
+    measured: bool = False
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -75,6 +79,7 @@ def analyze(sent: Sent) -> QuestionInfo:
     kind, types = "open", frozenset()
     wh_phrase: set[int] = set()
     focus = unit = ""
+    measured = False
     wh = next((i for i, w in enumerate(words) if w in _WH), None)
     if wh is not None:
         w = words[wh]
@@ -108,6 +113,13 @@ def analyze(sent: Sent) -> QuestionInfo:
             if kind == "named" and w == "what":
                 kind, types = "open", frozenset()
             focus = head.lemma
+        elif w == "what" and nxt and toks[wh + 1].lemma == "be" and _measure_after(toks, wh + 2) is not None:
+            # "What was the magnitude of ...?", "What is the death toll ...?": the copula's noun is
+            # what is asked, a measure (a quantity) or else a description.
+            j = _measure_after(toks, wh + 2) or 0
+            kind, types, measured = "quantity", COUNT, True
+            focus = toks[j].lemma
+            wh_phrase.update(range(wh, j + 1))
     elif toks and toks[0].pos == "AUX":
         kind = "yesno"
     names = tuple(e.text for e in sent.ents if e.label in NAME_TYPES or e.label in QUANTITY)
@@ -136,7 +148,8 @@ def analyze(sent: Sent) -> QuestionInfo:
     )
     if unit == "dollar":
         unit = "money"
-    predicate = _predicate(sent, wh_phrase)
+    # Asked "what was the magnitude", the measure noun is what the answer hangs on, not a verb.
+    predicate = "" if measured else _predicate(sent, wh_phrase)
     subject = next(
         (
             t.lemma
@@ -166,6 +179,7 @@ def analyze(sent: Sent) -> QuestionInfo:
         years(sent),
         tuple(words[i] for i in sorted(wh_phrase) if toks[i].pos != "PROPN"),
         any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks),
+        measured,
     )
 
 
@@ -200,6 +214,17 @@ def prepositional_use(sent: Sent, i: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def _measure_after(toks: Sequence[Tok], i: int) -> int | None:
+    """The index of the measure noun heading the noun phrase from ``i`` ("the death *toll*"), or None."""
+    while i < len(toks) and toks[i].pos in {"DET", "ADJ"}:
+        i += 1
+    if i >= len(toks) or toks[i].pos != "NOUN":
+        return None
+    while toks[i].dep == "compound" and toks[i].head > i and toks[toks[i].head].pos == "NOUN":
+        i = toks[i].head
+    return i if _noun_kind(toks[i].lemma)[0] == "quantity" else None
+
+
 def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
     """The answer type a "which <noun>" asks for.
 
@@ -224,6 +249,18 @@ def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
         "margin",
         "toll",
         "count",
+        "magnitude",
+        "size",
+        "height",
+        "length",
+        "distance",
+        "speed",
+        "temperature",
+        "population",
+        "value",
+        "budget",
+        "salary",
+        "weight",
     }:
         return "quantity", QUANTITY
     return "named", NAMED
@@ -253,5 +290,17 @@ def _predicate(sent: Sent, wh_phrase: set[int]) -> str:
 
 def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
     """The question's names (people, places, organisations, events) that none of ``texts`` mentions."""
-    haystack = " ".join(" ".join(norm_words(t)) for t in texts)
-    return [n for n in info.strict_names if " ".join(norm_words(n)) not in haystack]
+    spelled = [" ".join(norm_words(t)) for t in texts]
+    haystack = " ".join(spelled)
+    words = [set(text.split()) for text in spelled]
+
+    def mentioned(part: str) -> bool:
+        said = norm_words(part)
+        # A long name is mentioned when one text holds all its words: "Nathan's Famous Hot Dog
+        # Eating Contest" is "Nathan's Famous International Hot Dog Eating Contest".
+        return (
+            not said or " ".join(said) in haystack or (len(said) >= 3 and any(set(said) <= w for w in words))
+        )
+
+    # An entity spaCy runs across a bracket ("Meta (Facebook's") is two names, each mentioned.
+    return [n for n in info.strict_names if not all(mentioned(part) for part in _BRACKETS.split(n))]

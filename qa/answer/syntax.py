@@ -8,6 +8,8 @@ claim's token (same part of speech, shared neighbours).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qa.answer.facts import same_name, span_key
 from qa.models.nlp import NAME_TYPES, Ent, Sent
 
@@ -235,3 +237,28 @@ def conditions(sent: Sent) -> list[tuple[int, Ent]]:
         start, end = toks[first].start, toks[last].end
         out.append((t.head, Ent("CONDITION", sent.text[start:end], first, last, start, end)))
     return out
+
+
+def near_noun(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float], window: int = 4) -> bool:
+    """True when the sentence calls the entity a ``noun`` (or a near synonym) right beside it."""
+    toks = sent.toks
+    around = set(range(max(0, ent.first - window), min(len(toks), ent.last + window + 1)))
+    k = ent.last
+    for _ in range(3):  # its head chain: "the city of Sumy", "Sumy, a city"
+        k = toks[k].head
+        around.add(k)
+    around -= set(range(ent.first, ent.last + 1))
+    return any(
+        toks[k].lemma == noun or similar(noun, toks[k].lemma) >= 0.5 for k in around if toks[k].pos == "NOUN"
+    )
+
+
+def apposed(sent: Sent, ent: Ent, noun: str) -> bool:
+    """The noun ``noun`` and the entity are one phrase in the parse: an apposition either way
+    ("Camp Hale, a training site"; "the site, Camp Hale") or the noun is the entity's head."""
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    head = toks[ent.last].head
+    return any(toks[k].lemma == noun and toks[k].head in inside for k in range(len(toks))) or (
+        toks[head].lemma == noun and head not in inside
+    )

@@ -27,7 +27,7 @@ finds few updates.  This module reads the value where it is stated instead:
    close to the asked fact (``MIN_FACT_SCORE``), copies counted once; the newer
    ones first (newest first), then the older ones, at most ``MAX_DIFFERING``.
 4. **Which articles agree** (:func:`agreeing`): the statements with the cited
-   value (``SAME_VALUE``, or ``APPROX`` when either is approximate), close to the
+   value (``facts.SAME_VALUE``, or ``facts.APPROX`` when either is approximate), close to the
    asked fact.
 
 :func:`qa.answer.corroborate.corroborate` adds the differing ones to the answer
@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.evidence import Candidate
-from qa.answer.facts import Quantity, governor, quantities
+from qa.answer.facts import Quantity, governor, quantities, same_amount
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
 from qa.ingest.dedup import OriginIndex
@@ -64,10 +64,6 @@ WINDOW = 4
 MIN_FACT_SCORE = 0.4
 # Differing statements listed per answer sentence at most.
 MAX_DIFFERING = 3
-# Two values this close (relative) are one value written twice ("$4.17" / "$4.170").
-SAME_VALUE = 0.005
-# ... or this close when either is approximate ("about", "nearly"): "nearly $25 billion" / "$24.6 billion".
-APPROX = 0.05
 
 
 @dataclass(frozen=True)
@@ -255,8 +251,7 @@ def _frame(sent: Sent, q: Quantity) -> list[str]:
 
 def same_value(a: Quantity, b: Quantity) -> bool:
     """One value: equal within rounding, or within ``APPROX`` when either is approximate ("nearly $25 billion")."""
-    tolerance = APPROX if "approx" in {a.qualifier, b.qualifier} else SAME_VALUE
-    return _kind(a) == _kind(b) and abs(a.value - b.value) <= tolerance * max(abs(a.value), abs(b.value))
+    return _kind(a) == _kind(b) and same_amount(a, b)
 
 
 def _close(
