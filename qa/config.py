@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     corroborate_max_judged: int = Field(
         8, ge=0, le=64, description="Most candidate sentences judged per answer sentence when corroborating."
     )
+    corroborate_fact_passages: int = Field(
+        6,
+        ge=0,
+        le=30,
+        description="Passages retrieved with each cited sentence itself (its stored vector and its words) when corroborating: other articles stating the fact in their own words, which the question's own retrieval missed; they may support a fact, not dispute it (0 = none).",
+    )
     corroborate_article_sentences: int = Field(
         3,
         ge=0,

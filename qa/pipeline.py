@@ -17,7 +17,7 @@ from typing import Any, TypedDict, Unpack
 
 from qa.answer import assess as answering
 from qa.answer.backends import Backend, Turn, get_backend, recent_turns
-from qa.answer.corroborate import corroborate
+from qa.answer.corroborate import FactSearch, corroborate
 from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.retrieve import Filters, Mode, Retriever, in_background
@@ -282,7 +282,9 @@ class Pipeline:
                 if stream:
                     yield "token", piece
             timings["generate_ms"] = _ms(start)
-            yield "final", self._finish("".join(parts), found[:k], chosen, timings, total, standalone, found)
+            fact = self.retriever.fact_search((filters or Filters()).at(as_of))
+            text = "".join(parts)
+            yield "final", self._finish(text, found[:k], chosen, timings, total, standalone, found, fact)
 
         return events()
 
@@ -303,6 +305,7 @@ class Pipeline:
         total: float,
         standalone: Question,
         found: list[Passage],  # the passages and any more retrieved for corroboration
+        search_fact: FactSearch | None = None,  # passages for a cited sentence (corroboration)
     ) -> Answer:
         start = time.perf_counter()
         verified: Verified = self.verifier.verify(draft, passages)
@@ -328,7 +331,7 @@ class Pipeline:
         if answer.answered and self.settings.corroborate:
             start = time.perf_counter()
             args = (verified, answer, found, self.verifier, self.origins, self.settings, standalone.text)
-            answer.sources = corroborate(*args, self.store)
+            answer.sources = corroborate(*args, self.store, search_fact)
             make_time_aware(answer)
             timings["corroborate_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)

@@ -93,3 +93,49 @@ def test_more_of_each_retrieved_article_is_read_from_its_stored_sentences(
     assert more_of_articles(read, pipeline.store, asked, 0) == []
     whole = [Passage(1, "long", "Regatta", "", None, 0, len(LONG), LONG, 1.0)]
     assert more_of_articles(whole, pipeline.store, asked, 3) == []
+
+
+def test_other_outlets_are_found_by_searching_with_the_cited_sentence(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> None:
+    from qa.answer.corroborate import fact_passages
+    from qa.answer.retrieve import Filters
+    from qa.types import Answer, Citation
+
+    cited = "Kroger agreed on Friday to buy Albertsons in a $24.6 billion deal, the companies said."
+    articles = [
+        Article("a", cited, "Kroger buys Albertsons", source="CNN", published_at="2022-10-14"),
+        Article(
+            "b",
+            "The grocer Kroger will acquire rival Albertsons for nearly $25 billion.",
+            "Deal",
+            source="AP",
+            published_at="2022-10-15",
+        ),
+        Article(
+            "c",
+            "Later, regulators said they would review the Kroger and Albertsons merger.",
+            "Review",
+            source="AP",
+            published_at="2022-11-20",
+        ),
+        Article("d", THIRD, "Riverbank", source="CNN", published_at="2022-10-14"),
+    ]
+    pipeline = articles_pipeline(tmp_path_factory, embedder, "factsearch", articles)
+    answer = Answer(
+        cited + " [1]",
+        True,
+        [Citation(1, "a", "Kroger buys Albertsons", 0, len(cited), cited, 1.0)],
+        "extractive",
+    )
+    read = [Passage(1, "a", "Kroger buys Albertsons", "CNN", "2022-10-14", 0, len(cited), cited, 1.0)]
+    settings = pipeline.settings.model_copy(update={"corroborate_fact_passages": 3})
+    found = fact_passages(
+        answer, read, pipeline.verifier, pipeline.retriever.fact_search(Filters()), settings
+    )
+    # Articles not read yet, closest to the cited sentence first; the article already read is not repeated.
+    assert [p.doc_id for p in found] == ["b", "c"], [p.doc_id for p in found]
+    # Under the question's as_of, nothing published after it is read.
+    before = Filters().at("2022-10-31")
+    found = fact_passages(answer, read, pipeline.verifier, pipeline.retriever.fact_search(before), settings)
+    assert "c" not in {p.doc_id for p in found} and "b" in {p.doc_id for p in found}

@@ -87,3 +87,30 @@ def test_a_newer_value_the_draft_already_quotes_is_not_quoted_twice(tmp_path: Pa
     newer_n = next(c.n for c in answer.citations if c.doc_id == "quake-toll-rises")
     assert [u.citation for u in older.updates] == [newer_n]
     assert "reported: " + TOLL_41.rstrip(".") in answer.answer, answer.answer
+
+
+def test_one_newer_report_that_updates_two_answer_sentences_leads_once() -> None:
+    from qa.answer.timeaware import make_time_aware
+    from qa.types import Answer, Citation, SentenceSources, SourceRef
+
+    first, second = "The toll rose to 30 on Monday.", "Officials said 30 people had died."
+    newer = SourceRef("new", "AP", "2022-05-03", 0, 33, "The toll has risen to 41, officials said.", "Update")
+    answer = Answer(
+        f"{first} [1] {second} [2]",
+        True,
+        [
+            Citation(1, "old-a", "A", 0, len(first), first, 1.0, "CNN", "2022-05-01"),
+            Citation(2, "old-b", "B", 0, len(second), second, 1.0, "CNN", "2022-05-01"),
+        ],
+        "extractive",
+        sources=[
+            SentenceSources(first, 1, contradicted_by=[newer]),
+            SentenceSources(second, 2, contradicted_by=[newer]),
+        ],
+    )
+    make_time_aware(answer)
+    assert answer.answer.count(newer.text.rstrip(".")) == 1, answer.answer
+    assert answer.answer.startswith("As of May 3, 2022: The toll has risen to 41")
+    assert [c.n for c in answer.citations] == [1, 2, 3]
+    # Both older sentences say what updated them, by the one new citation.
+    assert [b.updates[0].citation for b in answer.sources if b.updates] == [3, 3]

@@ -205,3 +205,18 @@ def test_a_spelled_out_duration_is_compared_and_an_age_is_no_duration(nlp: Annot
     assert age.label != CONTRADICTED and age.reasons == ["the number '37' is not in the evidence"], (
         age.reasons
     )
+
+
+def test_an_amount_among_several_others_of_its_unit_is_not_stated_not_contradicted(nlp: Annotator) -> None:
+    several = _judge(
+        nlp,
+        "Borrowers will have $20,000 of their debt forgiven.",
+        "Borrowers will have up to $10,000 forgiven, or $15,000 if they received a grant.",
+    )
+    assert several.label != CONTRADICTED and not several.checks["numbers"], several.reasons
+    one = _judge(
+        nlp,
+        "Borrowers will have $20,000 of their debt forgiven.",
+        "Borrowers will have $10,000 of their debt forgiven.",
+    )
+    assert one.label == CONTRADICTED

@@ -215,3 +215,17 @@ def test_a_name_spacy_runs_across_a_bracket_and_a_long_name_reworded(annotator: 
         contest, ["Chestnut won the Nathan's Famous International Hot Dog Eating Contest."]
     )
     assert names_missing(contest, ["Chestnut won the hot dog contest at Coney Island."])
+
+
+def test_a_section_label_is_no_answer_and_how_much_is_answered_by_a_sum(annotator: Annotator) -> None:
+    label = parse(annotator, "OBITUARY: Queen Elizabeth II dies at 96 at Balmoral Castle")
+    info = analyze(parse(annotator, "Where did Queen Elizabeth II die?"))
+    assert attribution(label, label.ents[0], info) and label.ents[0].text == "OBITUARY"
+    # Asked how much damage, "$50 billion in damages" answers though money is no "damage".
+    much = analyze(parse(annotator, "How much damage did Hurricane Ian cause?"))
+    sent = parse(annotator, "Hurricane Ian likely caused more than $50 billion in damages, economists say.")
+    assert [e.text for e in assess(much, sent, 0.8).answers] == ["more than $50 billion"]
+    # ... but asked how many weeks, a sum of money is still no answer.
+    weeks = analyze(parse(annotator, "How many weeks did the strike last?"))
+    strike = parse(annotator, "The strike cost the union $2 million.")
+    assert assess(weeks, strike, 0.8).answers == []

@@ -158,7 +158,12 @@ def assess(
                 and max(similar(w, verb) for w in asked) < min_predicate
             ):
                 continue  # the number killed is no answer to how many were injured
-            if info.unit and ent.label in COUNT:
+            # Asked how much damage, debt or prize money, a sum of money is its measure.
+            if (
+                info.unit
+                and ent.label in COUNT
+                and not (ent.label == "MONEY" and info.wh_words[1:2] == ("much",))
+            ):
                 unit = counted(sent, ent)
                 # The asked unit, or what the asked verb makes of it ("how many people died": deaths).
                 near = max(similar(info.unit, unit), similar(info.predicate, unit)) if unit else 0.0

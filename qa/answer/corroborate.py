@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -66,6 +66,11 @@ from qa.models.nlp import Sent
 from qa.text import content_stems
 from qa.types import Answer, Passage, SentenceSources, SourceRef
 
+# (text, its vector, how many) -> passages, under the question's filters and as_of.
+FactSearch = Callable[[str, np.ndarray, int], list[Passage]]
+
+# Cited sentences searched with (the first ones: the answer's own) when looking for other outlets.
+MAX_FACT_SEARCHES = 2
 # Least support score (lexical + cosine) a sentence needs to be judged at all, and to count as
 # contradicting: a different number in a sentence about something else is no disagreement.
 MIN_SCORE = 0.35
@@ -95,6 +100,7 @@ def corroborate(
     settings: Settings,
     question: str = "",
     articles: Articles | None = None,
+    search_fact: FactSearch | None = None,
 ) -> list[SentenceSources]:
     """One :class:`SentenceSources` per kept sentence of ``answer`` (verified as ``verified``), in order.
 
@@ -102,7 +108,9 @@ def corroborate(
     ``question`` (the question as asked) also ranks the other articles' sentences: one that
     states the asked fact in other words may share little wording with a long cited sentence.
     ``articles`` (the store): more sentences of each retrieved article are read
-    (``corroborate_article_sentences``, :mod:`qa.answer.reread`).
+    (``corroborate_article_sentences``, :mod:`qa.answer.reread`).  ``search_fact(text,
+    vector, n)``: ``n`` passages retrieved with a cited sentence itself
+    (``corroborate_fact_passages``), where other outlets state the fact in their own words.
     """
     short_answer, max_judged = answer.short_answer, settings.corroborate_max_judged
     read = len(passages)  # sentences read beyond these may support a fact, not dispute it
@@ -110,6 +118,8 @@ def corroborate(
         asked = verifier.embeddings.embed([t for t in [question, *(c.text for c in answer.citations)] if t])
         more = more_of_articles(passages, articles, list(asked), settings.corroborate_article_sentences)
         passages = [*passages, *more]
+    if search_fact is not None and settings.corroborate_fact_passages:
+        passages = [*passages, *fact_passages(answer, passages, verifier, search_fact, settings)]
     question_sent = verifier.annotator.annotate([question], persist=False)[0] if question else None
     info = analyze(question_sent) if question_sent is not None else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
@@ -192,6 +202,29 @@ def corroborate(
             )
         )
     return out
+
+
+def fact_passages(
+    answer: Answer,
+    passages: Sequence[Passage],
+    verifier: Verifier,
+    search_fact: FactSearch,
+    settings: Settings,
+) -> list[Passage]:
+    """Passages of articles not yet read, retrieved with each cited sentence itself.
+
+    The cited sentence's vector was stored at ingest, so this costs a search, not an encoding.
+    """
+    texts = list(dict.fromkeys(c.text for c in answer.citations))[:MAX_FACT_SEARCHES]
+    if not texts:
+        return []
+    read = {p.doc_id for p in passages}
+    out: dict[int, Passage] = {}
+    for text, vector in zip(texts, verifier.embeddings.embed(texts), strict=True):
+        for p in search_fact(text, vector, settings.corroborate_fact_passages):
+            if p.doc_id not in read:
+                out.setdefault(p.chunk_id, p)
+    return list(out.values())
 
 
 def _judge_all(

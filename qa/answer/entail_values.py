@@ -72,10 +72,15 @@ def check_numbers(claim: Sent, evidence: Sent, result: Judgement) -> None:
                         CONTRADICTED,
                     )
                     ok = False
-        elif same_unit:
+        elif len({h.value for h in same_unit}) == 1:
             result.fail(
                 "numbers", f"'{q.text} {q.unit}' but the evidence says '{same_unit[0].text}'", CONTRADICTED
             )
+            ok = False
+        elif same_unit:
+            # Several other amounts of the unit ("up to $10,000 ... or $20,000 for ..."): which one is in
+            # the claim's slot is not known, so the claim's amount is not stated, not contradicted.
+            result.fail("numbers", f"'{q.text} {q.unit}' is none of the evidence's amounts", NOT_STATED)
             ok = False
         elif q.ordinal or q.text.lower() == "one":
             continue  # "first", "last", "one of": rarely the claim's point, and often paraphrased

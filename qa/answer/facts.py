@@ -251,7 +251,12 @@ def quantities(sent: Sent) -> list[Quantity]:
         if re.fullmatch(r"(19|20)\d\d", words[0]) and t.ent == "DATE":
             continue  # a year: handled by the date check
         unit = unit_of(sent, i, j)
-        if any(x.text.lower() == "old" for x in toks[j + 1 : j + 5]) and unit in {"year", "month", "week", "day"}:
+        if any(x.text.lower() == "old" for x in toks[j + 1 : j + 5]) and unit in {
+            "year",
+            "month",
+            "week",
+            "day",
+        }:
             unit = "age"  # "the 37-year-old superstar" is no span of 37 years
         before = " ".join(x.text for x in toks[max(0, i - 3) : i])
         out.append(

@@ -47,8 +47,12 @@ def in_question(ent: Ent, info: QuestionInfo) -> bool:
 
 
 def attribution(sent: Sent, ent: Ent, info: QuestionInfo) -> bool:
-    """True for a credit ("Name/Agency") or the recipient or source of a reported statement."""
+    """True for a credit ("Name/Agency"), a section label ("OBITUARY: ..."), or the recipient or
+    source of a reported statement."""
     if "/" in ent.text:
+        return True
+    after = ent.last + 1
+    if ent.first == 0 and ent.text.isupper() and after < len(sent.toks) and sent.toks[after].text == ":":
         return True
     if info.predicate in REPORTING_VERBS:
         return False

@@ -213,7 +213,25 @@ def prepositional_use(sent: Sent, i: int) -> bool:
     )
 
 
-@lru_cache(maxsize=4096)
+# Nouns of measurable dimensions ("At what *speed*...", "What was the *magnitude*"): a closed class of
+# English, beside the quantity nouns.
+DIMENSIONS = frozenset(
+    {
+        "speed",
+        "size",
+        "height",
+        "length",
+        "distance",
+        "weight",
+        "depth",
+        "width",
+        "temperature",
+        "population",
+        "magnitude",
+    }
+)
+
+
 def _measure_after(toks: Sequence[Tok], i: int) -> int | None:
     """The index of the measure noun heading the noun phrase from ``i`` ("the death *toll*"), or None."""
     while i < len(toks) and toks[i].pos in {"DET", "ADJ"}:
@@ -225,6 +243,7 @@ def _measure_after(toks: Sequence[Tok], i: int) -> int | None:
     return i if _noun_kind(toks[i].lemma)[0] == "quantity" else None
 
 
+@lru_cache(maxsize=4096)
 def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
     """The answer type a "which <noun>" asks for.
 
@@ -233,35 +252,30 @@ def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
     """
     if lemma in {"year", "month", "day", "date", "time", "week", "decade", "century", "season", "hour"}:
         return "date", WHEN
-    if lemma in {
-        "number",
-        "percentage",
-        "percent",
-        "amount",
-        "price",
-        "cost",
-        "share",
-        "rate",
-        "total",
-        "sum",
-        "age",
-        "score",
-        "margin",
-        "toll",
-        "count",
-        "magnitude",
-        "size",
-        "height",
-        "length",
-        "distance",
-        "speed",
-        "temperature",
-        "population",
-        "value",
-        "budget",
-        "salary",
-        "weight",
-    }:
+    if (
+        lemma
+        in {
+            "number",
+            "percentage",
+            "percent",
+            "amount",
+            "price",
+            "cost",
+            "share",
+            "rate",
+            "total",
+            "sum",
+            "age",
+            "score",
+            "margin",
+            "toll",
+            "count",
+            "value",
+            "budget",
+            "salary",
+        }
+        | DIMENSIONS
+    ):
         return "quantity", QUANTITY
     return "named", NAMED
 

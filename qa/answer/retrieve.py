@@ -89,6 +89,20 @@ class Retriever:
         request = SearchRequest(question, vector, k, mode, filters or Filters(), self.rrf_k, self.half_life)
         return self.store.search(request)
 
+    def search_vector(
+        self, text: str, vector: np.ndarray, k: int, *, filters: Filters | None = None
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``text`` whose vector is at hand (a stored sentence's): no encoding."""
+        mode = self.mode if self.mode != "bm25" else "hybrid"
+        request = SearchRequest(
+            text, vector.reshape(1, -1), k, mode, filters or Filters(), self.rrf_k, self.half_life
+        )
+        return self.store.search(request)
+
+    def fact_search(self, filters: Filters) -> Callable[[str, np.ndarray, int], list[Passage]]:
+        """:meth:`search_vector` under ``filters`` (a question's filters and ``as_of``), for corroboration."""
+        return lambda text, vector, n: self.search_vector(text, vector, n, filters=filters)
+
     def _cached(self, question: str) -> bool:
         with self._vectors_lock:
             return question in self._vectors

@@ -83,6 +83,8 @@ def make_time_aware(answer: Answer) -> None:
             n = quoted.get((lead.doc_id, lead.start, lead.end))
             if n is None:
                 leads.append(_lead_with(answer, block, cited, lead))
+                # Two answer sentences updated by one newer report: it leads once, cited by both.
+                quoted[(lead.doc_id, lead.start, lead.end)] = leads[-1][0].citation
             else:
                 _updated_by_quoted(answer, block, cited, replace(lead, citation=n))
             continue

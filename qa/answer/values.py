@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.evidence import Candidate
-from qa.answer.facts import Quantity, governor, quantities, same_amount
+from qa.answer.facts import Quantity, governor, norm_words, quantities, same_amount
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
 from qa.ingest.dedup import OriginIndex
@@ -89,28 +89,12 @@ class Measure:
 # Nouns that name the kind of number asked for (a closed class, see ``qa.answer.question._noun_kind``).
 _PERCENT = frozenset({"percentage", "percent", "rate", "share"})
 _MONEY = frozenset({"price", "cost", "fee", "salary", "wage", "worth"})
-# Nouns of measurable dimensions ("At what *speed*..."): a closed class of English, beside the quantity nouns.
-_DIMENSIONS = frozenset(
-    {
-        "speed",
-        "size",
-        "height",
-        "length",
-        "distance",
-        "weight",
-        "depth",
-        "width",
-        "temperature",
-        "population",
-        "magnitude",
-    }
-)
 
 
 def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     """The measure a question asks for, or None when it asks for no quantity (who, where, yes/no...)."""
     nouns = [t.lemma for t in question.toks if t.pos == "NOUN"]
-    measure_nouns = [n for n in nouns if _noun_kind(n)[0] == "quantity" or n in _DIMENSIONS]
+    measure_nouns = [n for n in nouns if _noun_kind(n)[0] == "quantity"]  # dimensions included
     if info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
     low = {t.text.lower() for t in question.toks}
@@ -209,8 +193,23 @@ def statements(
 
 
 def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quantity | None:
-    """The first number of ``sent`` of the asked kind about what the question asks (see the module docstring)."""
-    related = related if isinstance(related, _Related) else _Related(related)
+    """The number of ``sent`` of the asked kind about what the question asks (see the module docstring).
+
+    Of several ("up to $10,000 ... or as much as $20,000 for Pell Grant recipients"), the one
+    nearest a name the question holds; else the first.
+    """
+    found = _values_in(sent, measure, related if isinstance(related, _Related) else _Related(related))
+    if len(found) < 2:
+        return found[0] if found else None
+    named = {w for name in measure.info.names for w in norm_words(name)}
+    at = [i for i, t in enumerate(sent.toks) if norm_words(t.text) and norm_words(t.text)[0] in named]
+    if not at:
+        return found[0]
+    return min(found, key=lambda q: min(abs(q.index - i) for i in at))
+
+
+def _values_in(sent: Sent, measure: Measure, related: _Related) -> list[Quantity]:
+    out: list[Quantity] = []
     for q in quantities(sent):
         kind = _kind(q)
         if kind not in measure.kinds or q.text.lower() == "one":
@@ -229,8 +228,8 @@ def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quan
             continue
         if measure.verb and not related(frame, [measure.verb]):
             continue
-        return q
-    return None
+        out.append(q)
+    return out
 
 
 def _follows(sent: Sent, q: Quantity, unit: str) -> bool:
