@@ -229,3 +229,32 @@ def test_a_section_label_is_no_answer_and_how_much_is_answered_by_a_sum(annotato
     weeks = analyze(parse(annotator, "How many weeks did the strike last?"))
     strike = parse(annotator, "The strike cost the union $2 million.")
     assert assess(weeks, strike, 0.8).answers == []
+
+
+def test_the_counted_noun_reported_deaths_and_a_year_the_clause_gives(annotator: Annotator) -> None:
+    # "how many monkeypox cases" counts cases; "how many party members' votes" counts votes.
+    assert (
+        analyze(parse(annotator, "How many monkeypox cases has the United States reported?")).unit == "case"
+    )
+    assert analyze(parse(annotator, "How many party members' votes did Liz Truss receive?")).unit == "vote"
+    # "109 people have been reported killed": the number is of those killed, not of a report.
+    died = analyze(parse(annotator, "How many people died in Florida from Hurricane Ian?"))
+    sent = parse(annotator, "At least 109 people have been reported killed by the hurricane in Florida.")
+    fit = assess(
+        died,
+        sent,
+        0.8,
+        word_similarity=lambda w, others: [0.7 if {w, o} == {"die", "kill"} else 0.0 for o in others],
+    )
+    assert [e.text for e in fit.answers] == ["At least 109"]
+    # ... but the speaker of "said" is not who did what was said.
+    won = analyze(parse(annotator, "Which team won the championship?"))
+    quote = parse(annotator, "Wilson said the franchise won its first title on Sunday.")
+    assert "Wilson" not in [e.text for e in assess(won, quote, 0.8).answers]
+    # Asked about the 2022 outbreak, "the last outbreak was in 2003" is another one.
+    outbreak = analyze(parse(annotator, "How many cases were reported in the 2022 outbreak?"))
+    old = parse(annotator, "The last outbreak was in 2003, when 47 cases were reported in six states.")
+    assert other_edition(outbreak.years, old)
+    assert not other_edition(
+        outbreak.years, parse(annotator, "The outbreak began in May, and 47 cases were reported.")
+    )

@@ -23,7 +23,14 @@ import numpy as np
 
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, norm_words, same_name
-from qa.answer.nonanswers import attribution, counted, in_question, only_may_happen, other_edition
+from qa.answer.nonanswers import (
+    REPORTING_VERBS,
+    attribution,
+    counted,
+    in_question,
+    only_may_happen,
+    other_edition,
+)
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
@@ -220,6 +227,8 @@ def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
             break
         k = toks[k].head
         out.append(k)
+        if toks[k].lemma in REPORTING_VERBS:  # "109 people were reported *killed*": what was reported
+            out += [j for j in sent.children(k) if toks[j].dep == "xcomp"]
     return out
 
 

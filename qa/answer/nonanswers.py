@@ -73,10 +73,26 @@ def other_edition(question_years: Sequence[tuple[str, str]], sent: Sent) -> bool
     if not question_years:
         return False
     named = {t.text for t in sent.toks if YEAR.match(t.text)}
-    theirs = years(sent)
+    theirs = years(sent) + _clause_years(sent)
     return any(
         year not in named and any(noun == n and y != year for y, n in theirs) for year, noun in question_years
     )
+
+
+def _clause_years(sent: Sent) -> tuple[tuple[str, str], ...]:
+    """``(year, subject noun)`` for a year its clause gives its subject ("the last outbreak ... was in 2003")."""
+    toks, out = sent.toks, []
+    for i, t in enumerate(toks):
+        prep = toks[t.head]
+        if not YEAR.match(t.text) or t.dep != "pobj" or prep.lemma != "in" or t.head == i:
+            continue
+        verb = prep.head
+        out += [
+            (t.text, toks[k].lemma)
+            for k in sent.children(verb)
+            if toks[k].dep in {"nsubj", "nsubjpass"} and toks[k].pos == "NOUN"
+        ]
+    return tuple(out)
 
 
 def counted(sent: Sent, ent: Ent) -> str:

@@ -97,8 +97,16 @@ def analyze(sent: Sent) -> QuestionInfo:
             kind, types = "quantity", (COUNT if counted else QUANTITY)
             wh_phrase.add(wh + 1)
             if counted and wh + 2 < len(toks) and toks[wh + 2].pos == "NOUN":
-                unit = toks[wh + 2].lemma
-                wh_phrase.add(wh + 2)
+                j = wh + 2
+                # "how many monkeypox cases" counts cases, "how many party members' votes" votes: the head noun.
+                while (
+                    toks[j].dep in {"compound", "poss"}
+                    and toks[j].head > j
+                    and toks[toks[j].head].pos == "NOUN"
+                ):
+                    j = toks[j].head
+                unit = toks[j].lemma
+                wh_phrase.update(range(wh + 2, j + 1))
         elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
             # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
             # "what conditions" asks for a description, "which city" for a named thing.
