@@ -133,3 +133,16 @@ def test_a_scale_letter_on_a_number_is_its_scale(pipeline: Pipeline) -> None:
     assert money and money[0].value == pytest.approx(24.6e9)
     # ... the same value as "nearly $25 billion" in another outlet's words.
     assert same_value(money[0], Quantity(25e9, "money", "approx", "25 billion"))
+
+
+def test_one_speed_in_two_units_is_one_value_and_mph_is_miles_per_hour() -> None:
+    from qa.answer.facts import Quantity
+    from qa.answer.values import _same_scale
+
+    mph, miles, km = (
+        Quantity(14000, "mph", "", "14,000"),
+        Quantity(15000, "mile", "", "15,000"),
+        Quantity(24140, "kilometer", "", "24,140"),
+    )
+    assert _same_scale(mph, miles) and not _same_scale(mph, km)
+    assert _same_scale(Quantity(3, "", "", "3"), km)

@@ -258,3 +258,21 @@ def test_the_counted_noun_reported_deaths_and_a_year_the_clause_gives(annotator:
     assert not other_edition(
         outbreak.years, parse(annotator, "The outbreak began in May, and 47 cases were reported.")
     )
+
+
+def test_asked_a_speed_a_length_is_no_answer_and_mph_is_miles_per_hour(annotator: Annotator) -> None:
+    from qa.answer.facts import fits_dimension, quantities
+
+    info = analyze(parse(annotator, "At what speed did the spacecraft hit the asteroid?"))
+    assert (info.kind, info.focus) == ("quantity", "speed")
+    sent = parse(annotator, "The spacecraft hit the asteroid about 55 feet from its center at 14,000 mph.")
+    assert [e.text for e in assess(info, sent, 0.8).answers] == ["14,000 mph"]
+    rate = parse(annotator, "It will accelerate to 13,421 miles per hour before it hits.")
+    far = parse(annotator, "It hit the asteroid 7 million miles from Earth.")
+    [fast], [distance] = quantities(rate), quantities(far)
+    assert fits_dimension("speed", rate, fast.index, fast.unit)
+    assert not fits_dimension("speed", far, distance.index + 1, distance.unit)
+    assert fits_dimension("distance", far, distance.index + 1, distance.unit)
+    # A dimension without a closed set of units constrains nothing; a length may be a duration.
+    assert fits_dimension("population", far, distance.index + 1, distance.unit)
+    assert fits_dimension("length", far, distance.index + 1, "day")

@@ -289,6 +289,45 @@ def unit_of(sent: Sent, first: int, last: int) -> str:
     return ""
 
 
+# Units of the measurable dimensions (closed classes of English): asked a speed, "7 million miles" is
+# a distance and "55 feet" a length, not answers; "14,000 mph" and "13,421 miles per hour" are.
+_LENGTHS = frozenset(
+    {"foot", "feet", "ft", "inch", "yard", "mile", "mi", "meter", "metre", "kilometer", "kilometre", "km"}
+    | {"centimeter", "centimetre", "cm", "millimeter", "mm"}
+)
+_DIMENSION_UNITS = {
+    "speed": frozenset({"mph", "kph", "knot", "km/h"}),
+    "weight": frozenset({"pound", "lb", "ton", "tonne", "kilogram", "kg", "gram", "ounce"}),
+    "temperature": frozenset({"degree", "fahrenheit", "celsius"}),
+    # Not "length": a ceasefire's length is a duration.
+    **dict.fromkeys(("height", "distance", "depth", "width"), _LENGTHS),
+}
+_TIME_UNITS = frozenset({"hour", "second", "minute", "day", "h", "hr"})
+
+
+def has_units(dimension: str) -> bool:
+    """Whether ``dimension`` ("speed", "weight") has a closed set of units (:func:`fits_dimension`)."""
+    return dimension in _DIMENSION_UNITS
+
+
+def fits_dimension(dimension: str, sent: Sent, last: int, unit: str) -> bool:
+    """Whether a number ending at token ``last``, counting ``unit``, measures ``dimension``.
+
+    True for a dimension without a closed set of units (a size, a population, a magnitude).
+    """
+    units = _DIMENSION_UNITS.get(dimension)
+    if units is None:
+        return True
+    after = [t.lemma.lower() for t in sent.toks[last + 1 : last + 5]]
+    rate = any(
+        w == "per" or (w in {"a", "an"} and nxt in _TIME_UNITS)
+        for w, nxt in zip(after, [*after[1:], ""], strict=True)
+    )
+    if dimension == "speed":
+        return unit in units or (unit in _LENGTHS and rate)
+    return unit in units and not rate
+
+
 def governor(sent: Sent, i: int) -> tuple[str, str]:
     """The verb a token hangs from, and that verb's (or an enclosing verb's) named subject."""
     verb, subject = "", ""

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.evidence import Candidate
-from qa.answer.facts import Quantity, governor, norm_words, quantities, same_amount
+from qa.answer.facts import Quantity, fits_dimension, governor, has_units, norm_words, quantities, same_amount
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
 from qa.ingest.dedup import OriginIndex
@@ -203,8 +203,8 @@ def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quan
         return found[0] if found else None
     named = {w for name in measure.info.names for w in norm_words(name)}
     at = [i for i, t in enumerate(sent.toks) if norm_words(t.text) and norm_words(t.text)[0] in named]
-    if not at:
-        return found[0]
+    if not at or not all(_same_scale(q, found[0]) for q in found):
+        return found[0]  # "15,000 miles per hour (24,140 kilometers per hour)": one value, the first
     return min(found, key=lambda q: min(abs(q.index - i) for i in at))
 
 
@@ -216,6 +216,12 @@ def _values_in(sent: Sent, measure: Measure, related: _Related) -> list[Quantity
             continue  # "one of the...", "no one": the word is rarely a count
         if q.ordinal and not (measure.unit and _follows(sent, q, measure.unit)):
             continue  # "the sixth time", "the 41st draw": an ordinal is a count only of the asked unit
+        last = q.index + len(q.text.split()) - 1
+        if not all(fits_dimension(w, sent, last, q.unit) for w in measure.words):
+            continue  # asked a speed, "55 feet" measures a length
+        if any(has_units(w) for w in measure.words):
+            out.append(q)  # "14,000 mph" is the asked speed, whatever verb the outlet uses
+            continue
         frame = _frame(sent, q)
         if measure.unit:
             # "how many people died": people, or what the verb makes of them ("277 deaths").
@@ -246,6 +252,17 @@ def _frame(sent: Sent, q: Quantity) -> list[str]:
         if t.pos in {"NOUN", "VERB", "ADJ"}
     ]
     return [w for w in dict.fromkeys([q.unit, verb, *near]) if w and w not in {"money", "%"}]
+
+
+# A rate's unit written as one word ("mph") or as its length ("miles per hour").
+_RATE_UNITS = {"mph": "mile", "kph": "kilometer"}
+
+
+def _same_scale(a: Quantity, b: Quantity) -> bool:
+    """Two counts of one unit ("14,000 mph" / "15,000 miles per hour"), or either unit unsaid:
+    "24,140 kilometers" and "14,000 mph" are one speed, not two values."""
+    ua, ub = _RATE_UNITS.get(a.unit, a.unit), _RATE_UNITS.get(b.unit, b.unit)
+    return ua == ub or not ua or not ub
 
 
 def same_value(a: Quantity, b: Quantity) -> bool:
@@ -292,6 +309,7 @@ def differing(
         for doc, s in found.items()
         if doc != cited.cand.doc_id
         and _kind(s.quantity) == _kind(cited.quantity)
+        and _same_scale(s.quantity, cited.quantity)
         and not same_value(s.quantity, cited.quantity)
     ]
     others = _close(cited, others, verifier, question)
