@@ -146,3 +146,23 @@ def test_one_speed_in_two_units_is_one_value_and_mph_is_miles_per_hour() -> None
     )
     assert _same_scale(mph, miles) and not _same_scale(mph, km)
     assert _same_scale(Quantity(3, "", "", "3"), km)
+
+
+def test_a_date_question_compares_the_dates_each_article_gives(pipeline: Pipeline) -> None:
+    from qa.models.nlp import Annotator
+
+    nlp = Annotator()
+    question = nlp.annotate(["When will NASA next try to launch the Artemis I mission?"], persist=False)[0]
+    measure = asked_measure(analyze(question), question)
+    assert measure is not None and measure.kinds == frozenset({"date"})
+    planned = nlp.annotate(
+        ["NASA will try again to launch the Artemis I mission on Saturday."], persist=False
+    )[0]
+    read = value_in(planned, measure, pipeline.verifier, "2022-08-30")
+    later = nlp.annotate(["NASA will try to launch Artemis I on November 14, NASA said."], persist=False)[0]
+    moved = value_in(later, measure, pipeline.verifier, "2022-10-12")
+    assert read is not None and moved is not None
+    # Saturday after Tuesday 30 August is 3 September; one day is one value, another day another.
+    assert not same_value(read, moved)
+    assert same_value(read, value_in(planned, measure, pipeline.verifier, "2022-09-01"))  # type: ignore[arg-type]
+    assert not same_value(read, value_in(planned, measure, pipeline.verifier, "2022-09-05"))  # type: ignore[arg-type]

@@ -220,3 +220,24 @@ def test_an_amount_among_several_others_of_its_unit_is_not_stated_not_contradict
         "Borrowers will have $10,000 of their debt forgiven.",
     )
     assert one.label == CONTRADICTED
+
+
+def test_calendar_dates_read_against_the_articles_date(nlp: Annotator) -> None:
+    from datetime import date
+
+    from qa.answer.article_dates import calendar_dates
+
+    def days(text: str, published: str) -> list[date]:
+        sent = nlp.annotate([text], persist=False)[0]
+        return [date.fromordinal(int(q.value)) for q in calendar_dates(sent, published)]
+
+    # Two dates in one entity; a year of its own or the article's.
+    assert days("NASA has two new dates in mind: September 23 or September 27.", "2022-09-08") == [
+        date(2022, 9, 23),
+        date(2022, 9, 27),
+    ]
+    assert days("It launched on Nov. 16, 2021.", "2022-11-17") == [date(2021, 11, 16)]
+    # A weekday: the last one when told of the past, the next one when told of what is to come.
+    assert days("He was sentenced on Thursday.", "2022-08-05") == [date(2022, 8, 4)]
+    assert days("The mission will get another attempt on Saturday.", "2022-08-30") == [date(2022, 9, 3)]
+    assert days("He was sentenced on Thursday.", "") == []

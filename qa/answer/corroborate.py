@@ -39,7 +39,7 @@ published a day later, reports ...".
 
 Two articles published days apart date one event differently ("Thursday" / "last
 Thursday, Aug. 4"): a lone weekday is read against each article's date before dates are
-compared (:func:`qa.answer.facts.dated`), and a weekday alone never makes a contradiction.
+compared (:func:`qa.answer.article_dates.dated`), and a weekday alone never makes a contradiction.
 A dateline, credit or kicker ("WASHINGTON –", "VISUAL EXPLAINER:") is no part of the fact.
 """
 
@@ -173,7 +173,8 @@ def corroborate(
             read,
         )
         if measure and stated and not valued:
-            own = value_in(verifier.annotator.annotate([ev.text], persist=False)[0], measure, verifier)
+            parsed = verifier.annotator.annotate([ev.text], persist=False)[0]
+            own = value_in(parsed, measure, verifier, passages[ev.passage - 1].published_at)
             mine = Statement(ev, own, 1.0) if own is not None else stated.get(ev.doc_id)
             if mine is not None:
                 valued = True

@@ -95,7 +95,7 @@ def judge(
     the pair; ``similarity(a, b)`` embeds two texts and returns their cosine
     (for the substitution test; skipped when None).  ``published``: the claim's and the
     evidence's article dates, when both come from articles (a lone weekday is then read as
-    the date it names, :func:`qa.answer.facts.dated`).
+    the date it names, :func:`qa.answer.article_dates.dated`).
     """
     result = Judgement(ENTAILED)
     _check_names(claim, [evidence, *context], result)

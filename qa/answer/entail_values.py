@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qa.answer.facts import dated, entity_dates, governor, quantities, same_amount
+from qa.answer.article_dates import dated
+from qa.answer.facts import entity_dates, governor, quantities, same_amount
 from qa.answer.judgement import CONTRADICTED, NOT_STATED, Judgement
 from qa.answer.syntax import any_same
 from qa.models.nlp import Sent

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from qa.models.nlp import NAME_TYPES, Ent, Sent
 
@@ -62,15 +61,15 @@ _ORDINALS = {
     "twelfth": 12,
     "last": -1,
 }
-_MONTHS = {
+MONTHS = {
     m: i + 1
     for i, m in enumerate(
         "january february march april may june july august september october november december".split()
     )
 }
-_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
-_MONTHS["sept"] = 9
-_WEEKDAYS = {d[:3]: d for d in "monday tuesday wednesday thursday friday saturday sunday".split()}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+MONTHS["sept"] = 9
+WEEKDAYS = {d[:3]: d for d in "monday tuesday wednesday thursday friday saturday sunday".split()}
 # Demonym endings: "Russia" / "Russian", "China" / "Chinese", "Israel" / "Israeli".
 _DEMONYM_TAILS = ("", "n", "an", "ian", "ean", "ese", "i", "ish", "ic", "er", "s", "e", "a")
 
@@ -350,40 +349,18 @@ def dates(sent: Sent) -> set[str]:
     return set().union(*(entity_dates(e) for e in sent.ents))
 
 
-def dated(sent: Sent, published: str | None) -> tuple[set[str], set[str]]:
-    """The sentence's date atoms with a lone weekday read against its article's date, and those read.
-
-    News says "Thursday" for a day of the week it was published in: an article of Friday
-    5 August says "Thursday" for 4 August ("month:8", "day:4"), so two articles published
-    days apart can be compared.  Without ``published`` (an ISO date), or when the sentence
-    gives a month or day itself, the atoms are :func:`dates`'s.
-    """
-    atoms = dates(sent)
-    weekdays = [a for a in atoms if a.startswith("weekday:")]
-    if not published or len(weekdays) != 1 or any(a.startswith(("month:", "day:")) for a in atoms):
-        return atoms, set()
-    try:
-        day = date.fromisoformat(published[:10])
-    except ValueError:
-        return atoms, set()
-    order = list(_WEEKDAYS)
-    day -= timedelta(days=(day.weekday() - order.index(weekdays[0].split(":")[1])) % 7)
-    read = {f"month:{day.month}", f"day:{day.day}"}
-    return (atoms - set(weekdays)) | read, read
-
-
 def entity_dates(ent: Ent) -> set[str]:
     """Date atoms of one DATE or TIME entity."""
     if ent.label not in {"DATE", "TIME"}:
         return set()
     atoms: set[str] = set()
     words = re.findall(r"[A-Za-z]+|\d+", ent.text)
-    has_month = any(w.lower() in _MONTHS for w in words)
+    has_month = any(w.lower() in MONTHS for w in words)
     for w in words:
         low = w.lower()
-        if low in _MONTHS and (len(low) > 3 or w[0].isupper()):
-            atoms.add(f"month:{_MONTHS[low]}")
-        elif low[:3] in _WEEKDAYS and low in {_WEEKDAYS[low[:3]], low[:3]}:
+        if low in MONTHS and (len(low) > 3 or w[0].isupper()):
+            atoms.add(f"month:{MONTHS[low]}")
+        elif low[:3] in WEEKDAYS and low in {WEEKDAYS[low[:3]], low[:3]}:
             atoms.add(f"weekday:{low[:3]}")
         elif re.fullmatch(r"(1[6-9]|20)\d\d", w):
             atoms.add(f"year:{w}")

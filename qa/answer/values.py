@@ -35,6 +35,12 @@ sentence's ``contradicted_by`` and the agreeing ones to its ``supported_by``; :f
 the newest value and says what it replaced, with both citations.  Facts are
 matched by meaning (scores and unit embeddings), never by string equality, and the
 work is bounded: ``MAX_READ`` sentences are read per answer.
+
+A question that asks *when* ("When will NASA next try to launch...?") asks for a date that
+moves the same way: each article's calendar dates are its values (unit "date", one day one
+value), a weekday read against the article's date, forward when said of what is to come
+(:func:`qa.answer.article_dates.calendar_dates`); and asked a measure with a closed set of
+units (a speed, a weight), a number in another dimension's units is no value of it.
 """
 
 from __future__ import annotations
@@ -42,8 +48,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.answer.article_dates import calendar_dates
 from qa.answer.evidence import Candidate
-from qa.answer.facts import Quantity, fits_dimension, governor, has_units, norm_words, quantities, same_amount
+from qa.answer.facts import (
+    Quantity,
+    fits_dimension,
+    governor,
+    has_units,
+    norm_words,
+    quantities,
+    same_amount,
+)
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
 from qa.ingest.dedup import OriginIndex
@@ -95,10 +110,14 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     """The measure a question asks for, or None when it asks for no quantity (who, where, yes/no...)."""
     nouns = [t.lemma for t in question.toks if t.pos == "NOUN"]
     measure_nouns = [n for n in nouns if _noun_kind(n)[0] == "quantity"]  # dimensions included
-    if info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
+    if info.kind == "date" and info.concrete:
+        kinds = {"date"}  # "When will NASA next try...": the date each article gives
+    elif info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
     low = {t.text.lower() for t in question.toks}
-    if set(measure_nouns) & _PERCENT:
+    if info.kind == "date":
+        pass
+    elif set(measure_nouns) & _PERCENT:
         kinds = {"%"}
     elif info.unit == "money" or set(measure_nouns) & _MONEY:
         kinds = {"money"}
@@ -122,7 +141,14 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
 
 
 def _kind(q: Quantity) -> str:
-    return "money" if q.unit == "money" else "%" if q.unit == "%" else "count"
+    return q.unit if q.unit in {"money", "%", "date"} else "count"
+
+
+def _values(sent: Sent, measure: Measure, published: str | None) -> list[Quantity]:
+    """The sentence's values of the measure's kinds: its calendar dates when a date is asked."""
+    if "date" in measure.kinds:
+        return calendar_dates(sent, published)
+    return [q for q in quantities(sent) if _kind(q) in measure.kinds]
 
 
 class _Related:
@@ -176,29 +202,37 @@ def statements(
     found: dict[str, Statement] = {}
     related = _Related(verifier)
     # The words around every number, compared with the question's in one embedding call.
+    published = [passages[pool[i].passage - 1].published_at for i in order]
     lemmas = [
-        w for sent in sents for q in quantities(sent) if _kind(q) in measure.kinds for w in _frame(sent, q)
+        w
+        for sent, day in zip(sents, published, strict=True)
+        for q in _values(sent, measure, day)
+        for w in _frame(sent, q)
     ]
     related.prime(lemmas, measure.words)
     if measure.verb:
         related.prime(lemmas, [measure.verb])
-    for i, sent in zip(order, sents, strict=True):
+    for i, sent, day in zip(order, sents, published, strict=True):
         cand = pool[i]
         if cand.doc_id in found:
             continue
-        q = value_in(sent, measure, related)
+        q = value_in(sent, measure, related, day)
         if q is not None:
             found[cand.doc_id] = Statement(cand, q, float(scores[i]))
     return found
 
 
-def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quantity | None:
+def value_in(
+    sent: Sent, measure: Measure, related: _Related | Verifier, published: str | None = None
+) -> Quantity | None:
     """The number of ``sent`` of the asked kind about what the question asks (see the module docstring).
 
     Of several ("up to $10,000 ... or as much as $20,000 for Pell Grant recipients"), the one
     nearest a name the question holds; else the first.
     """
-    found = _values_in(sent, measure, related if isinstance(related, _Related) else _Related(related))
+    found = _values_in(
+        sent, measure, related if isinstance(related, _Related) else _Related(related), published
+    )
     if len(found) < 2:
         return found[0] if found else None
     named = {w for name in measure.info.names for w in norm_words(name)}
@@ -208,19 +242,21 @@ def value_in(sent: Sent, measure: Measure, related: _Related | Verifier) -> Quan
     return min(found, key=lambda q: min(abs(q.index - i) for i in at))
 
 
-def _values_in(sent: Sent, measure: Measure, related: _Related) -> list[Quantity]:
+def _values_in(sent: Sent, measure: Measure, related: _Related, published: str | None) -> list[Quantity]:
     out: list[Quantity] = []
-    for q in quantities(sent):
+    for q in _values(sent, measure, published):
         kind = _kind(q)
-        if kind not in measure.kinds or q.text.lower() == "one":
+        if q.text.lower() == "one":
             continue  # "one of the...", "no one": the word is rarely a count
         if q.ordinal and not (measure.unit and _follows(sent, q, measure.unit)):
             continue  # "the sixth time", "the 41st draw": an ordinal is a count only of the asked unit
         last = q.index + len(q.text.split()) - 1
         if not all(fits_dimension(w, sent, last, q.unit) for w in measure.words):
             continue  # asked a speed, "55 feet" measures a length
-        if any(has_units(w) for w in measure.words):
-            out.append(q)  # "14,000 mph" is the asked speed, whatever verb the outlet uses
+        if kind == "date" or any(has_units(w) for w in measure.words):
+            # "14,000 mph" is the asked speed, and a calendar date in a sentence close to "when ...?"
+            # the asked date, whatever words the outlet puts around it.
+            out.append(q)
             continue
         frame = _frame(sent, q)
         if measure.unit:
@@ -267,6 +303,8 @@ def _same_scale(a: Quantity, b: Quantity) -> bool:
 
 def same_value(a: Quantity, b: Quantity) -> bool:
     """One value: equal within rounding, or within ``APPROX`` when either is approximate ("nearly $25 billion")."""
+    if _kind(a) == _kind(b) == "date":
+        return a.value == b.value  # one day (an ordinal: a relative tolerance would span years)
     return _kind(a) == _kind(b) and same_amount(a, b)
 
 
