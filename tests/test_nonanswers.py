@@ -276,3 +276,8 @@ def test_asked_a_speed_a_length_is_no_answer_and_mph_is_miles_per_hour(annotator
     # A dimension without a closed set of units constrains nothing; a length may be a duration.
     assert fits_dimension("population", far, distance.index + 1, distance.unit)
     assert fits_dimension("length", far, distance.index + 1, "day")
+    # Asked how many miles, feet are another unit of the same dimension: no answer.
+    miles = analyze(parse(annotator, "How many miles from Earth was the asteroid?"))
+    feet = parse(annotator, "The asteroid was 520 feet wide and sat 7 million miles from Earth.")
+    near = lambda w, others: [0.8 if {w, o} <= {"mile", "foot"} else 0.0 for o in others]  # noqa: E731
+    assert [e.text for e in assess(miles, feet, 0.8, word_similarity=near).answers] == ["7 million miles"]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.facts import entity_dates, fits_dimension, norm_words, same_name
+from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
     REPORTING_VERBS,
     attribution,
@@ -174,8 +174,8 @@ def assess(
                 unit = counted(sent, ent)
                 # The asked unit, or what the asked verb makes of it ("how many people died": deaths).
                 near = max(similar(info.unit, unit), similar(info.predicate, unit)) if unit else 0.0
-                if unit != info.unit and near < min_predicate:
-                    continue  # asked how many weeks, "87,000 employees" is no answer
+                if (unit != info.unit and near < min_predicate) or other_unit(info.unit, unit):
+                    continue  # asked how many weeks, "87,000 employees" is no answer; asked miles, feet
             if info.kind == "quantity" and not fits_dimension(info.focus, sent, ent.last, counted(sent, ent)):
                 continue  # asked at what speed, "55 feet" is a length
             if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:

@@ -304,6 +304,11 @@ _DIMENSION_UNITS = {
 _TIME_UNITS = frozenset({"hour", "second", "minute", "day", "h", "hr"})
 
 
+def other_unit(asked: str, unit: str) -> bool:
+    """Two units of one dimension that differ: asked how many miles, "520 feet" is no answer."""
+    return asked != unit and any(asked in units and unit in units for units in _DIMENSION_UNITS.values())
+
+
 def has_units(dimension: str) -> bool:
     """Whether ``dimension`` ("speed", "weight") has a closed set of units (:func:`fits_dimension`)."""
     return dimension in _DIMENSION_UNITS
