@@ -241,3 +241,12 @@ def test_calendar_dates_read_against_the_articles_date(nlp: Annotator) -> None:
     assert days("He was sentenced on Thursday.", "2022-08-05") == [date(2022, 8, 4)]
     assert days("The mission will get another attempt on Saturday.", "2022-08-30") == [date(2022, 9, 3)]
     assert days("He was sentenced on Thursday.", "") == []
+
+
+def test_a_surname_that_opens_the_evidence_names_the_person(nlp: Annotator) -> None:
+    judgement = _judge(
+        nlp,
+        "Liz Truss won the Conservative Party leadership contest.",
+        "Truss won the Conservative Party leadership contest on Monday.",
+    )
+    assert judgement.checks["entities"], judgement.reasons

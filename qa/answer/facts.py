@@ -134,6 +134,9 @@ def named_in(name: str, sents: Sequence[Sent]) -> bool:
     for s in sents:
         if any(same_name(name, other) for other in names_of(s)):
             return True
+        # A proper noun that opens the sentence ("Truss won ...") names too, though names_of skips it.
+        if s.toks and s.toks[0].pos == "PROPN" and same_name(name, s.toks[0].text):
+            return True
         if " ".join(norm_words(name)) in " ".join(norm_words(s.text)):
             return True
     return False
