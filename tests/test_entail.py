@@ -244,9 +244,6 @@ def test_calendar_dates_read_against_the_articles_date(nlp: Annotator) -> None:
 
 
 def test_a_surname_that_opens_the_evidence_names_the_person(nlp: Annotator) -> None:
-    judgement = _judge(
-        nlp,
-        "Liz Truss won the Conservative Party leadership contest.",
-        "Truss won the Conservative Party leadership contest on Monday.",
-    )
-    assert judgement.checks["entities"], judgement.reasons
+    claim, evidence = "Liz Truss won the leadership contest.", "Truss won the leadership contest on Monday."
+    assert _judge(nlp, claim, evidence).checks["entities"]
+    assert not _judge(nlp, claim, "Sunak won the leadership contest on Monday.").checks["entities"]
