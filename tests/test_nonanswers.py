@@ -281,3 +281,11 @@ def test_asked_a_speed_a_length_is_no_answer_and_mph_is_miles_per_hour(annotator
     feet = parse(annotator, "The asteroid was 520 feet wide and sat 7 million miles from Earth.")
     near = lambda w, others: [0.8 if {w, o} <= {"mile", "foot"} else 0.0 for o in others]  # noqa: E731
     assert [e.text for e in assess(miles, feet, 0.8, word_similarity=near).answers] == ["7 million miles"]
+
+
+def test_asked_how_big_a_date_or_an_ordinal_is_no_size(annotator: Annotator) -> None:
+    big = analyze(parse(annotator, "How big is the Powerball jackpot?"))
+    sent = parse(annotator, "Tuesday's jackpot of $2.04 billion was hit on the 41st draw of the run.")
+    assert [e.text for e in assess(big, sent, 0.8).answers] == ["$2.04 billion"]
+    # "how long" may still be answered by a duration spaCy tags as a date.
+    assert "DATE" in analyze(parse(annotator, "How long did the truce last?")).types

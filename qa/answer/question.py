@@ -94,7 +94,9 @@ def analyze(sent: Sent) -> QuestionInfo:
         elif w == "how" and nxt and words[wh + 1] in _HOW_QUANTITY:
             # "how many" counts; "how long", "how old", "how often" may be answered by a duration.
             counted = words[wh + 1] in {"many", "much", "few"}
-            kind, types = "quantity", (COUNT if counted else QUANTITY)
+            # "how big / far / high" asks a size: a count or an amount, never a date or an ordinal.
+            sized = counted or words[wh + 1] in {"big", "large", "tall", "high", "far"}
+            kind, types = "quantity", (COUNT if sized else QUANTITY)
             wh_phrase.add(wh + 1)
             if counted and wh + 2 < len(toks) and toks[wh + 2].pos == "NOUN":
                 j = wh + 2
