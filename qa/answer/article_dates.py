@@ -22,8 +22,9 @@ def dated(sent: Sent, published: str | None) -> tuple[set[str], set[str]]:
 
     News says "Thursday" for a day of the week it was published in: an article of Friday
     5 August says "Thursday" for 4 August ("month:8", "day:4"), and "will launch on
-    Saturday" for 6 August, so two articles published days apart can be compared.  Without ``published`` (an ISO date), or when the sentence
-    gives a month or day itself, the atoms are :func:`dates`'s.
+    Saturday" for 6 August, so two articles published days apart can be compared.
+    Without ``published`` (an ISO date), or when the sentence gives a month or day itself,
+    the atoms are :func:`dates`'s.
     """
     atoms = dates(sent)
     weekdays = [a for a in atoms if a.startswith("weekday:")]

@@ -123,10 +123,14 @@ def analyze(sent: Sent) -> QuestionInfo:
             if kind == "named" and w == "what":
                 kind, types = "open", frozenset()
             focus = head.lemma
-        elif w == "what" and nxt and toks[wh + 1].lemma == "be" and _measure_after(toks, wh + 2) is not None:
-            # "What was the magnitude of ...?", "What is the death toll ...?": the copula's noun is
-            # what is asked, a measure (a quantity) or else a description.
-            j = _measure_after(toks, wh + 2) or 0
+        elif (
+            w == "what"
+            and nxt
+            and toks[wh + 1].lemma == "be"
+            and (j := _measure_after(toks, wh + 2)) is not None
+        ):
+            # "What was the magnitude of ...?", "What is the death toll ...?": the copula's noun, a
+            # measure, is what is asked.
             kind, types, measured = "quantity", COUNT, True
             focus = toks[j].lemma
             wh_phrase.update(range(wh, j + 1))

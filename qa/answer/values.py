@@ -110,13 +110,12 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     """The measure a question asks for, or None when it asks for no quantity (who, where, yes/no...)."""
     nouns = [t.lemma for t in question.toks if t.pos == "NOUN"]
     measure_nouns = [n for n in nouns if _noun_kind(n)[0] == "quantity"]  # dimensions included
-    if info.kind == "date" and info.concrete:
-        kinds = {"date"}  # "When will NASA next try...": the date each article gives
-    elif info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
+    dated = info.kind == "date" and info.concrete  # "When will NASA next try...": each article's date
+    if not dated and info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
     low = {t.text.lower() for t in question.toks}
-    if info.kind == "date":
-        pass
+    if dated:
+        kinds = {"date"}
     elif set(measure_nouns) & _PERCENT:
         kinds = {"%"}
     elif info.unit == "money" or set(measure_nouns) & _MONEY:
@@ -236,7 +235,7 @@ def value_in(
     if len(found) < 2:
         return found[0] if found else None
     named = {w for name in measure.info.names for w in norm_words(name)}
-    at = [i for i, t in enumerate(sent.toks) if norm_words(t.text) and norm_words(t.text)[0] in named]
+    at = [i for i, t in enumerate(sent.toks) if named & set(norm_words(t.text)[:1])]
     if not at or not all(_same_scale(q, found[0]) for q in found):
         return found[0]  # "15,000 miles per hour (24,140 kilometers per hour)": one value, the first
     return min(found, key=lambda q: min(abs(q.index - i) for i in at))
