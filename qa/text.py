@@ -36,8 +36,14 @@ def tokens(text: str) -> list[str]:
 
 def content_stems(text: str) -> list[str]:
     """Stemmed tokens without stopwords: what two texts must share to be about the same thing."""
+    return list(_content_stems(text))
+
+
+@lru_cache(maxsize=32768)
+def _content_stems(text: str) -> tuple[str, ...]:
+    # Cached: a question's passages and their sentences are compared many times over.
     words = [t for t in tokens(text) if t not in STOPWORDS]
-    return _stemmer().stemWords([w.removesuffix("'s") for w in words])
+    return tuple(_stemmer().stemWords([w.removesuffix("'s") for w in words]))
 
 
 def strip_markers(text: str) -> str:
@@ -55,3 +61,19 @@ def overlap(wanted: set[str], text: str) -> float:
 def has_lone_surrogate(text: str) -> bool:
     """True if ``text`` holds a lone surrogate, which no UTF-8 encoder or tokenizer accepts."""
     return bool(_SURROGATE.search(text))
+
+
+# A dateline or credit ("BOGOTA, Colombia (CNN) —", "WASHINGTON –") names a place and an outlet, not
+# the fact; nor does a kicker ("VISUAL EXPLAINER:", "GAME 4:").
+_DATELINE = re.compile(
+    r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2}"
+    r"|[A-Z][A-Z.' ]{2,40}\s[—–-]{1,2}\s|[A-Z][A-Z0-9' ]{2,40}:)"
+    r"\s*(?:[—–-]\s*)?"
+)
+
+
+def undated(text: str) -> str:
+    """``text`` without a leading dateline or outlet credit."""
+    match = _DATELINE.match(text)
+    rest = text[match.end() :] if match else text
+    return rest if len(rest) >= len(text) // 3 else text

@@ -60,8 +60,8 @@ def main() -> int:
         os.environ["PYTHONPATH"] = tree
         if corroborate is not None:
             os.environ["QA_CORROBORATE"] = corroborate
-        first = measure_http(copy, questions, None)
-        again = measure_http(copy, questions, None)
+        first = measure_http(copy, questions, None, Path(tree))
+        again = measure_http(copy, questions, None, Path(tree))
         results[label] = {
             "distinct": {k: v for k, v in first.items() if not isinstance(v, list)},
             "repeated": {k: v for k, v in again.items() if not isinstance(v, list)},

@@ -125,8 +125,10 @@ def test_a_sentence_that_leaves_out_only_the_weekday_states_the_fact(pipeline: P
 
 
 def test_datelines_kickers_and_initials_are_no_part_of_a_fact() -> None:
-    from qa.answer.corroborate import undated
     from qa.answer.facts import norm_words, same_name
+    from qa.ingest.annotate import annotation_texts
+    from qa.text import undated
+    from qa.types import Article
 
     assert undated(
         "WASHINGTON – First lady Jill Biden made an unannounced visit to Ukraine on Sunday."
@@ -136,4 +138,9 @@ def test_datelines_kickers_and_initials_are_no_part_of_a_fact() -> None:
     )
     assert undated("NATO said on Monday that it would help Ukraine.").startswith("NATO said")
     assert norm_words("the U.S. Open") == norm_words("US Open") == ["us", "open"]
+    # Ingest parses the sentence without its dateline too: corroboration judges that text.
+    lede = "BOGOTA, Colombia (CNN) — Gustavo Petro won the runoff on Sunday. He takes office in August."
+    texts = annotation_texts([Article("petro", lede, "Petro wins")])
+    assert "Gustavo Petro won the runoff on Sunday." in texts
+    assert texts.count("He takes office in August.") == 1 and len(texts) == 4
     assert same_name("U.K.", "UK") and not same_name("US Open", "French Open")

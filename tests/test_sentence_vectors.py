@@ -64,3 +64,21 @@ def test_word_table_of_another_model_starts_empty(tmp_path: Path) -> None:
     words.put_many({"strike": np.ones(4, dtype=np.float32) / 2, "two words": np.ones(4, dtype=np.float32)})
     assert set(words.get_many(["strike", "two words", "absent"])) == {"strike"}
     assert WordVectors(tmp_path, "model-b").get_many(["strike"]) == {}
+
+
+def test_known_vectors_come_from_the_store_or_cache_never_the_model(
+    seed_copy: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Corroboration reads every sentence of a retrieved article: stored vectors only, then cached."""
+    pipeline = make_pipeline(seed_copy, embedder)
+    passages = pipeline.search("What conditions did Russia set for a ceasefire?")
+    texts = [c.text for c in candidates(passages, pairs=False)][:6]
+    cache = pipeline.verifier.embeddings
+    never_stored = "A sentence no article holds, so no vector of it was stored."
+    with embedded_texts(pipeline) as live:
+        found = cache.known([*texts, never_stored])
+    assert set(found) == set(texts) and not any(live)  # nothing embedded, the unknown text left out
+    stored = pipeline.store.sentence_vectors(texts)
+    assert all(np.array_equal(found[t], stored[t]) for t in texts)
+    cache.stored = None  # the store gone: the cached vectors still answer
+    assert set(cache.known(texts)) == set(texts)

@@ -63,7 +63,7 @@ from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
 from qa.ingest.dedup import OriginIndex
 from qa.models.nlp import Sent
-from qa.text import content_stems
+from qa.text import content_stems, undated
 from qa.types import Answer, Passage, SentenceSources, SourceRef
 
 # (text, its vector, how many) -> passages, under the question's filters and as_of.
@@ -82,13 +82,6 @@ MIN_FACT_SCORE = 0.4
 PER_ARTICLE = 2
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
 MIN_SUPPORT = 0.5
-# A dateline or credit ("BOGOTA, Colombia (CNN) —", "WASHINGTON –") names a place and an outlet, not
-# the fact; nor does a kicker ("VISUAL EXPLAINER:", "GAME 4:").
-_DATELINE = re.compile(
-    r"^\s*(?:(?:[A-Z][\w.,' ]{0,60}?\s*)?\((?:CNN|AP|Reuters)[\w ]*\)|[A-Z][A-Z.' ]+,[\w.' ]{0,40}?\s[—–-]{1,2}"
-    r"|[A-Z][A-Z.' ]{2,40}\s[—–-]{1,2}\s|[A-Z][A-Z0-9' ]{2,40}:)"
-    r"\s*(?:[—–-]\s*)?"
-)
 
 
 def corroborate(
@@ -116,7 +109,8 @@ def corroborate(
     read = len(passages)  # sentences read beyond these may support a fact, not dispute it
     if articles is not None and settings.corroborate_article_sentences:
         asked = verifier.embeddings.embed([t for t in [question, *(c.text for c in answer.citations)] if t])
-        more = more_of_articles(passages, articles, list(asked), settings.corroborate_article_sentences)
+        per_article, known = settings.corroborate_article_sentences, verifier.embeddings.known
+        more = more_of_articles(passages, articles, list(asked), per_article, known)
         passages = [*passages, *more]
     if search_fact is not None and settings.corroborate_fact_passages:
         passages = [*passages, *fact_passages(answer, passages, verifier, search_fact, settings)]
@@ -355,13 +349,6 @@ def _omits_date(judgement: Judgement) -> bool:
         and failed == {"dates"}
         and all("is not in the evidence" in reason for reason in judgement.reasons)
     )
-
-
-def undated(text: str) -> str:
-    """``text`` without a leading dateline or outlet credit."""
-    match = _DATELINE.match(text)
-    rest = text[match.end() :] if match else text
-    return rest if len(rest) >= len(text) // 3 else text
 
 
 def _judge(

@@ -124,6 +124,27 @@ class EmbeddingCache:
                 self._cache.popitem(last=False)
         return np.vstack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
 
+    def known(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of those of ``texts`` cached or stored at ingest; nothing is embedded.
+
+        Corroboration reads every sentence of each retrieved article this way: the
+        articles of one story recur from question to question.
+        """
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        stored = self.stored
+        if missing and stored is not None:
+            fresh = stored.sentence_vectors(missing)
+            found.update(fresh)
+            with self._lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return found
+
     def attach(self, stored: SentenceVectors) -> None:
         """Read stored sentence vectors from ``stored`` (the store, once it is open) before embedding."""
         self.stored = stored

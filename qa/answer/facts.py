@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.models.nlp import NAME_TYPES, Ent, Sent
 
@@ -91,10 +92,16 @@ def years(sent: Sent) -> tuple[tuple[str, str], ...]:
 
 
 def norm_words(text: str) -> list[str]:
+    """Lower-cased words without possessives, articles and dots in initials: how names compare."""
+    return list(_norm_words(text))
+
+
+@lru_cache(maxsize=32768)
+def _norm_words(text: str) -> tuple[str, ...]:
     words = [w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w’'.-]+", text)]
     # Dotted initials are one word: "U.S." / "US", "D.C." / "DC".
     words = [w.replace(".", "") if _INITIALS.fullmatch(w) else w for w in words]
-    return [w.strip(".-'’") for w in words if w.strip(".-'’") and w not in {"the", "a", "an"}]
+    return tuple(w.strip(".-'’") for w in words if w.strip(".-'’") and w not in {"the", "a", "an"})
 
 
 _INITIALS = re.compile(r"(?:[a-z]\.){2,}|(?:[a-z]\.)+[a-z]")
@@ -122,6 +129,12 @@ def same_name(a: str, b: str) -> bool:
 
 def names_of(sent: Sent) -> list[str]:
     """Names in a sentence: its named entities, and proper nouns the tagger missed."""
+    if "names" not in sent.memo:
+        sent.memo["names"] = tuple(_names_of(sent))
+    return list(sent.memo["names"])
+
+
+def _names_of(sent: Sent) -> list[str]:
     names = [e.text for e in sent.ents if e.label in NAME_TYPES]
     in_ent = {i for e in sent.ents for i in range(e.first, e.last + 1)}
     for i, t in enumerate(sent.toks):
@@ -200,6 +213,12 @@ def _qualifier(text: str) -> str:
 
 def quantities(sent: Sent) -> list[Quantity]:
     """Numbers in a sentence with the noun they count, money and percentages as units."""
+    if "quantities" not in sent.memo:
+        sent.memo["quantities"] = tuple(_quantities(sent))
+    return list(sent.memo["quantities"])
+
+
+def _quantities(sent: Sent) -> list[Quantity]:
     out: list[Quantity] = []
     toks = sent.toks
     used: set[int] = set()

@@ -12,7 +12,7 @@ sentence with the one before it, where "he" or "the deal" is named), for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -40,11 +40,13 @@ def more_of_articles(
     articles: Articles,
     asked: Sequence[np.ndarray],
     per_article: int,
+    vectors: Callable[[Sequence[str]], dict[str, np.ndarray]] | None = None,
 ) -> list[Passage]:
     """Up to ``per_article`` sentences of each article of ``passages`` that they do not hold.
 
     ``articles`` holds the articles' texts and sentence vectors; ``asked`` are the vectors
-    the sentences are ranked by (the question's, the cited sentences').
+    the sentences are ranked by (the question's, the cited sentences'); ``vectors`` looks the
+    stored vectors up (default ``articles.sentence_vectors``; a cache in front of it).
     """
     if per_article <= 0 or not passages or not asked:
         return []
@@ -66,7 +68,7 @@ def more_of_articles(
             if b - a > 1 and not any(p.start <= a and b <= p.end for p in read)
         ]
         fresh[doc_id] = (text, spans, unread)
-    found = articles.sentence_vectors(
+    found = (vectors or articles.sentence_vectors)(
         [text[spans[k][0] : spans[k][1]] for text, spans, unread in fresh.values() for k in unread]
     )
     out: list[Passage] = []

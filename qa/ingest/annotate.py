@@ -18,6 +18,7 @@ from qa.models.embedding import Embedder
 from qa.models.nlp import COMPARED_POS, Annotator
 from qa.models.parse_worker import ParseWorker
 from qa.models.words import WordVectors, typing_nouns
+from qa.text import undated
 from qa.types import Article
 
 WORKER_CHARS = 200_000
@@ -26,10 +27,16 @@ cost less to parse here than the child's start, about 2 s)."""
 
 
 def annotation_texts(articles: Sequence[Article]) -> list[str]:
-    """What ingest parses: every title and sentence."""
+    """What ingest parses: every title and sentence, and an opening sentence without its dateline.
+
+    Corroboration judges a sentence without its dateline ("BOGOTA, Colombia (CNN) —"),
+    so that text is parsed here too, not while a question waits.
+    """
     texts = [a.title for a in articles if a.title]
     for a in articles:
-        texts.extend(a.text[s:e] for s, e in sentence_spans(a.text))
+        sentences = [a.text[s:e] for s, e in sentence_spans(a.text)]
+        texts.extend(sentences)
+        texts.extend(bare for sentence in sentences if (bare := undated(sentence)) != sentence)
     return texts
 
 

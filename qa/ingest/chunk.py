@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from qa.types import Article, Chunk
 
@@ -138,7 +139,18 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     Line breaks always end a sentence (news text puts headlines, datelines and
     paragraphs on lines of their own).  Spans never include surrounding whitespace.
     """
-    end = len(text) if end is None else end
+    if start == 0 and end is None:
+        return list(_whole_text_spans(text))
+    return _spans(text, start, len(text) if end is None else end)
+
+
+@lru_cache(maxsize=4096)
+def _whole_text_spans(text: str) -> tuple[tuple[int, int], ...]:
+    # Cached: at question time the same passages and articles are split for every answer.
+    return tuple(_spans(text, 0, len(text)))
+
+
+def _spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
         line_start = start + line.start()

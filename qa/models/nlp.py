@@ -114,7 +114,7 @@ class Sent:
         return tuple(out)
 
     def children(self, i: int) -> list[int]:
-        return [j for j, t in enumerate(self.toks) if t.head == i and j != i]
+        return list(self._kids.get(i, ()))
 
     def subtree(self, i: int) -> list[int]:
         """Token indices under ``i`` (itself included), in sentence order."""
@@ -135,6 +135,11 @@ class Sent:
             if t.head != j:
                 kids.setdefault(t.head, []).append(j)
         return kids
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """What readers derive from this sentence, kept with it (a sentence is judged many times)."""
+        return {}
 
     @cached_property
     def lemmas(self) -> frozenset[str]:

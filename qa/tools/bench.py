@@ -95,13 +95,23 @@ def measure_ingest(corpus: Path, settings: Settings, limit: int | None) -> dict[
     }
 
 
-def measure_http(index_dir: Path, questions: list[dict[str, Any]], backend: str | None) -> dict[str, Any]:
+def measure_http(
+    index_dir: Path, questions: list[dict[str, Any]], backend: str | None, tree: Path | None = None
+) -> dict[str, Any]:
+    """``/search`` then ``/ask`` for each question against ``qa serve`` on ``index_dir``.
+
+    ``tree``: the code tree the server runs (its working directory, which ``python -m``
+    imports ``qa`` from before ``PYTHONPATH``); default this process's working directory.
+    """
     from tqdm import tqdm
 
     env = {"QA_LOG_LEVEL": "warning"}
     if backend:
         env["QA_BACKEND"] = backend
-    with ServerProcess(index_dir, env) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    with (
+        ServerProcess(index_dir, env, cwd=tree) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
         server.wait_ready(timeout=120)
         search_ms: list[float] = []
         ask_ms: list[float] = []
