@@ -289,3 +289,27 @@ def test_asked_how_big_a_date_or_an_ordinal_is_no_size(annotator: Annotator) -> 
     assert [e.text for e in assess(big, sent, 0.8).answers] == ["$2.04 billion"]
     # "how long" may still be answered by a duration spaCy tags as a date.
     assert "DATE" in analyze(parse(annotator, "How long did the truce last?")).types
+
+
+def test_asked_who_did_it_the_subject_answers_not_a_name_in_another_role(annotator: Annotator) -> None:
+    from dataclasses import replace
+
+    from qa.answer.assess import best_answer
+
+    sent = parse(
+        annotator,
+        "Liz Truss will be the next prime minister of the United Kingdom after winning most votes in the "
+        "Conservative Party leadership contest, succeeding Boris Johnson who resigned in July.",
+    )
+    asked = analyze(
+        parse(annotator, "Who defeated Rishi Sunak in the Conservative Party leadership contest?")
+    )
+    assert asked.asks_subject
+    # As the service reads it ("succeeding" close to the asked verb): both names answer, and Johnson,
+    # the verb's object and nearer "contest", is linked to it.
+    truss, johnson = ent(sent, "Liz Truss"), ent(sent, "Boris Johnson")
+    linked = replace(assess(asked, sent, 0.8), answers=[truss, johnson], linked=[johnson], named=[])
+    assert best_answer(replace(asked, asks_subject=False), sent, linked).text == "Boris Johnson"  # type: ignore[union-attr]
+    assert best_answer(asked, sent, linked).text == "Liz Truss"  # type: ignore[union-attr]
+    # Asked whom someone succeeded, the wh-word is the object: no subject is preferred.
+    assert not analyze(parse(annotator, "Whom did Liz Truss succeed as prime minister?")).asks_subject

@@ -34,6 +34,7 @@ from qa.answer.nonanswers import (
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
+    SUBJECT_DEPS,
     WHEN,
     QuestionInfo,
     analyze,
@@ -281,10 +282,24 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
     def distance(ent: Ent) -> int:
         return min(min(abs(a - ent.first), abs(a - ent.last)) for a in anchors)
 
-    pool = [e for e in fit.answers if e in fit.linked] or fit.answers
+    linked = [e for e in fit.answers if e in fit.linked]
+    pool = linked or fit.answers
+    if info.asks_subject:
+        # Asked who did it, the one the sentence says did it (a subject, or a passive's agent), before
+        # a name on the asked verb in another role ("... succeeding Boris Johnson") or nearer the anchors.
+        agents = [e for e in fit.answers if _agent(sent, e)]
+        pool = [e for e in linked if e in agents] or agents or pool
     named = [e for e in fit.named if e in pool] or fit.named
     preferred = named or [e for e in pool if e.label in _preferred(info.kind)] or pool
     return min(preferred, key=distance)
+
+
+def _agent(sent: Sent, ent: Ent) -> bool:
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    root = next((i for i in inside if toks[i].head not in inside), ent.last)
+    tok = toks[root]
+    return tok.dep in SUBJECT_DEPS or (tok.dep == "pobj" and toks[tok.head].dep == "agent")
 
 
 def _preferred(kind: str) -> frozenset[str]:

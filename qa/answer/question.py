@@ -41,6 +41,9 @@ _HOW_QUANTITY = frozenset(
 )
 
 
+SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+
+
 @dataclass(frozen=True)
 class QuestionInfo:
     """What a question asks for."""
@@ -70,6 +73,8 @@ class QuestionInfo:
     hedged: bool = False
     # "What was the magnitude of...?": the answer is a value the sentence gives that noun.
     measured: bool = False
+    # The wh-phrase is the predicate's subject ("Who defeated Sunak?"): the answer is who did it.
+    asks_subject: bool = False
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -194,6 +199,7 @@ def analyze(sent: Sent) -> QuestionInfo:
         tuple(words[i] for i in sorted(wh_phrase) if toks[i].pos != "PROPN"),
         any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks),
         measured,
+        any(toks[i].dep in SUBJECT_DEPS for i in wh_phrase),
     )
 
 
