@@ -247,6 +247,16 @@ def test_the_counted_noun_reported_deaths_and_a_year_the_clause_gives(annotator:
         word_similarity=lambda w, others: [0.7 if {w, o} == {"die", "kill"} else 0.0 for o in others],
     )
     assert [e.text for e in fit.answers] == ["At least 109"]
+    # "The number of dead climbed to 154": the count is of the dead, whatever verb it hangs on.
+    dead = parse(annotator, "Through Sunday, the number of dead climbed to 154, with dozens more injured.")
+    near = {frozenset({"die", "dead"}): 0.7}
+
+    def similar(w: str, others: list[str]) -> list[float]:
+        return [1.0 if w == o else near.get(frozenset({w, o}), 0.0) for o in others]
+
+    assert [e.text for e in assess(died, dead, 0.8, word_similarity=similar).answers] == ["154"]
+    near.clear()  # were "dead" unlike "die", the number that climbed would answer nothing
+    assert not assess(died, dead, 0.8, word_similarity=similar).answers
     # ... but the speaker of "said" is not who did what was said.
     won = analyze(parse(annotator, "Which team won the championship?"))
     quote = parse(annotator, "Wilson said the franchise won its first title on Sunday.")
@@ -294,7 +304,7 @@ def test_asked_how_big_a_date_or_an_ordinal_is_no_size(annotator: Annotator) -> 
 def test_asked_who_did_it_the_subject_answers_not_a_name_in_another_role(annotator: Annotator) -> None:
     from dataclasses import replace
 
-    from qa.answer.assess import best_answer
+    from qa.answer.short_answer import best_answer
 
     sent = parse(
         annotator,

@@ -34,13 +34,13 @@ from qa.answer.nonanswers import (
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
-    SUBJECT_DEPS,
     WHEN,
     QuestionInfo,
     analyze,
     names_missing,
     prepositional_use,
 )
+from qa.answer.short_answer import best_answer
 from qa.answer.syntax import apposed, conditions, near_noun
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.types import Answer, Citation, Question, ShortAnswer
@@ -157,6 +157,11 @@ def assess(
             attached = not anchors or any(
                 similar(w, sent.toks[k].lemma) >= min_predicate for w in anchors for k in _around(sent, ent)
             )
+            # A count of what the asked verb makes ("the number of dead climbed to 154", asked how
+            # many died): the counted noun states the predicate, whatever verb the number hangs on.
+            if not attached and asked and info.kind == "quantity" and ent.label in COUNT:
+                made = counted(sent, ent)
+                attached = bool(made) and max(similar(w, made) for w in asked) >= min_predicate
             verb = _argument_of(sent, ent)
             if (
                 asked
@@ -269,45 +274,6 @@ def _describes(sent: Sent, ent: Ent, focus: str) -> bool:
         if toks[k].lemma == focus and k > ent.last:
             return True
     return False
-
-
-def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
-    """The answer entity closest to the words the question and the sentence share."""
-    if not fit.answers:
-        return None
-    anchors = [i for i, t in enumerate(sent.toks) if t.lemma in info.content or t.lemma == info.predicate]
-    if not anchors:
-        return fit.answers[0]
-
-    def distance(ent: Ent) -> int:
-        return min(min(abs(a - ent.first), abs(a - ent.last)) for a in anchors)
-
-    linked = [e for e in fit.answers if e in fit.linked]
-    pool = linked or fit.answers
-    if info.asks_subject:
-        # Asked who did it, the one the sentence says did it (a subject, or a passive's agent), before
-        # a name on the asked verb in another role ("... succeeding Boris Johnson") or nearer the anchors.
-        agents = [e for e in fit.answers if _agent(sent, e)]
-        pool = [e for e in linked if e in agents] or agents or pool
-    named = [e for e in fit.named if e in pool] or fit.named
-    preferred = named or [e for e in pool if e.label in _preferred(info.kind)] or pool
-    return min(preferred, key=distance)
-
-
-def _agent(sent: Sent, ent: Ent) -> bool:
-    toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    root = next((i for i in inside if toks[i].head not in inside), ent.last)
-    tok = toks[root]
-    return tok.dep in SUBJECT_DEPS or (tok.dep == "pobj" and toks[tok.head].dep == "agent")
-
-
-def _preferred(kind: str) -> frozenset[str]:
-    return {
-        "person": frozenset({"PERSON"}),
-        "place": frozenset({"GPE", "LOC"}),
-        "quantity": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
-    }.get(kind, frozenset())
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,50 @@
+"""The short answer: which of a sentence's answer entities is the span quoted as the exact answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qa.answer.question import SUBJECT_DEPS, QuestionInfo
+from qa.models.nlp import Ent, Sent
+
+if TYPE_CHECKING:
+    from qa.answer.assess import SentenceFit
+
+
+def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
+    """The answer entity closest to the words the question and the sentence share."""
+    if not fit.answers:
+        return None
+    anchors = [i for i, t in enumerate(sent.toks) if t.lemma in info.content or t.lemma == info.predicate]
+    if not anchors:
+        return fit.answers[0]
+
+    def distance(ent: Ent) -> int:
+        return min(min(abs(a - ent.first), abs(a - ent.last)) for a in anchors)
+
+    linked = [e for e in fit.answers if e in fit.linked]
+    pool = linked or fit.answers
+    if info.asks_subject:
+        # Asked who did it, the one the sentence says did it (a subject, or a passive's agent), before
+        # a name on the asked verb in another role ("... succeeding Boris Johnson") or nearer the anchors.
+        agents = [e for e in fit.answers if _agent(sent, e)]
+        pool = [e for e in linked if e in agents] or agents or pool
+    named = [e for e in fit.named if e in pool] or fit.named
+    preferred = named or [e for e in pool if e.label in _preferred(info.kind)] or pool
+    return min(preferred, key=distance)
+
+
+def _agent(sent: Sent, ent: Ent) -> bool:
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    root = next((i for i in inside if toks[i].head not in inside), ent.last)
+    tok = toks[root]
+    return tok.dep in SUBJECT_DEPS or (tok.dep == "pobj" and toks[tok.head].dep == "agent")
+
+
+def _preferred(kind: str) -> frozenset[str]:
+    return {
+        "person": frozenset({"PERSON"}),
+        "place": frozenset({"GPE", "LOC"}),
+        "quantity": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+    }.get(kind, frozenset())
