@@ -65,6 +65,11 @@ def test_what_a_question_asks_to_count(pipeline: Pipeline) -> None:
     assert toll is not None and "count" in toll.kinds and "death" in toll.words
     rate = measure("What is the annual rate of consumer price inflation?")
     assert rate is not None and rate.kinds == {"%"}
+    # "By how much were prices up": a change, as a share or a sum, though "prices" are money.
+    up = measure("By how much were grocery prices up over the past year?")
+    assert up is not None and up.kinds == {"money", "%"}
+    cost = measure("What price did the buyer pay for the house?")
+    assert cost is not None and cost.kinds == {"money"}
     assert measure("Who won the election in Colombia?") is None
     assert measure("Where did the president go after fleeing the country?") is None
 

@@ -114,8 +114,12 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     if not dated and info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
     low = {t.text.lower() for t in question.toks}
+    lowered = [t.text.lower() for t in question.toks]
+    by_how_much = any(lowered[i : i + 3] == ["by", "how", "much"] for i in range(len(lowered)))
     if dated:
         kinds = {"date"}
+    elif by_how_much:
+        kinds = {"money", "%"}  # "by how much were prices up": a change, in money or as a share
     elif set(measure_nouns) & _PERCENT:
         kinds = {"%"}
     elif info.unit == "money" or set(measure_nouns) & _MONEY:
