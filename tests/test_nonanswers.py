@@ -215,6 +215,11 @@ def test_a_name_spacy_runs_across_a_bracket_and_a_long_name_reworded(annotator: 
         contest, ["Chestnut won the Nathan's Famous International Hot Dog Eating Contest."]
     )
     assert names_missing(contest, ["Chestnut won the hot dog contest at Coney Island."])
+    # An article about "the 2022 World Series" calls it "the World Series": the year is not asked of it.
+    series = analyze(parse(annotator, "Which pitcher started Game 4 of the 2022 World Series?"))
+    assert any("2022" in n for n in series.strict_names)
+    assert not names_missing(series, ["Javier started Game 4 of the World Series for the Astros."])
+    assert names_missing(series, ["Javier started Game 4 of the playoffs for the Astros."])
 
 
 def test_a_section_label_is_no_answer_and_how_much_is_answered_by_a_sum(annotator: Annotator) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answer.facts import norm_words, years
+from qa.answer.facts import YEAR, norm_words, years
 from qa.models.nlp import NAME_TYPES, Sent, Tok
 
 _BRACKETS = re.compile(r"[()\[\]{};]")
@@ -329,7 +329,9 @@ def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
     words = [set(text.split()) for text in spelled]
 
     def mentioned(part: str) -> bool:
-        said = norm_words(part)
+        # "the 2022 World Series" is mentioned as "the World Series": an article about the event
+        # rarely repeats its year (an article about another year's is told apart by its years).
+        said = [w for w in norm_words(part) if not YEAR.match(w)]
         # A long name is mentioned when one text holds all its words: "Nathan's Famous Hot Dog
         # Eating Contest" is "Nathan's Famous International Hot Dog Eating Contest".
         return (
