@@ -34,16 +34,22 @@ def tokens(text: str) -> list[str]:
     return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
 
 
+# Texts up to this long are cached by the per-text readers (a sentence is compared many times over
+# while answering); a longer one is read afresh, so a cache never holds large texts.
+CACHED_CHARS = 2000
+
+
 def content_stems(text: str) -> list[str]:
     """Stemmed tokens without stopwords: what two texts must share to be about the same thing."""
-    return list(_content_stems(text))
+    return list(_cached_stems(text) if len(text) <= CACHED_CHARS else _stems(text))
 
 
-@lru_cache(maxsize=32768)
-def _content_stems(text: str) -> tuple[str, ...]:
-    # Cached: a question's passages and their sentences are compared many times over.
+def _stems(text: str) -> tuple[str, ...]:
     words = [t for t in tokens(text) if t not in STOPWORDS]
     return tuple(_stemmer().stemWords([w.removesuffix("'s") for w in words]))
+
+
+_cached_stems = lru_cache(maxsize=32768)(_stems)
 
 
 def strip_markers(text: str) -> str:

@@ -270,3 +270,22 @@ def test_property_spans_on_arbitrary_unicode(text: str) -> None:
 @given(texts(), st.integers(3, 40), st.integers(0, 2))
 def test_property_chunks(text: str, max_words: int, overlap: int) -> None:
     assert_chunk_invariants(Article("doc", text), max_words, overlap)
+
+
+def test_readers_cache_by_digest_and_never_hold_a_long_text() -> None:
+    """Question-time caches (spans, stems, name words) stay small whatever the articles' size."""
+    from qa.answer.facts import _cached_norm_words, norm_words
+    from qa.ingest import chunk
+    from qa.text import CACHED_CHARS, _cached_stems, content_stems
+
+    article = "The council met on Monday. " * 40_000  # about a megabyte
+    first = chunk.sentence_spans(article)
+    assert chunk.sentence_spans(article) == first and len(first) == 40_000
+    assert all(isinstance(k, bytes) and len(k) == 16 for k in chunk._SPANS)  # digests, not texts
+    assert len(chunk._SPANS) <= chunk.SPANS_CACHED
+    stems, words = _cached_stems.cache_info().currsize, _cached_norm_words.cache_info().currsize
+    long_text = "council " * CACHED_CHARS
+    assert content_stems(long_text)[:1] == ["council"] and norm_words(long_text)[:1] == ["council"]
+    assert _cached_stems.cache_info().currsize == stems  # read afresh, not kept
+    assert _cached_norm_words.cache_info().currsize == words
+    assert content_stems("The councils voted") == content_stems("The councils voted") == ["council", "vote"]

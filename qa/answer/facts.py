@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.models.nlp import NAME_TYPES, Ent, Sent
+from qa.text import CACHED_CHARS
 
 # Closed grammatical classes.
 _LOWER = ("at least", "more than", "over", "above", "greater than", "upwards of", "exceeding")
@@ -93,15 +94,17 @@ def years(sent: Sent) -> tuple[tuple[str, str], ...]:
 
 def norm_words(text: str) -> list[str]:
     """Lower-cased words without possessives, articles and dots in initials: how names compare."""
-    return list(_norm_words(text))
+    return list(_cached_norm_words(text) if len(text) <= CACHED_CHARS else _norm_words(text))
 
 
-@lru_cache(maxsize=32768)
 def _norm_words(text: str) -> tuple[str, ...]:
     words = [w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w’'.-]+", text)]
     # Dotted initials are one word: "U.S." / "US", "D.C." / "DC".
     words = [w.replace(".", "") if _INITIALS.fullmatch(w) else w for w in words]
     return tuple(w.strip(".-'’") for w in words if w.strip(".-'’") and w not in {"the", "a", "an"})
+
+
+_cached_norm_words = lru_cache(maxsize=32768)(_norm_words)
 
 
 _INITIALS = re.compile(r"(?:[a-z]\.){2,}|(?:[a-z]\.)+[a-z]")

@@ -7,9 +7,11 @@ removed, so citations can quote the article verbatim.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
-from functools import lru_cache
 
 from qa.types import Article, Chunk
 
@@ -139,15 +141,27 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     Line breaks always end a sentence (news text puts headlines, datelines and
     paragraphs on lines of their own).  Spans never include surrounding whitespace.
     """
-    if start == 0 and end is None:
-        return list(_whole_text_spans(text))
-    return _spans(text, start, len(text) if end is None else end)
+    if start or end is not None:
+        return _spans(text, start, len(text) if end is None else end)
+    # Cached by a digest of the text (not the text: an article may be megabytes): at question
+    # time the same passages and articles are split for every answer.
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    with _SPANS_LOCK:
+        hit = _SPANS.get(key)
+        if hit is not None:
+            _SPANS.move_to_end(key)
+            return list(hit)
+    spans = tuple(_spans(text, 0, len(text)))
+    with _SPANS_LOCK:
+        _SPANS[key] = spans
+        while len(_SPANS) > SPANS_CACHED:
+            _SPANS.popitem(last=False)
+    return list(spans)
 
 
-@lru_cache(maxsize=4096)
-def _whole_text_spans(text: str) -> tuple[tuple[int, int], ...]:
-    # Cached: at question time the same passages and articles are split for every answer.
-    return tuple(_spans(text, 0, len(text)))
+SPANS_CACHED = 4096  # texts whose sentence spans are kept (a few kilobytes each)
+_SPANS: OrderedDict[bytes, tuple[tuple[int, int], ...]] = OrderedDict()
+_SPANS_LOCK = threading.Lock()
 
 
 def _spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
