@@ -118,10 +118,7 @@ class EmbeddingCache:
                     vector = self._cache[t]
                     self._cache.move_to_end(t)
                 out.append(vector)
-            for text, vector in found.items():
-                self._cache[text] = vector
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
+            self._remember(found)
         return np.vstack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
 
     def known(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -140,10 +137,14 @@ class EmbeddingCache:
             fresh = stored.sentence_vectors(missing)
             found.update(fresh)
             with self._lock:
-                self._cache.update(fresh)
-                while len(self._cache) > self.size:
-                    self._cache.popitem(last=False)
+                self._remember(fresh)
         return found
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        """Add ``vectors`` to the LRU, dropping the least recent past ``size`` (the lock held)."""
+        self._cache.update(vectors)
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
 
     def attach(self, stored: SentenceVectors) -> None:
         """Read stored sentence vectors from ``stored`` (the store, once it is open) before embedding."""

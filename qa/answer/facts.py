@@ -11,9 +11,10 @@ months and weekdays).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from qa.models.nlp import NAME_TYPES, Ent, Sent
 from qa.text import CACHED_CHARS
@@ -130,11 +131,16 @@ def same_name(a: str, b: str) -> bool:
     return all(any(_same_word(s, t) for t in long_) for s in short)
 
 
+def _memo(sent: Sent, key: str, read: Callable[[Sent], list[Any]]) -> tuple[Any, ...]:
+    """``read(sent)``, computed once per sentence and kept with it (``Sent.memo``)."""
+    if key not in sent.memo:
+        sent.memo[key] = tuple(read(sent))
+    return sent.memo[key]  # type: ignore[no-any-return]
+
+
 def names_of(sent: Sent) -> list[str]:
     """Names in a sentence: its named entities, and proper nouns the tagger missed."""
-    if "names" not in sent.memo:
-        sent.memo["names"] = tuple(_names_of(sent))
-    return list(sent.memo["names"])
+    return list(_memo(sent, "names", _names_of))
 
 
 def _names_of(sent: Sent) -> list[str]:
@@ -216,9 +222,7 @@ def _qualifier(text: str) -> str:
 
 def quantities(sent: Sent) -> list[Quantity]:
     """Numbers in a sentence with the noun they count, money and percentages as units."""
-    if "quantities" not in sent.memo:
-        sent.memo["quantities"] = tuple(_quantities(sent))
-    return list(sent.memo["quantities"])
+    return list(_memo(sent, "quantities", _quantities))
 
 
 def _quantities(sent: Sent) -> list[Quantity]:

@@ -113,8 +113,8 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     dated = info.kind == "date" and info.concrete  # "When will NASA next try...": each article's date
     if not dated and info.kind != "quantity" and not (info.kind == "open" and measure_nouns):
         return None
-    low = {t.text.lower() for t in question.toks}
     lowered = [t.text.lower() for t in question.toks]
+    low = set(lowered)
     by_how_much = any(lowered[i : i + 3] == ["by", "how", "much"] for i in range(len(lowered)))
     if dated:
         kinds = {"date"}
