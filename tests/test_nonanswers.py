@@ -328,3 +328,52 @@ def test_asked_who_did_it_the_subject_answers_not_a_name_in_another_role(annotat
     assert best_answer(asked, sent, linked).text == "Liz Truss"  # type: ignore[union-attr]
     # Asked whom someone succeeded, the wh-word is the object: no subject is preferred.
     assert not analyze(parse(annotator, "Whom did Liz Truss succeed as prime minister?")).asks_subject
+
+
+def test_asked_an_age_the_value_given_the_age_and_no_date_ordinal_or_count(annotator: Annotator) -> None:
+    from qa.answer.short_answer import best_answer
+
+    at_what_age = analyze(parse(annotator, "At what age did broadcaster Vin Scully die?"))
+    died = parse(
+        annotator,
+        "Legendary broadcaster Vin Scully, the voice of the Los Angeles Dodgers for more than six decades, "
+        "has died at the age of 94, the team announced Tuesday.",
+    )
+    fit = assess(at_what_age, died, 0.8)
+    # "more than six decades" sits nearer the question's words; the value given the age answers.
+    assert best_answer(at_what_age, died, fit).text == "the age of 94"  # type: ignore[union-attr]
+    how_old = analyze(parse(annotator, "How old was Richard Branson when he flew to space?"))
+    flew = parse(
+        annotator,
+        "Richard Branson's dream of space travel was realized Sunday as Virgin Galactic's rocket ship "
+        "reached the edge of space.",
+    )
+    assert assess(how_old, flew, 0.8).answers == []  # a weekday is no age
+    crew = parse(annotator, "Richard Branson was accompanied by two pilots and three mission specialists.")
+    assert assess(how_old, crew, 0.8).answers == []  # nor a count of pilots
+    second = parse(annotator, "Branson also became the second oldest person to reach space.")
+    assert assess(how_old, second, 0.8).answers == []
+    turns = parse(annotator, "Branson, who turns 71 this week, flew to the edge of space.")
+    assert "71" in [e.text for e in assess(how_old, turns, 0.8).answers]
+    glenn = parse(annotator, "In 1998, astronaut John Glenn flew on the shuttle at age 77.")
+    assert "age 77" in [e.text for e in assess(how_old, glenn, 0.8).answers]
+
+
+def test_a_sentence_from_another_years_article_does_not_answer_an_asked_year() -> None:
+    from qa.answer.nonanswers import another_years_news, asked_years
+
+    years = asked_years("Who won Brazil's presidential runoff in 2018?")
+    assert years == {2018}
+    lead = "Lula held a slight lead over President Jair Bolsonaro."
+    assert another_years_news(years, lead, "", "2022-10-02")  # the article's own news is 2022's
+    assert not another_years_news(years, lead, "", "2018-10-29")
+    assert not another_years_news(years, lead, "", "2019-01-02")  # a January article tells December's
+    # Naming the asked year (or the sentence before it does) keeps it, whenever it was published.
+    assert not another_years_news(
+        years, "Bolsonaro won the 2018 runoff with 55% of the vote.", "", "2022-10-02"
+    )
+    assert not another_years_news(years, lead, "In 2018, the runoff was close.", "2022-10-02")
+    # No year asked, or no date known: nothing to go by.
+    assert not another_years_news(asked_years("Who won Brazil's runoff?"), lead, "", "2022-10-02")
+    assert not another_years_news(years, lead, "", None)
+    assert asked_years("How many people died in 12345 incidents?") == frozenset()

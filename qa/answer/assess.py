@@ -190,6 +190,8 @@ def assess(
                 (ent.label in WHEN and entity_dates(ent)) or ent.label not in WHEN | {"QUANTITY"}
             ):
                 continue  # asked how long, a calendar date ("June 1, 2022") or a count ("eight women") is no duration
+            if info.wh_words[:2] == ("how", "old") and not _an_age(sent, ent):
+                continue  # asked how old, "Sunday", "second" or "two pilots" is no age
             if not info.hedged and only_may_happen(sent, ent, anchors, similar, min_predicate):
                 continue  # "could begin as early as Friday": a plan, when asked what happened or is
             if (
@@ -201,13 +203,17 @@ def assess(
             if attached:
                 linked.append(ent)
             answers.append(ent)
-    if info.measured:  # asked the magnitude, the number beside "magnitude" first
-        answers.sort(key=lambda e: not near_noun(sent, e, info.focus, similar))
-    if described:
+    if info.kind == "quantity" and info.focus:
+        # Asked the magnitude or at what age, the value the sentence gives that noun ("died at the
+        # age of 94", not "for more than six decades") is the answer.
+        described = [
+            e for e in answers if _holds(sent, e, info.focus) or near_noun(sent, e, info.focus, _same)
+        ]
+    if described and info.kind == "named":
         # The name the asked noun is in apposition with ("Camp Hale, a World War II training
         # site along the Continental Divide") before one that merely sits beside it.
         described.sort(key=lambda e: not apposed(sent, e, info.focus))
-        answers = described + [a for a in answers if a not in described]
+    answers = described + [a for a in answers if a not in described]
     if info.kind == "date" and info.hedged and not answers:
         # "When might a location become a target?" asks under what condition: "if ..." on the asked verb.
         answers = [
@@ -220,6 +226,26 @@ def assess(
 
 
 _STATING = frozenset({"VERB", "NOUN", "ADJ"})
+# What an age is counted in ("77 years old", "aged 17 months").
+_AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
+
+
+def _same(a: str, b: str) -> float:
+    return 0.0  # near_noun's words compared by lemma only: "percentage" is near no "poll"
+
+
+def _holds(sent: Sent, ent: Ent, noun: str) -> bool:
+    """The entity's own words include the asked noun ("the age of 94")."""
+    return any(t.lemma == noun for t in sent.toks[ent.first : ent.last + 1])
+
+
+def _an_age(sent: Sent, ent: Ent) -> bool:
+    """Whether an entity can be an age: a number or a duration, never a calendar date, an
+    ordinal or a count of something else ("turns 71", "at age 77", not "Sunday", "two pilots")."""
+    if ent.label == "ORDINAL" or (ent.label in WHEN and entity_dates(ent)):
+        return False
+    unit = counted(sent, ent)
+    return not unit or unit in _AGE_UNITS
 
 
 def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:

@@ -15,6 +15,9 @@ answerer used to quote on news:
 * **another year of the same thing**: asked about "the 2022 Tour de France", a
   sentence about "the 2014 Tour de France" (a year modifying the same noun) and no
   2022 is about another edition, so nothing in it answers;
+* **another year's news**: asked about a year ("Who won Brazil's runoff in 2018?"), a
+  sentence that names no asked year (nor does the one before it), in an article published
+  neither that year nor the next, tells that article's own news, not the asked year's;
 * **what may happen**: asked what happened or is (no modal or future auxiliary in the
   question), a date or name in a sentence that only says it may happen ("could take
   place as early as Friday, November 4"; "should be on track to overtake") is a plan or
@@ -23,6 +26,7 @@ answerer used to quote on news:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from qa.answer.facts import YEAR, norm_words, unit_of, years
@@ -151,3 +155,21 @@ def only_may_happen(
         if t.pos == "VERB" and any(similar(w, t.lemma) >= min_predicate for w in asked)
     ]
     return bool(stating) and all(hedged(sent, i) for i in stating)
+
+
+def asked_years(question: str) -> frozenset[int]:
+    """The years a question names ("in 2018", "the 2022 World Series")."""
+    return frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w))
+
+
+def another_years_news(asked: frozenset[int], text: str, before: str, published_at: str | None) -> bool:
+    """True when the sentence cannot be about an asked year: it and the sentence before it name
+    none of them, and its article was published in none of them nor the year after (a January
+    article tells December's news)."""
+    if not asked or not published_at or not published_at[:4].isdigit():
+        return False
+    named = {int(w) for w in re.findall(r"\b\d{4}\b", f"{before} {text}")}
+    if named & asked:
+        return False
+    published = int(published_at[:4])
+    return not any(year <= published <= year + 1 for year in asked)
