@@ -359,21 +359,36 @@ def test_asked_an_age_the_value_given_the_age_and_no_date_ordinal_or_count(annot
     assert "age 77" in [e.text for e in assess(how_old, glenn, 0.8).answers]
 
 
-def test_a_sentence_from_another_years_article_does_not_answer_an_asked_year() -> None:
-    from qa.answer.nonanswers import another_years_news, asked_years
+def test_a_sentence_from_another_times_article_does_not_answer_an_asked_year_or_day() -> None:
+    from datetime import date
 
-    years = asked_years("Who won Brazil's presidential runoff in 2018?")
-    assert years == {2018}
+    from qa.answer.nonanswers import another_times_news, asked_time
+
+    asked = asked_time("Who won Brazil's presidential runoff in 2018?")
+    assert asked.years == {2018} and asked.days == ()
     lead = "Lula held a slight lead over President Jair Bolsonaro."
-    assert another_years_news(years, lead, "", "2022-10-02")  # the article's own news is 2022's
-    assert not another_years_news(years, lead, "", "2018-10-29")
-    assert not another_years_news(years, lead, "", "2019-01-02")  # a January article tells December's
+    assert another_times_news(asked, lead, "", "2022-10-02")  # the article's own news is 2022's
+    assert not another_times_news(asked, lead, "", "2018-10-29")
+    assert not another_times_news(asked, lead, "", "2019-01-02")  # a January article tells December's
     # Naming the asked year (or the sentence before it does) keeps it, whenever it was published.
-    assert not another_years_news(
-        years, "Bolsonaro won the 2018 runoff with 55% of the vote.", "", "2022-10-02"
-    )
-    assert not another_years_news(years, lead, "In 2018, the runoff was close.", "2022-10-02")
+    won = "Bolsonaro won the 2018 runoff with 55% of the vote."
+    assert not another_times_news(asked, won, "", "2022-10-02")
+    assert not another_times_news(asked, lead, "In 2018, the runoff was close.", "2022-10-02")
     # No year asked, or no date known: nothing to go by.
-    assert not another_years_news(asked_years("Who won Brazil's runoff?"), lead, "", "2022-10-02")
-    assert not another_years_news(years, lead, "", None)
-    assert asked_years("How many people died in 12345 incidents?") == frozenset()
+    assert not another_times_news(asked_time("Who won Brazil's runoff?"), lead, "", "2022-10-02")
+    assert not another_times_news(asked, lead, "", None)
+    assert asked_time("How many people died in 12345 incidents?").years == frozenset()
+    # A day: the article of that day or the week after tells it; a later one only if it names the day.
+    day = asked_time("What was the national average for regular gas according to AAA on March 10, 2022?")
+    assert day.days == (date(2022, 3, 10),)
+    now = "The national average for regular gas is now $4.32 a gallon, according to AAA."
+    assert not another_times_news(day, now, "", "2022-03-10")
+    assert not another_times_news(day, now, "", "2022-03-14")
+    later = "The national average for regular gasoline dropped three cents to $4.16 a gallon on Wednesday."
+    assert another_times_news(day, later, "", "2022-08-03")
+    assert another_times_news(day, now, "", "2022-03-01")  # before the day: not yet its news
+    assert not another_times_news(day, "On March 10, the average was $4.32.", "", "2022-08-03")
+    # A day without a year is read in the article's year; "may" in lower case is no month.
+    assert asked_time("Who spoke at the rally on Sept. 11?").days == (date(1, 9, 11),)
+    assert not another_times_news(asked_time("Who spoke on Sept. 11?"), now, "", "2021-09-12")
+    assert asked_time("How many may 5 people attend?").days == ()

@@ -26,7 +26,7 @@ import numpy as np
 from qa.answer.assess import SentenceFit, assess, focus_labels
 from qa.answer.entail import CONTRADICTED, ENTAILED, judge
 from qa.answer.evidence import Candidate, EmbeddingCache, candidates
-from qa.answer.nonanswers import another_years_news, asked_years
+from qa.answer.nonanswers import another_times_news, asked_time
 from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
 from qa.errors import UnknownBackend
@@ -184,13 +184,13 @@ class ExtractiveBackend:
         """The question's analysis and the sentences that answer it, best first, with their fit."""
         info = analyze(self.annotator.annotate([question.text], persist=False)[0])
         cands, ranked = self.rank(question, passages)
-        years = asked_years(question.text)
+        asked = asked_time(question.text)
         top = [
             (r, cands[i])
             for r, i in ranked[: self.READ]
             if r >= self.min_relevance
-            and not another_years_news(
-                years, cands[i].text, cands[i].before, passages[cands[i].passage - 1].published_at
+            and not another_times_news(
+                asked, cands[i].text, cands[i].before, passages[cands[i].passage - 1].published_at
             )
         ]
         if not top:

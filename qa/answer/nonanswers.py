@@ -15,9 +15,10 @@ answerer used to quote on news:
 * **another year of the same thing**: asked about "the 2022 Tour de France", a
   sentence about "the 2014 Tour de France" (a year modifying the same noun) and no
   2022 is about another edition, so nothing in it answers;
-* **another year's news**: asked about a year ("Who won Brazil's runoff in 2018?"), a
-  sentence that names no asked year (nor does the one before it), in an article published
-  neither that year nor the next, tells that article's own news, not the asked year's;
+* **another time's news**: asked about a year ("Who won Brazil's runoff in 2018?") or a day
+  ("the national average on March 10, 2022"), a sentence that names neither (nor does the
+  one before it), in an article published neither that year nor the next (or more than a
+  week after the day, or before it), tells that article's own news, not the asked time's;
 * **what may happen**: asked what happened or is (no modal or future auxiliary in the
   question), a date or name in a sentence that only says it may happen ("could take
   place as early as Friday, November 4"; "should be on track to overtake") is a plan or
@@ -26,10 +27,13 @@ answerer used to quote on news:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-from qa.answer.facts import YEAR, norm_words, unit_of, years
+from qa.answer.facts import MONTHS, YEAR, norm_words, unit_of, years
 from qa.answer.question import QuestionInfo, _noun_kind
 from qa.answer.syntax import hedged
 from qa.models.nlp import Ent, Sent
@@ -157,19 +161,63 @@ def only_may_happen(
     return bool(stating) and all(hedged(sent, i) for i in stating)
 
 
-def asked_years(question: str) -> frozenset[int]:
-    """The years a question names ("in 2018", "the 2022 World Series")."""
-    return frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w))
+@dataclass(frozen=True)
+class AskedTime:
+    """The years and calendar days a question names ("in 2018"; "on March 10, 2022")."""
+
+    years: frozenset[int] = frozenset()
+    days: tuple[date, ...] = ()  # a month and day; year 1 where the question gives none
 
 
-def another_years_news(asked: frozenset[int], text: str, before: str, published_at: str | None) -> bool:
-    """True when the sentence cannot be about an asked year: it and the sentence before it name
-    none of them, and its article was published in none of them nor the year after (a January
-    article tells December's news)."""
-    if not asked or not published_at or not published_at[:4].isdigit():
+# Days after an asked day that an article may still report it as news ("Thursday" of a weekly).
+NEWS_DAYS = 7
+_MONTH_DAY = re.compile(r"\b([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+((?:1[89]|20)\d\d))?")
+
+
+def asked_time(question: str) -> AskedTime:
+    """The years and the month-and-day dates a question names."""
+    years = frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w))
+    days: list[date] = []
+    for m in _MONTH_DAY.finditer(question):
+        month = MONTHS.get(m.group(1).lower())
+        if month is None or (len(m.group(1)) <= 3 and not m.group(1)[0].isupper()):
+            continue
+        # The question's own year, else unknown (year 1: read as the article's year).
+        year = int(m.group(3)) if m.group(3) else (next(iter(years)) if len(years) == 1 else 1)
+        with contextlib.suppress(ValueError):
+            days.append(date(year, month, int(m.group(2))))
+    return AskedTime(years, tuple(days))
+
+
+def another_times_news(asked: AskedTime, text: str, before: str, published_at: str | None) -> bool:
+    """True when the sentence cannot be about the asked time: it and the sentence before it name none
+    of the asked years (or days), and its article was published in none of those years nor the year
+    after (a January article tells December's news), or more than ``NEWS_DAYS`` from an asked day."""
+    if not (asked.years or asked.days) or not published_at:
         return False
-    named = {int(w) for w in re.findall(r"\b\d{4}\b", f"{before} {text}")}
-    if named & asked:
+    try:
+        published = date.fromisoformat(published_at[:10])
+    except ValueError:
         return False
-    published = int(published_at[:4])
-    return not any(year <= published <= year + 1 for year in asked)
+    said = f"{before} {text}"
+    named_years = {int(w) for w in re.findall(r"\b\d{4}\b", said)}
+    if (
+        asked.years
+        and not named_years & asked.years
+        and not any(year <= published.year <= year + 1 for year in asked.years)
+    ):
+        return True
+    if asked.days:
+        named = {(MONTHS.get(m.group(1).lower()), int(m.group(2))) for m in _MONTH_DAY.finditer(said)}
+        if any((d.month, d.day) in named for d in asked.days):
+            return False
+        return not any(_within(d, published) for d in asked.days)
+    return False
+
+
+def _within(day: date, published: date) -> bool:
+    """``published`` is the asked day or up to ``NEWS_DAYS`` after it (the year, if unknown, its own)."""
+    if day.year == 1:
+        with contextlib.suppress(ValueError):
+            day = day.replace(year=published.year)
+    return timedelta(0) <= published - day <= timedelta(days=NEWS_DAYS)
