@@ -392,3 +392,25 @@ def test_a_sentence_from_another_times_article_does_not_answer_an_asked_year_or_
     assert asked_time("Who spoke at the rally on Sept. 11?").days == (date(1, 9, 11),)
     assert not another_times_news(asked_time("Who spoke on Sept. 11?"), now, "", "2021-09-12")
     assert asked_time("How many may 5 people attend?").days == ()
+
+
+def test_asked_who_holds_a_role_a_name_the_sentence_never_gives_it_is_no_answer(annotator: Annotator) -> None:
+    manager = analyze(parse(annotator, "Who was the Astros' manager when they won the 2022 World Series?"))
+    assert manager.role == "manager"
+    win = parse(
+        annotator,
+        "The Houston Astros celebrate their World Series win against the Philadelphia Phillies in Houston.",
+    )
+    assert assess(manager, win, 0.8).answers == []
+    beside = parse(annotator, "Astros manager Dusty Baker won his first World Series title as a manager.")
+    assert "Dusty Baker" in [e.text for e in assess(manager, beside, 0.8).answers]
+    copula = parse(annotator, "Dusty Baker was the Astros' manager when they beat the Phillies.")
+    assert "Dusty Baker" in [e.text for e in assess(manager, copula, 0.8).answers]
+    # A near synonym counts as the role (the word vectors compare it).
+    close = {("manager", "skipper"): 0.6}
+    skipper = parse(annotator, "Astros skipper Dusty Baker won the World Series.")
+    fit = assess(manager, skipper, 0.8, word_similarity=lambda a, bs: [close.get((a, b), 0.0) for b in bs])
+    assert "Dusty Baker" in [e.text for e in fit.answers]
+    # Only "who is / was the <noun>" names a role; "who won" does not.
+    assert analyze(parse(annotator, "Who will be the next prime minister?")).role == "minister"
+    assert analyze(parse(annotator, "Who won the 2022 World Series?")).role == ""

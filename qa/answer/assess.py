@@ -25,6 +25,7 @@ from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
     REPORTING_VERBS,
+    an_age,
     attribution,
     counted,
     in_question,
@@ -41,7 +42,7 @@ from qa.answer.question import (
     prepositional_use,
 )
 from qa.answer.short_answer import best_answer
-from qa.answer.syntax import apposed, conditions, near_noun
+from qa.answer.syntax import apposed, called, conditions, holds_noun, lemma_only, near_noun
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.types import Answer, Citation, Question, ShortAnswer
 
@@ -154,6 +155,8 @@ def assess(
                 continue  # what the question is about, or who reported it (see qa.answer.nonanswers)
             if _describes(sent, ent, info.focus):
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
+            if info.role and not called(sent, ent, info.role, similar):
+                continue  # asked who the Astros' manager was, a name the sentence never calls a manager
             attached = not anchors or any(
                 similar(w, sent.toks[k].lemma) >= min_predicate for w in anchors for k in _around(sent, ent)
             )
@@ -190,7 +193,7 @@ def assess(
                 (ent.label in WHEN and entity_dates(ent)) or ent.label not in WHEN | {"QUANTITY"}
             ):
                 continue  # asked how long, a calendar date ("June 1, 2022") or a count ("eight women") is no duration
-            if info.wh_words[:2] == ("how", "old") and not _an_age(sent, ent):
+            if info.wh_words[:2] == ("how", "old") and not an_age(sent, ent):
                 continue  # asked how old, "Sunday", "second" or "two pilots" is no age
             if not info.hedged and only_may_happen(sent, ent, anchors, similar, min_predicate):
                 continue  # "could begin as early as Friday": a plan, when asked what happened or is
@@ -207,7 +210,9 @@ def assess(
         # Asked the magnitude or at what age, the value the sentence gives that noun ("died at the
         # age of 94", not "for more than six decades") is the answer.
         described = [
-            e for e in answers if _holds(sent, e, info.focus) or near_noun(sent, e, info.focus, _same)
+            e
+            for e in answers
+            if holds_noun(sent, e, info.focus) or near_noun(sent, e, info.focus, lemma_only)
         ]
     if described and info.kind == "named":
         # The name the asked noun is in apposition with ("Camp Hale, a World War II training
@@ -226,26 +231,6 @@ def assess(
 
 
 _STATING = frozenset({"VERB", "NOUN", "ADJ"})
-# What an age is counted in ("77 years old", "aged 17 months").
-_AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
-
-
-def _same(a: str, b: str) -> float:
-    return 0.0  # near_noun's words compared by lemma only: "percentage" is near no "poll"
-
-
-def _holds(sent: Sent, ent: Ent, noun: str) -> bool:
-    """The entity's own words include the asked noun ("the age of 94")."""
-    return any(t.lemma == noun for t in sent.toks[ent.first : ent.last + 1])
-
-
-def _an_age(sent: Sent, ent: Ent) -> bool:
-    """Whether an entity can be an age: a number or a duration, never a calendar date, an
-    ordinal or a count of something else ("turns 71", "at age 77", not "Sunday", "two pilots")."""
-    if ent.label == "ORDINAL" or (ent.label in WHEN and entity_dates(ent)):
-        return False
-    unit = counted(sent, ent)
-    return not unit or unit in _AGE_UNITS
 
 
 def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:

@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from qa.answer.facts import MONTHS, YEAR, norm_words, unit_of, years
-from qa.answer.question import QuestionInfo, _noun_kind
+from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of, years
+from qa.answer.question import WHEN, QuestionInfo, _noun_kind
 from qa.answer.syntax import hedged
 from qa.models.nlp import Ent, Sent
 
@@ -221,3 +221,16 @@ def _within(day: date, published: date) -> bool:
         with contextlib.suppress(ValueError):
             day = day.replace(year=published.year)
     return timedelta(0) <= published - day <= timedelta(days=NEWS_DAYS)
+
+
+# What an age is counted in ("77 years old", "aged 17 months").
+_AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
+
+
+def an_age(sent: Sent, ent: Ent) -> bool:
+    """Whether an entity can be an age: a number or a duration, never a calendar date, an
+    ordinal or a count of something else ("turns 71", "at age 77", not "Sunday", "two pilots")."""
+    if ent.label == "ORDINAL" or (ent.label in WHEN and entity_dates(ent)):
+        return False
+    unit = counted(sent, ent)
+    return not unit or unit in _AGE_UNITS

@@ -75,6 +75,8 @@ class QuestionInfo:
     measured: bool = False
     # The wh-phrase is the predicate's subject ("Who defeated Sunak?"): the answer is who did it.
     asks_subject: bool = False
+    # "Who was the Astros' manager?": the role the answer is said to hold ("manager"), "" if none.
+    role: str = ""
 
 
 def analyze(sent: Sent) -> QuestionInfo:
@@ -200,6 +202,23 @@ def analyze(sent: Sent) -> QuestionInfo:
         any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks),
         measured,
         any(toks[i].dep in SUBJECT_DEPS for i in wh_phrase),
+        _role(sent, wh) if kind == "person" and wh is not None else "",
+    )
+
+
+def _role(sent: Sent, wh: int) -> str:
+    """The noun a "who is / was the <noun>" question asks the holder of ("manager", "bidder")."""
+    toks = sent.toks
+    root = toks[wh].head
+    if toks[root].lemma != "be" or toks[wh].dep not in {"attr", "nsubj"}:
+        return ""
+    return next(
+        (
+            toks[k].lemma
+            for k in sent.children(root)
+            if k != wh and toks[k].dep in {"attr", "nsubj"} and toks[k].pos == "NOUN"
+        ),
+        "",
     )
 
 

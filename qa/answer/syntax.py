@@ -262,3 +262,31 @@ def apposed(sent: Sent, ent: Ent, noun: str) -> bool:
     return any(toks[k].lemma == noun and toks[k].head in inside for k in range(len(toks))) or (
         toks[head].lemma == noun and head not in inside
     )
+
+
+def called(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float]) -> bool:
+    """The sentence calls the entity a ``noun`` (or a near synonym): beside it ("Astros manager Dusty
+    Baker", "Baker, the manager"), or through a copula ("Baker is the team's manager")."""
+    if near_noun(sent, ent, noun, similar) or apposed(sent, ent, noun):
+        return True
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    root = next((i for i in inside if toks[i].head not in inside), ent.last)
+    verb = toks[root].head
+    if toks[root].dep not in {"nsubj", "attr"} or toks[verb].lemma != "be":
+        return False
+    return any(
+        k != root
+        and toks[k].dep in {"nsubj", "attr"}
+        and (toks[k].lemma == noun or similar(noun, toks[k].lemma) >= 0.5)
+        for k in sent.children(verb)
+    )
+
+
+def lemma_only(a: str, b: str) -> float:
+    return 0.0  # near_noun's words compared by lemma only: "percentage" is near no "poll"
+
+
+def holds_noun(sent: Sent, ent: Ent, noun: str) -> bool:
+    """The entity's own words include the asked noun ("the age of 94")."""
+    return any(t.lemma == noun for t in sent.toks[ent.first : ent.last + 1])
