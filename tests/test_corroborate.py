@@ -144,3 +144,21 @@ def test_datelines_kickers_and_initials_are_no_part_of_a_fact() -> None:
     assert "Gustavo Petro won the runoff on Sunday." in texts
     assert texts.count("He takes office in August.") == 1 and len(texts) == 4
     assert same_name("U.K.", "UK") and not same_name("US Open", "French Open")
+
+
+def test_two_sentences_that_differ_only_in_their_years_are_no_disagreement() -> None:
+    """Years tell editions apart ("the first Cup since 2001" / "the last two Cups in 2020 and 2021"):
+    two outlets that disagree on one event differ on its count, day or polarity."""
+    from qa.answer.corroborate import _differs
+    from qa.answer.judgement import CONTRADICTED, Judgement
+
+    years = Judgement(CONTRADICTED, {"dates": False}, ["the date 'year:2001' differs from the evidence's"])
+    assert not _differs(years)
+    day = Judgement(CONTRADICTED, {"dates": False}, ["the date 'day:4' differs from the evidence's"])
+    assert _differs(day)
+    weekday = Judgement(
+        CONTRADICTED, {"dates": False}, ["the date 'day:4' differs from the evidence's (read from a weekday)"]
+    )
+    assert not _differs(weekday)
+    count = Judgement(CONTRADICTED, {"numbers": False}, ["'35 people' but the evidence says '52'"])
+    assert _differs(count)

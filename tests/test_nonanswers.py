@@ -414,3 +414,55 @@ def test_asked_who_holds_a_role_a_name_the_sentence_never_gives_it_is_no_answer(
     # Only "who is / was the <noun>" names a role; "who won" does not.
     assert analyze(parse(annotator, "Who will be the next prime minister?")).role == "minister"
     assert analyze(parse(annotator, "Who won the 2022 World Series?")).role == ""
+
+
+def test_a_name_in_a_clause_dated_to_another_year_does_not_answer(annotator: Annotator) -> None:
+    near = {("knock", "lose"): 0.6}
+
+    def similar(word: str, others: list[str]) -> list[float]:
+        return [1.0 if word == o else near.get((word, o), 0.0) for o in others]
+
+    info = analyze(parse(annotator, "Who knocked Serena Williams out of the 2022 US Open?"))
+    caption = parse(
+        annotator,
+        "Tennis legend Serena Williams waits for the trophy ceremony after she lost to Naomi Osaka in the "
+        "US Open final in 2018.",
+    )
+    assert [e.text for e in assess(info, caption, 0.8, word_similarity=similar).answers] == []
+    # The same sentence without its year answers (what the rule alone removed).
+    undated = parse(
+        annotator,
+        "Tennis legend Serena Williams waits for the trophy ceremony after she lost to Naomi Osaka in the "
+        "US Open final.",
+    )
+    assert "Naomi Osaka" in [e.text for e in assess(info, undated, 0.8, word_similarity=similar).answers]
+    # A year in another clause ("who won the US Open in 2014") dates that clause only.
+    lost = parse(
+        annotator,
+        "Serena Williams, who won the US Open in 2014, lost to Ajla Tomljanovic in the third round on Friday.",
+    )
+    assert "Ajla Tomljanovic" in [e.text for e in assess(info, lost, 0.8, word_similarity=similar).answers]
+    # Asked no year, the year is no constraint.
+    anytime = analyze(parse(annotator, "Who did Serena Williams lose to in a US Open final?"))
+    assert "Naomi Osaka" in [e.text for e in assess(anytime, caption, 0.8).answers]
+
+
+def test_asked_who_did_it_the_subject_before_a_name_merely_beside_the_asked_noun(
+    annotator: Annotator,
+) -> None:
+    from qa.answer.short_answer import best_answer
+
+    info = analyze(parse(annotator, "Which team won the 2022 NHL Stanley Cup Finals?"))
+    sent = parse(
+        annotator,
+        "The Colorado Avalanche defeated the Tampa Bay Lightning 2-1 in Game 6 to win the team’s first "
+        "Stanley Cup since 2001 on Sunday night.",
+    )
+
+    # As the service's word vectors read it: "defeat" is close to the asked "win".
+    def similar(word: str, others: list[str]) -> list[float]:
+        return [1.0 if word == o else 0.6 if (word, o) == ("win", "defeat") else 0.0 for o in others]
+
+    fit = assess(info, sent, 0.8, word_similarity=similar)
+    assert [e.text for e in fit.named] == ["Game 6"]  # "... the team's first Cup" is beside it
+    assert best_answer(info, sent, fit).text == "The Colorado Avalanche"  # type: ignore[union-attr]

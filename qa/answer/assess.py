@@ -26,8 +26,10 @@ from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit
 from qa.answer.nonanswers import (
     REPORTING_VERBS,
     an_age,
+    asked_time,
     attribution,
     counted,
+    dated_elsewhere,
     in_question,
     only_may_happen,
     other_edition,
@@ -145,12 +147,15 @@ def assess(
     # the truce last" the thing measured ("a 30-hour ceasefire").
     anchors = [*asked, info.subject] if info.kind == "quantity" and info.subject else asked
     # A sentence about another edition ("the 2014 Tour de France" asked about 2022) answers nothing.
+    asked_years = asked_time(info.text).years
     if info.types and not other_edition(info.years, sent):
         for ent in sent.ents:
             if ent.label not in info.types or (labels is not None and ent.label not in labels):
                 continue
             if any(same_name(ent.text, name) for name in info.names) or ent.text.lower() in info.text.lower():
                 continue
+            if dated_elsewhere(sent, ent, asked_years):
+                continue  # "lost to Naomi Osaka in the US Open final in 2018", asked about 2022
             if in_question(ent, info) or attribution(sent, ent, info):
                 continue  # what the question is about, or who reported it (see qa.answer.nonanswers)
             if _describes(sent, ent, info.focus):

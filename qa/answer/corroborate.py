@@ -336,7 +336,8 @@ def _differs(judgement: Judgement) -> bool:
     # "'35 people' but the evidence says '52'" (same unit, another value); "the date 'day:3' differs".
     # The same value with another unit ("31 people" / "31 men") is no disagreement between outlets.
     return any(
-        "but the evidence says" in reason or ("differs" in reason and "weekday" not in reason)
+        "but the evidence says" in reason
+        or ("differs" in reason and "weekday" not in reason and "'year:" not in reason)
         for reason in judgement.reasons
     )
 

@@ -234,3 +234,31 @@ def an_age(sent: Sent, ent: Ent) -> bool:
         return False
     unit = counted(sent, ent)
     return not unit or unit in _AGE_UNITS
+
+
+def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
+    """True when the clause the entity is in dates itself to a year the question does not ask
+    ("lost to Naomi Osaka in the US Open final *in 2018*", asked about 2022).
+
+    The clause is the first verb above the entity; its year is an "in <year>" on that verb.
+    A year elsewhere in the sentence ("Williams, who won in 2014, lost to ...") dates another clause.
+    """
+    if not asked:
+        return False
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    k = next((i for i in inside if toks[i].head not in inside), ent.last)
+    for _ in range(4):
+        if toks[k].pos in {"VERB", "AUX"} or toks[k].head == k:
+            break
+        k = toks[k].head
+    if toks[k].pos not in {"VERB", "AUX"}:
+        return False
+    named = {
+        int(toks[j].text)
+        for p in sent.children(k)
+        if toks[p].dep == "prep" and toks[p].lemma == "in"
+        for j in sent.children(p)
+        if toks[j].dep == "pobj" and YEAR.match(toks[j].text)
+    }
+    return bool(named) and not named & asked

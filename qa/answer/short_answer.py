@@ -24,12 +24,15 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
 
     linked = [e for e in fit.answers if e in fit.linked]
     pool = linked or fit.answers
-    if info.asks_subject:
+    agents = [e for e in fit.answers if _agent(sent, e)] if info.asks_subject else []
+    doers = [e for e in linked if e in agents]
+    if agents:
         # Asked who did it, the one the sentence says did it (a subject, or a passive's agent), before
         # a name on the asked verb in another role ("... succeeding Boris Johnson") or nearer the anchors.
-        agents = [e for e in fit.answers if _agent(sent, e)]
-        pool = [e for e in linked if e in agents] or agents or pool
-    named = [e for e in fit.named if e in pool] or fit.named
+        pool = doers or agents
+    # The one the sentence calls by the asked noun, unless the asked verb's own subject is another
+    # ("The Avalanche defeated ... in Game 6 to win the team's first Cup": not "Game 6").
+    named = [e for e in fit.named if e in pool] or ([] if doers else fit.named)
     preferred = named or [e for e in pool if e.label in _preferred(info.kind)] or pool
     return min(preferred, key=distance)
 
