@@ -91,6 +91,24 @@ def test_the_asked_number_is_told_from_the_sentences_other_numbers(pipeline: Pip
     assert value("Rescue teams used boats to evacuate villagers from the worst-hit districts.") is None
 
 
+def test_a_fee_per_month_is_no_value_of_a_price_and_a_price_none_of_a_fee(pipeline: Pipeline) -> None:
+    def value(question: str, text: str) -> str | None:
+        sent = pipeline.annotator.annotate([question], persist=False)[0]
+        measure = asked_measure(analyze(sent), sent)
+        assert measure is not None
+        q = value_in(pipeline.annotator.annotate([text], persist=False)[0], measure, pipeline.verifier)
+        return q.text if q else None
+
+    fee = "Musk said he planned to charge Twitter users $8 a month for a blue check mark."
+    deal = "Musk agreed to pay $44 billion to buy Twitter, the company said."
+    paid = "How much did Elon Musk agree to pay to buy Twitter?"
+    assert value(paid, deal) == "44 billion"
+    assert value(paid, fee) is None
+    monthly = "How much will Twitter charge users a month for a blue check mark?"
+    assert value(monthly, fee) == "8"
+    assert value(monthly, deal) is None
+
+
 def test_approximate_values_match_within_their_rounding() -> None:
     def money(value: float, qualifier: str = "") -> Quantity:
         return Quantity(value, "money", qualifier, str(value))

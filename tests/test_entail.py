@@ -247,3 +247,15 @@ def test_a_surname_that_opens_the_evidence_names_the_person(nlp: Annotator) -> N
     claim, evidence = "Liz Truss won the leadership contest.", "Truss won the leadership contest on Monday."
     assert _judge(nlp, claim, evidence).checks["entities"]
     assert not _judge(nlp, claim, "Sunak won the leadership contest on Monday.").checks["entities"]
+
+
+def test_a_sum_per_month_is_no_other_value_of_a_price(nlp: Annotator) -> None:
+    """ "$8 a month" (a fee) and "$54.20 a share" measure two things; two fees per month are one measure."""
+    fee = "Musk said Twitter users who agree to pay $8 a month will get a blue check mark."
+    price = "Shareholders will receive $54.20 in cash for each share of Twitter stock they own."
+    assert _judge(nlp, price, fee).label != CONTRADICTED
+    assert _judge(nlp, fee, price).label != CONTRADICTED
+    planned = "Twitter is considering charging users $19.99 a month for a blue check mark."
+    assert _judge(nlp, fee, planned).label == CONTRADICTED
+    slash = _judge(nlp, "Blue costs $8/month.", "Blue costs $4.99 a month.")
+    assert slash.label == CONTRADICTED, slash.reasons

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.answer.article_dates import dated
-from qa.answer.facts import entity_dates, governor, quantities, same_amount
+from qa.answer.facts import entity_dates, governor, per_time, quantities, same_amount
 from qa.answer.judgement import CONTRADICTED, NOT_STATED, Judgement
 from qa.answer.syntax import any_same
 from qa.models.nlp import Sent
@@ -19,7 +19,12 @@ def check_numbers(claim: Sent, evidence: Sent, result: Judgement) -> None:
         same_unit = [
             h
             for h in have
-            if h.ordinal == q.ordinal and q.unit and h.unit == q.unit and h.qualifier != "approx"
+            if h.ordinal == q.ordinal
+            and q.unit
+            and h.unit == q.unit
+            and h.qualifier != "approx"
+            # "$8 a month" and "$44 billion" measure two things (a fee, a price): no disagreement.
+            and per_time(evidence, h) == per_time(claim, q)
         ]
         # The evidence's figure for the same actor and verb ("Stripe ... cutting 14%") decides, even
         # when another actor's figure has the claim's value ("Lyft ... axing 13%").

@@ -51,11 +51,13 @@ from dataclasses import dataclass
 from qa.answer.article_dates import calendar_dates
 from qa.answer.evidence import Candidate
 from qa.answer.facts import (
+    PER_TIME,
     Quantity,
     fits_dimension,
     governor,
     has_units,
     norm_words,
+    per_time,
     quantities,
     same_amount,
 )
@@ -99,6 +101,7 @@ class Measure:
     unit: str  # the unit the question names ("acre" in "how many acres"), "" if none
     verb: str  # the question's content verb ("die" in "how many died"), "" if none
     info: QuestionInfo  # the question read (its names: an article about another event lacks them)
+    per_time: bool = False  # asked a sum per unit of time ("a month", "annually")
 
 
 # Nouns that name the kind of number asked for (a closed class, see ``qa.answer.question._noun_kind``).
@@ -140,7 +143,8 @@ def asked_measure(info: QuestionInfo, question: Sent) -> Measure | None:
     )
     verb = info.predicate if any(t.lemma == info.predicate and t.pos == "VERB" for t in question.toks) else ""
     unit = info.unit if info.unit != "money" else ""
-    return Measure(frozenset(kinds), tuple(w for w in words if w != unit), unit, verb, info)
+    words = tuple(w for w in words if w != unit)
+    return Measure(frozenset(kinds), words, unit, verb, info, bool(PER_TIME.search(info.text)))
 
 
 def _kind(q: Quantity) -> str:
@@ -261,6 +265,8 @@ def _values_in(sent: Sent, measure: Measure, related: _Related, published: str |
             # the asked date, whatever words the outlet puts around it.
             out.append(q)
             continue
+        if kind == "money" and per_time(sent, q) != measure.per_time:
+            continue  # asked what a deal cost, "$8 a month" is a fee; asked a monthly fee, "$44 billion" a sum
         frame = _frame(sent, q)
         if measure.unit:
             # "how many people died": people, or what the verb makes of them ("277 deaths").
