@@ -28,6 +28,8 @@ def annotator() -> Annotator:
         ("Which Houston pitcher got the final three outs?", "named", "out"),
         ("What year did the war start?", "date", "start"),
         ("Are there immediate plans for direct talks?", "yesno", "plan"),
+        # An auxiliary first asks yes or no, whatever wh-clause follows.
+        ("Did North Korea reveal how many infections it found?", "yesno", "reveal"),
         ("What did Russia say it had struck?", "open", "strike"),
     ],
 )

@@ -87,7 +87,9 @@ def analyze(sent: Sent) -> QuestionInfo:
     wh_phrase: set[int] = set()
     focus = unit = ""
     measured = False
-    wh = next((i for i, w in enumerate(words) if w in _WH), None)
+    # An auxiliary first asks yes or no, whatever wh-clause follows ("Did North Korea reveal *how
+    # many* infections it found?").
+    wh = None if toks and toks[0].pos == "AUX" else next((i for i, w in enumerate(words) if w in _WH), None)
     if wh is not None:
         w = words[wh]
         wh_phrase.add(wh)
