@@ -33,6 +33,7 @@ from qa.answer.nonanswers import (
     in_question,
     only_may_happen,
     other_edition,
+    said_when,
 )
 from qa.answer.question import (
     COUNT,
@@ -160,6 +161,8 @@ def assess(
                 continue  # what the question is about, or who reported it (see qa.answer.nonanswers)
             if _describes(sent, ent, info.focus):
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
+            if ent.label in WHEN and info.predicate not in REPORTING_VERBS and said_when(sent, ent):
+                continue  # "the hurricane center said Sunday": the day of the statement, not of the event
             if info.role and not called(sent, ent, info.role, similar):
                 continue  # asked who the Astros' manager was, a name the sentence never calls a manager
             attached = not anchors or any(

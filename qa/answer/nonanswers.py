@@ -262,3 +262,21 @@ def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
         if toks[j].dep == "pobj" and YEAR.match(toks[j].text)
     }
     return bool(named) and not named & asked
+
+
+def said_when(sent: Sent, ent: Ent) -> bool:
+    """True for a date or time that dates a statement: it hangs on a reporting verb, directly or
+    through the time it is part of ("the hurricane center said Sunday morning")."""
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    k = next((i for i in inside if toks[i].head not in inside), ent.last)
+    for _ in range(3):
+        head = toks[k].head
+        if head == k:
+            return False
+        if toks[head].pos in {"VERB", "AUX"}:
+            return toks[head].lemma in REPORTING_VERBS and toks[k].dep in {"npadvmod", "tmod", "pobj", "prep"}
+        if toks[head].ent not in {"DATE", "TIME"} and toks[head].pos != "ADP":
+            return False
+        k = head
+    return False

@@ -85,7 +85,7 @@ def analyze(sent: Sent) -> QuestionInfo:
     words = [t.text.lower() for t in toks]
     kind, types = "open", frozenset()
     wh_phrase: set[int] = set()
-    focus = unit = ""
+    focus = unit = role = ""
     measured = False
     # An auxiliary first asks yes or no, whatever wh-clause follows ("Did North Korea reveal *how
     # many* infections it found?").
@@ -143,6 +143,12 @@ def analyze(sent: Sent) -> QuestionInfo:
             kind, types, measured = "quantity", COUNT, True
             focus = toks[j].lemma
             wh_phrase.update(range(wh, j + 1))
+        elif w == "what" and nxt and toks[wh + 1].lemma == "be" and (j := _name_of(toks, wh + 2)) is not None:
+            # "What was the name of the gas station owner ...?" asks a name: of an owner.
+            kind, types = "named", NAMED
+            focus = toks[j].lemma if j >= 0 else ""
+            role = focus  # the name must be one the sentence gives an owner (a lion...)
+            wh_phrase.update(range(wh, max(j, wh + 2) + 1))
     elif toks and toks[0].pos == "AUX":
         kind = "yesno"
     names = tuple(e.text for e in sent.ents if e.label in NAME_TYPES or e.label in QUANTITY)
@@ -173,6 +179,16 @@ def analyze(sent: Sent) -> QuestionInfo:
         unit = "money"
     # Asked "what was the magnitude", the measure noun is what the answer hangs on, not a verb.
     predicate = "" if measured else _predicate(sent, wh_phrase)
+    if not predicate and kind == "named" and focus:
+        # "the name of the owner *who sold* the ticket": what the named one did is the predicate.
+        predicate = next(
+            (
+                t.lemma
+                for t in toks
+                if t.dep in {"relcl", "acl"} and toks[t.head].lemma == focus and t.pos == "VERB"
+            ),
+            "",
+        )
     subject = next(
         (
             t.lemma
@@ -204,7 +220,7 @@ def analyze(sent: Sent) -> QuestionInfo:
         any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks),
         measured,
         any(toks[i].dep in SUBJECT_DEPS for i in wh_phrase),
-        _role(sent, wh) if kind == "person" and wh is not None else "",
+        role or (_role(sent, wh) if kind == "person" and wh is not None else ""),
     )
 
 
@@ -271,6 +287,19 @@ DIMENSIONS = frozenset(
         "magnitude",
     }
 )
+
+
+def _name_of(toks: Sequence[Tok], i: int) -> int | None:
+    """For "the name of the <noun>" from ``i``: the noun's index (-1 without "of"), else None."""
+    while i < len(toks) and toks[i].pos == "DET":
+        i += 1
+    if i >= len(toks) or toks[i].lemma != "name" or toks[i].pos != "NOUN":
+        return None
+    of = next((k for k in range(i + 1, len(toks)) if toks[k].head == i and toks[k].lemma == "of"), None)
+    noun = next(
+        (k for k in range(len(toks)) if of is not None and toks[k].head == of and toks[k].dep == "pobj"), -1
+    )
+    return noun if noun < 0 or toks[noun].pos == "NOUN" else -1
 
 
 def _measure_after(toks: Sequence[Tok], i: int) -> int | None:

@@ -8,10 +8,10 @@ claim's token (same part of speech, shared neighbours).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from qa.answer.facts import same_name, span_key
-from qa.models.nlp import NAME_TYPES, Ent, Sent
+from qa.models.nlp import NAME_TYPES, Ent, Sent, Tok
 
 LIGHT_VERBS = frozenset({"be", "have", "do", "get", "make", "take", "say", "go"})
 _SUBJ = frozenset({"nsubj", "csubj", "expl"})
@@ -264,23 +264,60 @@ def apposed(sent: Sent, ent: Ent, noun: str) -> bool:
     )
 
 
+# How close a word must be to the asked role to name it: MiniLM word vectors put synonyms above it
+# ("spokesperson" / "spokesman" 0.87) and mere neighbours below ("lion" / "tiger" 0.66, "pilot" /
+# "aircraft" 0.68, "suspect" / "police" 0.66, "manager" / "coach" 0.61).
+ROLE_SIMILARITY = 0.7
+
+
 def called(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float]) -> bool:
-    """The sentence calls the entity a ``noun`` (or a near synonym): beside it ("Astros manager Dusty
-    Baker", "Baker, the manager"), or through a copula ("Baker is the team's manager")."""
-    if near_noun(sent, ent, noun, similar) or apposed(sent, ent, noun):
-        return True
+    """The sentence calls the entity a ``noun`` (or a synonym, ``ROLE_SIMILARITY``) in the parse: in
+    its own phrase ("Kremlin spokesman Dmitry Peskov"), in apposition ("Baker, the manager"; "the
+    owner, Joseph Chahayed") or through a copula ("Baker is the team's manager"). Nearness alone
+    is not enough: in "Scott said the suspect had ...", Scott is not the suspect."""
+
+    def synonym(word: str) -> bool:
+        return word == noun or similar(noun, word) >= ROLE_SIMILARITY
+
     toks = sent.toks
     inside = range(ent.first, ent.last + 1)
     root = next((i for i in inside if toks[i].head not in inside), ent.last)
-    verb = toks[root].head
-    if toks[root].dep not in {"nsubj", "attr"} or toks[verb].lemma != "be":
+    head = toks[root].head
+    if any(
+        toks[k].head in inside and k not in inside and toks[k].pos in _NOUNS and synonym(toks[k].lemma)
+        for k in range(len(toks))
+    ):
+        return True
+    if toks[root].dep == "appos" and toks[head].pos in _NOUNS and synonym(toks[head].lemma):
+        return True
+    # An apposition the parser missed: "Vin Scully, the voice of the Dodgers"; "the owner, Chahayed".
+    after = (
+        _phrase(toks, ent.last + 2, 1) if ent.last + 1 < len(toks) and toks[ent.last + 1].text == "," else []
+    )
+    ahead = _phrase(toks, ent.first - 2, -1) if ent.first > 1 and toks[ent.first - 1].text == "," else []
+    if any(synonym(toks[k].lemma) for k in (*after, *ahead) if toks[k].pos in _NOUNS):
+        return True
+    if toks[root].dep not in {"nsubj", "attr"} or toks[head].lemma != "be":
         return False
     return any(
-        k != root
-        and toks[k].dep in {"nsubj", "attr"}
-        and (toks[k].lemma == noun or similar(noun, toks[k].lemma) >= 0.5)
-        for k in sent.children(verb)
+        k != root and toks[k].dep in {"nsubj", "attr"} and synonym(toks[k].lemma) for k in sent.children(head)
     )
+
+
+_NOUNS = frozenset({"NOUN", "PROPN"})  # "CEO Mark Zuckerberg": spaCy tags some titles as proper nouns
+_PHRASE = frozenset({"DET", "ADJ", "NOUN", "PROPN", "NUM", "PART"})
+_QUOTES = frozenset({'"', "“", "”", "'", "‘", "’"})
+
+
+def _phrase(toks: Sequence[Tok], start: int, step: int, most: int = 6) -> list[int]:
+    """Indices of the noun phrase's words from ``start`` on, walking by ``step`` (at most ``most``;
+    quotation marks inside it are walked over: a “modest” property)."""
+    out: list[int] = []
+    k = start
+    while 0 <= k < len(toks) and len(out) < most and (toks[k].pos in _PHRASE or toks[k].text in _QUOTES):
+        out.append(k)
+        k += step
+    return out
 
 
 def lemma_only(a: str, b: str) -> float:
