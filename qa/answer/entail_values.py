@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from qa.answer.article_dates import dated
-from qa.answer.facts import entity_dates, governor, per_time, quantities, same_amount
+from qa.answer.facts import Quantity, entity_dates, governor, quantities, same_amount
 from qa.answer.judgement import CONTRADICTED, NOT_STATED, Judgement
 from qa.answer.syntax import any_same
 from qa.models.nlp import Sent
+
+# A value given per unit of time ("$8 a month", "$19.99 per month", "$8/month"): a rate, not a sum.
+_PER_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "year"})
+_PER = frozenset({"a", "an", "per", "each", "every", "/"})
+PER_TIME = re.compile(
+    r"\b(?:a|an|per|each|every)\s+(?:second|minute|hour|day|week|month|year)\b"
+    r"|/\s*(?:second|minute|hour|day|week|month|year)\b|\b(?:hourly|daily|weekly|monthly|annually|yearly)\b",
+    re.IGNORECASE,
+)
+
+
+def per_time(sent: Sent, q: Quantity) -> bool:
+    """The value is given per unit of time ("$8 a month", "$8/month")."""
+    last = q.index + len(q.text.split()) - 1
+    after = [t.lemma.lower() for t in sent.toks[last + 1 : last + 3]]
+    return len(after) == 2 and after[0] in _PER and after[1] in _PER_UNITS
 
 
 def check_numbers(claim: Sent, evidence: Sent, result: Judgement) -> None:

@@ -49,15 +49,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.article_dates import calendar_dates
+from qa.answer.entail_values import PER_TIME, per_time
 from qa.answer.evidence import Candidate
 from qa.answer.facts import (
-    PER_TIME,
     Quantity,
     fits_dimension,
     governor,
     has_units,
     norm_words,
-    per_time,
     quantities,
     same_amount,
 )
