@@ -378,6 +378,9 @@ def test_a_sentence_from_another_times_article_does_not_answer_an_asked_year_or_
     assert not another_times_news(asked_time("Who won Brazil's runoff?"), lead, "", "2022-10-02")
     assert not another_times_news(asked, lead, "", None)
     assert asked_time("How many people died in 12345 incidents?").years == frozenset()
+    # A year that describes a thing dates the thing, not the news: the card sold in 2022.
+    card = "Who bought the 1952 Mickey Mantle card at auction?"
+    assert asked_time(card, described=[("1952", "card")]).years == frozenset()
     # A day: the article of that day or the week after tells it; a later one only if it names the day.
     day = asked_time("What was the national average for regular gas according to AAA on March 10, 2022?")
     assert day.days == (date(2022, 3, 10),)

@@ -184,7 +184,8 @@ class ExtractiveBackend:
         """The question's analysis and the sentences that answer it, best first, with their fit."""
         info = analyze(self.annotator.annotate([question.text], persist=False)[0])
         cands, ranked = self.rank(question, passages)
-        asked = asked_time(question.text)
+        # A year that describes a thing ("the 1952 Mickey Mantle card") dates the thing, not the news.
+        asked = asked_time(question.text, described=info.years)
         top = [
             (r, cands[i])
             for r, i in ranked[: self.READ]

@@ -174,9 +174,11 @@ NEWS_DAYS = 7
 _MONTH_DAY = re.compile(r"\b([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+((?:1[89]|20)\d\d))?")
 
 
-def asked_time(question: str) -> AskedTime:
-    """The years and the month-and-day dates a question names."""
-    years = frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w))
+def asked_time(question: str, described: Sequence[tuple[str, str]] = ()) -> AskedTime:
+    """The years and the month-and-day dates a question names; ``described``: (year, noun) pairs of
+    years that modify a noun ("the 1952 Mickey Mantle card"), left out of the years."""
+    left_out = {int(y) for y, _ in described if y.isdigit()}
+    years = frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w)) - left_out
     days: list[date] = []
     for m in _MONTH_DAY.finditer(question):
         month = MONTHS.get(m.group(1).lower())
