@@ -512,3 +512,27 @@ def test_a_date_that_dates_a_statement_is_not_when_the_event_happened(annotator:
     # Asked when something was said, the statement's day answers.
     asked = analyze(parse(annotator, "When did the hurricane center say Ian would become a major hurricane?"))
     assert "Sunday" in [e.text for e in assess(asked, said, 0.8).answers]
+
+
+def test_a_dateline_a_denied_clause_and_a_count_of_other_things_do_not_answer(annotator: Annotator) -> None:
+    where = analyze(parse(annotator, "Where did Loretta Lynn die?"))
+    dateline = parse(annotator, "NASHVILLE, Tenn. – Loretta Lynn, the queen of country music, has died.")
+    assert "Tenn." not in [e.text for e in assess(where, dateline, 0.8).answers]  # where it was filed
+    share = analyze(parse(annotator, "What percentage of the first-round vote did Macron receive?"))
+    assert share.types == {"PERCENT", "QUANTITY"}
+    none = parse(
+        annotator, "Since none of them received more than 50% of the ballots, there will be a runoff."
+    )
+    assert assess(share, none, 0.8).answers == []
+    got = parse(annotator, "Macron received 27.8% of the ballots in the first round on Sunday.")
+    assert [e.text for e in assess(share, got, 0.8).answers] == ["27.8%"]  # not "Sunday", not "first"
+    # Asked what did not happen, a denied clause answers.
+    short = analyze(parse(annotator, "What share of the ballots did Le Pen not receive?"))
+    assert assess(short, parse(annotator, "Le Pen did not receive 50% of the ballots."), 0.8).answers
+    cost = analyze(parse(annotator, "How much do KFC's new chicken nuggets cost?"))
+    assert cost.types == {"MONEY"}
+    herbs = parse(annotator, "The nuggets cost little to make with KFC's signature 11 herbs and spices.")
+    assert assess(cost, herbs, 0.8).answers == []
+    how_old = analyze(parse(annotator, "How old is Tiger Woods?"))
+    week = parse(annotator, "Tiger Woods is 46 and may return to golf at the Masters next week.")
+    assert [e.text for e in assess(how_old, week, 0.8).answers] == ["46"]  # "next week" is no age

@@ -30,6 +30,8 @@ from qa.answer.nonanswers import (
     attribution,
     counted,
     dated_elsewhere,
+    denied,
+    in_dateline,
     in_question,
     only_may_happen,
     other_edition,
@@ -149,12 +151,17 @@ def assess(
     anchors = [*asked, info.subject] if info.kind == "quantity" and info.subject else asked
     # A sentence about another edition ("the 2014 Tour de France" asked about 2022) answers nothing.
     asked_years = asked_time(info.text).years
+    negated = bool(
+        {"not", "n't", "never", "no"} & {w.lower() for w in info.text.replace("n't", " n't").split()}
+    )
     if info.types and not other_edition(info.years, sent):
         for ent in sent.ents:
             if ent.label not in info.types or (labels is not None and ent.label not in labels):
                 continue
             if any(same_name(ent.text, name) for name in info.names) or ent.text.lower() in info.text.lower():
                 continue
+            if in_dateline(sent, ent) or (denied(sent, ent) and not negated):
+                continue  # "NASHVILLE, Tenn. –" is where the story was filed; "none received 50%" no share
             if dated_elsewhere(sent, ent, asked_years):
                 continue  # "lost to Naomi Osaka in the US Open final in 2018", asked about 2022
             if in_question(ent, info) or attribution(sent, ent, info):

@@ -37,6 +37,7 @@ from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of, yea
 from qa.answer.question import WHEN, QuestionInfo, _noun_kind
 from qa.answer.syntax import hedged
 from qa.models.nlp import Ent, Sent
+from qa.text import undated
 
 # Verbs whose recipient ("told CNN") or source ("according to") is attribution, not news.
 # A closed class of English reporting verbs; a question asking about one of them is exempt.
@@ -234,6 +235,10 @@ def an_age(sent: Sent, ent: Ent) -> bool:
     ordinal or a count of something else ("turns 71", "at age 77", not "Sunday", "two pilots")."""
     if ent.label == "ORDINAL" or (ent.label in WHEN and entity_dates(ent)):
         return False
+    if not any(
+        t.pos == "NUM" or any(c.isdigit() for c in t.text) for t in sent.toks[ent.first : ent.last + 1]
+    ):
+        return False  # "next week", "years": no number, no age
     unit = counted(sent, ent)
     return not unit or unit in _AGE_UNITS
 
@@ -281,4 +286,37 @@ def said_when(sent: Sent, ent: Ent) -> bool:
         if toks[head].ent not in {"DATE", "TIME"} and toks[head].pos != "ADP":
             return False
         k = head
+    return False
+
+
+def in_dateline(sent: Sent, ent: Ent) -> bool:
+    """The entity is in the sentence's dateline ("NASHVILLE, Tenn. –"): where the story was filed."""
+    prefix = len(sent.text) - len(undated(sent.text))
+    return prefix > 0 and ent.start < prefix
+
+
+# Subjects that deny what their verb says ("*None* of them received more than 50%").
+_NO_ONE = frozenset({"none", "nobody", "nothing", "neither", "noone"})
+
+
+def denied(sent: Sent, ent: Ent) -> bool:
+    """The clause the entity is in says it is not so: its verb is negated ("did not receive 50%") or
+    its subject is a negative ("none of them received more than 50%", "no candidate won")."""
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    k = next((i for i in inside if toks[i].head not in inside), ent.last)
+    for _ in range(4):
+        if toks[k].pos in {"VERB", "AUX"} or toks[k].head == k:
+            break
+        k = toks[k].head
+    if toks[k].pos not in {"VERB", "AUX"}:
+        return False
+    for c in sent.children(k):
+        if toks[c].dep == "neg":
+            return True
+        if toks[c].dep in {"nsubj", "nsubjpass"} and (
+            toks[c].lemma in _NO_ONE
+            or any(toks[g].dep == "det" and toks[g].lemma == "no" for g in sent.children(c))
+        ):
+            return True
     return False

@@ -42,6 +42,26 @@ _HOW_QUANTITY = frozenset(
 
 
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+# Closed classes: measure nouns of a share and of a sum, and the verbs of paying ("how much did it *cost*").
+_SHARE_NOUNS = frozenset({"percentage", "percent", "share"})
+_MONEY_NOUNS = frozenset({"price", "cost", "budget", "salary", "fee", "wage"})
+_MONEY_VERBS = frozenset(
+    {
+        "cost",
+        "pay",
+        "spend",
+        "charge",
+        "earn",
+        "sell",
+        "buy",
+        "raise",
+        "fetch",
+        "owe",
+        "donate",
+        "invest",
+        "bid",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -179,6 +199,13 @@ def analyze(sent: Sent) -> QuestionInfo:
         unit = "money"
     # Asked "what was the magnitude", the measure noun is what the answer hangs on, not a verb.
     predicate = "" if measured else _predicate(sent, wh_phrase)
+    if kind == "quantity":
+        # "What percentage ...", "What price ...", "How much did it cost?": a share or a sum, never a
+        # date ("Sunday") or a count of something else ("11 herbs and spices").
+        if focus in _SHARE_NOUNS:
+            types = frozenset({"PERCENT", "QUANTITY"})
+        elif focus in _MONEY_NOUNS or ("much" in words[:3] and predicate in _MONEY_VERBS):
+            types = frozenset({"MONEY"})
     if not predicate and kind == "named" and focus:
         # "the name of the owner *who sold* the ticket": what the named one did is the predicate.
         predicate = next(
