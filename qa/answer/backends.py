@@ -184,8 +184,7 @@ class ExtractiveBackend:
         """The question's analysis and the sentences that answer it, best first, with their fit."""
         info = analyze(self.annotator.annotate([question.text], persist=False)[0])
         cands, ranked = self.rank(question, passages)
-        # A year that describes a thing ("the 1952 Mickey Mantle card") dates the thing, not the news.
-        asked = asked_time(question.text, described=info.years)
+        asked = asked_time(question.text)
         top = [
             (r, cands[i])
             for r, i in ranked[: self.READ]

@@ -17,7 +17,7 @@ answerer used to quote on news:
   2022 is about another edition, so nothing in it answers;
 * **another time's news**: asked about a year ("Who won Brazil's runoff in 2018?") or a day
   ("the national average on March 10, 2022"), a sentence that names neither (nor does the
-  one before it), in an article published neither that year nor the next (or more than a
+  one before it), in an article published neither that year nor early the next (or more than a
   week after the day, or before it), tells that article's own news, not the asked time's;
 * **what may happen**: asked what happened or is (no modal or future auxiliary in the
   question), a date or name in a sentence that only says it may happen ("could take
@@ -175,11 +175,14 @@ NEWS_DAYS = 7
 _MONTH_DAY = re.compile(r"\b([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+((?:1[89]|20)\d\d))?")
 
 
-def asked_time(question: str, described: Sequence[tuple[str, str]] = ()) -> AskedTime:
-    """The years and the month-and-day dates a question names; ``described``: (year, noun) pairs of
-    years that modify a noun ("the 1952 Mickey Mantle card"), left out of the years."""
-    left_out = {int(y) for y, _ in described if y.isdigit()}
-    years = frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w)) - left_out
+def asked_time(question: str) -> AskedTime:
+    """The years and the month-and-day dates a question names.
+
+    A year that describes a thing ("the 1952 Mickey Mantle card") is read as asked too: news names
+    such a thing in full where it tells of it, and a year that names an edition ("the 2021 World
+    Series") is the asked time; the parse does not tell the two apart.
+    """
+    years = frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w))
     days: list[date] = []
     for m in _MONTH_DAY.finditer(question):
         month = MONTHS.get(m.group(1).lower())
@@ -194,8 +197,9 @@ def asked_time(question: str, described: Sequence[tuple[str, str]] = ()) -> Aske
 
 def another_times_news(asked: AskedTime, text: str, before: str, published_at: str | None) -> bool:
     """True when the sentence cannot be about the asked time: it and the sentence before it name none
-    of the asked years (or days), and its article was published in none of those years nor the year
-    after (a January article tells December's news), or more than ``NEWS_DAYS`` from an asked day."""
+    of the asked years (or days), and its article was published in none of those years (nor in the
+    first two months after one: a January article tells December's news), or more than ``NEWS_DAYS``
+    from an asked day."""
     if not (asked.years or asked.days) or not published_at:
         return False
     try:
@@ -207,7 +211,7 @@ def another_times_news(asked: AskedTime, text: str, before: str, published_at: s
     if (
         asked.years
         and not named_years & asked.years
-        and not any(year <= published.year <= year + 1 for year in asked.years)
+        and not any(_of_year(year, published) for year in asked.years)
     ):
         return True
     if asked.days:
@@ -216,6 +220,11 @@ def another_times_news(asked: AskedTime, text: str, before: str, published_at: s
             return False
         return not any(_within(d, published) for d in asked.days)
     return False
+
+
+def _of_year(year: int, published: date) -> bool:
+    """An article published that year, or in the first two months of the next, tells its news."""
+    return published.year == year or (published.year == year + 1 and published.month <= 2)
 
 
 def _within(day: date, published: date) -> bool:
