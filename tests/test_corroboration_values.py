@@ -189,3 +189,28 @@ def test_a_date_question_compares_the_dates_each_article_gives(pipeline: Pipelin
     assert not same_value(read, moved)
     assert same_value(read, value_in(planned, measure, pipeline.verifier, "2022-09-01"))  # type: ignore[arg-type]
     assert not same_value(read, value_in(planned, measure, pipeline.verifier, "2022-09-05"))  # type: ignore[arg-type]
+
+
+def test_asked_the_value_of_a_day_a_later_report_does_not_update_it(pipeline: Pipeline) -> None:
+    """Asked the toll "as of August 15, 2022", the report of August 30 is another day's value: the
+    answer cites the day's report and shows no update (asked without a day, it leads)."""
+    answer = pipeline.ask(
+        "How many people had died in the floods in Pakistan's Sindh province as of August 15, 2022?"
+    )
+    assert answer.answered, answer
+    assert first_cited(answer) == "dawn-sindh", answer.answer
+    assert "411" not in answer.answer
+    assert not any(
+        ref.doc_id == "ap-sindh-later"
+        for block in answer.sources
+        for ref in (*block.contradicted_by, *block.updates)
+    ), answer.sources
+
+
+def test_after_the_asked_day() -> None:
+    from qa.answer.nonanswers import after_asked_day, asked_time
+
+    day = asked_time("How many had died as of August 15, 2022?")
+    assert not after_asked_day(day, "2022-08-15") and not after_asked_day(day, "2022-08-16")
+    assert after_asked_day(day, "2022-08-30")
+    assert not after_asked_day(asked_time("How many had died in 2022?"), "2022-08-30")  # no day asked

@@ -54,6 +54,7 @@ import numpy as np
 from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, judge
 from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
+from qa.answer.nonanswers import after_asked_day, another_times_news, asked_time
 from qa.answer.question import QuestionInfo, analyze
 from qa.answer.reread import Articles, more_of_articles
 from qa.answer.sources_line import origin_groups, summarize
@@ -118,6 +119,15 @@ def corroborate(
     info = analyze(question_sent) if question_sent is not None else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
     pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
+    # Asked about a year or a day, another time's news (or, asked the value of a day, a later day's
+    # article) may restate the fact, but it does not dispute or update it.
+    when = asked_time(question)
+    late = {
+        (c.doc_id, c.start, c.end)
+        for c in pool
+        if another_times_news(when, c.text, c.before, passages[c.passage - 1].published_at)
+        or after_asked_day(when, passages[c.passage - 1].published_at)
+    }
     # The asked value as each article states it (a quantity question only): where updates show.
     measure = asked_measure(info, question_sent) if info and question_sent else None
     stated = (
@@ -165,6 +175,7 @@ def corroborate(
             fact_vector,
             asks_date,
             read,
+            late,
         )
         if measure and stated and not valued:
             parsed = verifier.annotator.annotate([ev.text], persist=False)[0]
@@ -173,9 +184,12 @@ def corroborate(
             if mine is not None:
                 valued = True
                 taken = {r.doc_id for r in (*supported, *contradicted)}
+                current = {
+                    d: s for d, s in stated.items() if (s.cand.doc_id, s.cand.start, s.cand.end) not in late
+                }
                 contradicted += [
                     _ref(s.cand, passages)
-                    for s in differing(mine, stated, dates, verifier, question, origins)
+                    for s in differing(mine, current, dates, verifier, question, origins)
                     if s.cand.doc_id not in taken
                 ]
                 if own is not None:  # other articles that state the cited sentence's value support it
@@ -234,6 +248,7 @@ def _judge_all(
     fact_vector: np.ndarray | None = None,
     asks_date: bool = False,
     disputes: int = 0,  # only the first ``disputes`` passages' sentences may contradict (0: all)
+    late: set[tuple[str, int, int]] | frozenset[tuple[str, int, int]] = frozenset(),  # may not contradict
 ) -> tuple[list[SourceRef], list[SourceRef]]:
     if not others or max_judged <= 0:
         return [], []
@@ -276,6 +291,7 @@ def _judge_all(
             contradicted.pop(cand.doc_id, None)
         elif (
             differs
+            and (cand.doc_id, cand.start, cand.end) not in late
             and cand.passage <= (disputes or cand.passage)
             and max(score, float(scores[-1, i])) >= MIN_CONTRADICTION_SCORE
         ):

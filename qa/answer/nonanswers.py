@@ -222,6 +222,19 @@ def another_times_news(asked: AskedTime, text: str, before: str, published_at: s
     return False
 
 
+def after_asked_day(asked: AskedTime, published_at: str | None) -> bool:
+    """True for an article published more than a day after every asked day: it may update the
+    story, but the question asks the value of that day."""
+    if not asked.days or not published_at:
+        return False
+    try:
+        published = date.fromisoformat(published_at[:10])
+    except ValueError:
+        return False
+    days = [d.replace(year=published.year) if d.year == 1 else d for d in asked.days]
+    return all(published - d > timedelta(days=1) for d in days)
+
+
 def _of_year(year: int, published: date) -> bool:
     """An article published that year, or in the first two months of the next, tells its news."""
     return published.year == year or (published.year == year + 1 and published.month <= 2)
