@@ -537,3 +537,15 @@ def test_a_dateline_a_denied_clause_and_a_count_of_other_things_do_not_answer(an
     how_old = analyze(parse(annotator, "How old is Tiger Woods?"))
     week = parse(annotator, "Tiger Woods is 46 and may return to golf at the Masters next week.")
     assert [e.text for e in assess(how_old, week, 0.8).answers] == ["46"]  # "next week" is no age
+
+
+def test_a_relative_clause_dates_its_name_and_a_name_may_hold_the_asked_noun(annotator: Annotator) -> None:
+    info = analyze(parse(annotator, "What is the name of the hurricane that hit Florida in September 2022?"))
+    assert info.role == "hurricane"
+    old = parse(
+        annotator,
+        "It broke the record set by the Yankee Hurricane, which hit Florida’s east coast on November 4, 1935.",
+    )
+    assert "the Yankee Hurricane" not in [e.text for e in assess(info, old, 0.8).answers]
+    ian = parse(annotator, "Its storm surge thrashed some areas hit in September by Hurricane Ian.")
+    assert "Hurricane Ian" in [e.text for e in assess(info, ian, 0.8).answers]  # the name holds "hurricane"

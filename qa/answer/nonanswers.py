@@ -267,28 +267,30 @@ def an_age(sent: Sent, ent: Ent) -> bool:
 
 def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
     """True when the clause the entity is in dates itself to a year the question does not ask
-    ("lost to Naomi Osaka in the US Open final *in 2018*", asked about 2022).
+    ("lost to Naomi Osaka in the US Open final *in 2018*", asked about 2022), or a relative clause
+    on the entity does ("the Yankee Hurricane, which hit Florida *on November 4, 1935*").
 
-    The clause is the first verb above the entity; its year is an "in <year>" on that verb.
-    A year elsewhere in the sentence ("Williams, who won in 2014, lost to ...") dates another clause.
+    The clause is the first verb above the entity; its year is one in an "in" or "on" phrase on
+    that verb. A year elsewhere ("Williams, who won in 2014, lost to ...") dates another clause.
     """
     if not asked:
         return False
     toks = sent.toks
     inside = range(ent.first, ent.last + 1)
-    k = next((i for i in inside if toks[i].head not in inside), ent.last)
+    root = k = next((i for i in inside if toks[i].head not in inside), ent.last)
     for _ in range(4):
         if toks[k].pos in {"VERB", "AUX"} or toks[k].head == k:
             break
         k = toks[k].head
-    if toks[k].pos not in {"VERB", "AUX"}:
-        return False
+    verbs = [k] if toks[k].pos in {"VERB", "AUX"} else []
+    verbs += [c for c in sent.children(root) if toks[c].dep in {"relcl", "acl"}]
     named = {
         int(toks[j].text)
-        for p in sent.children(k)
-        if toks[p].dep == "prep" and toks[p].lemma == "in"
-        for j in sent.children(p)
-        if toks[j].dep == "pobj" and YEAR.match(toks[j].text)
+        for v in verbs
+        for p in sent.children(v)
+        if toks[p].dep == "prep" and toks[p].lemma in {"in", "on"}
+        for j in sent.subtree(p)
+        if YEAR.match(toks[j].text)
     }
     return bool(named) and not named & asked
 

@@ -277,10 +277,12 @@ def called(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float]
     is not enough: in "Scott said the suspect had ...", Scott is not the suspect."""
 
     def synonym(word: str) -> bool:
-        return word == noun or similar(noun, word) >= ROLE_SIMILARITY
+        return word.lower() == noun or similar(noun, word) >= ROLE_SIMILARITY
 
     toks = sent.toks
     inside = range(ent.first, ent.last + 1)
+    if any(toks[k].lemma.lower() == noun for k in inside):
+        return True  # the name holds the noun: "Hurricane Ian", "the Kremlin spokesman"
     root = next((i for i in inside if toks[i].head not in inside), ent.last)
     head = toks[root].head
     if any(
