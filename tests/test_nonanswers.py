@@ -549,3 +549,27 @@ def test_a_relative_clause_dates_its_name_and_a_name_may_hold_the_asked_noun(ann
     assert "the Yankee Hurricane" not in [e.text for e in assess(info, old, 0.8).answers]
     ian = parse(annotator, "Its storm surge thrashed some areas hit in September by Hurricane Ian.")
     assert "Hurricane Ian" in [e.text for e in assess(info, ian, 0.8).answers]  # the name holds "hurricane"
+
+
+def test_the_asked_unit_exactly_a_duration_with_a_number_and_a_name_asked_by_its_kind(
+    annotator: Annotator,
+) -> None:
+    from qa.answer.short_answer import best_answer
+
+    grandchildren = analyze(parse(annotator, "How many grandchildren did Vin Scully have?"))
+    survived = parse(
+        annotator, "He is survived by his five children, 21 grandchildren and six great-grandchildren."
+    )
+    near = {("grandchild", "child"): 0.6}  # as the word vectors read them: a near unit
+
+    def similar(word: str, others: list[str]) -> list[float]:
+        return [1.0 if word == o else near.get((word, o), 0.0) for o in others]
+
+    fit = assess(grandchildren, survived, 0.8, word_similarity=similar)
+    assert "five" in [e.text for e in fit.answers]
+    assert best_answer(grandchildren, survived, fit).text == "21"  # type: ignore[union-attr]
+    how_long = analyze(parse(annotator, "How long did the FBI search at Mar-a-Lago last?"))
+    vague = parse(annotator, "The FBI search at Mar-a-Lago followed records recovered in recent months.")
+    assert assess(how_long, vague, 0.8).answers == []  # "recent months" holds no number
+    birth = analyze(parse(annotator, "What is Vin Scully's birth name?"))
+    assert birth.kind == "named"

@@ -31,6 +31,7 @@ from qa.answer.nonanswers import (
     counted,
     dated_elsewhere,
     denied,
+    has_number,
     in_dateline,
     in_question,
     only_may_happen,
@@ -47,7 +48,7 @@ from qa.answer.question import (
     prepositional_use,
 )
 from qa.answer.short_answer import best_answer
-from qa.answer.syntax import apposed, called, conditions, holds_noun, lemma_only, near_noun
+from qa.answer.syntax import apposed, argument_of, called, conditions, holds_noun, lemma_only, near_noun
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.types import Answer, Citation, Question, ShortAnswer
 
@@ -115,7 +116,7 @@ def assess(
         and t.pos in _STATING
         and not (info.transitive and t.lemma == info.predicate and prepositional_use(sent, i))
     ]
-    verbs = {_argument_of(sent, e) for e in sent.ents if e.label in info.types} if info.types else set()
+    verbs = {argument_of(sent, e) for e in sent.ents if e.label in info.types} if info.types else set()
     # Every word an answer may hang on (the thing measured: "a 30-hour *ceasefire*") is compared;
     # the predicate is stated by a verb (or, asked for a wh-noun or a unit, a noun) of like meaning.
     words = sorted({sent.toks[i].lemma for i in stating} | verbs - {""})
@@ -180,7 +181,7 @@ def assess(
             if not attached and asked and info.kind == "quantity" and ent.label in COUNT:
                 made = counted(sent, ent)
                 attached = bool(made) and max(similar(w, made) for w in asked) >= min_predicate
-            verb = _argument_of(sent, ent)
+            verb = argument_of(sent, ent)
             if (
                 asked
                 and verb
@@ -205,9 +206,11 @@ def assess(
             if info.kind == "date" and ent.label in WHEN and not entity_dates(ent) and info.concrete:
                 continue  # asked on what date, "half a century" is no answer
             if info.wh_words[:2] == ("how", "long") and (
-                (ent.label in WHEN and entity_dates(ent)) or ent.label not in WHEN | {"QUANTITY"}
+                (ent.label in WHEN and entity_dates(ent))
+                or ent.label not in WHEN | {"QUANTITY"}
+                or not has_number(sent, ent)
             ):
-                continue  # asked how long, a calendar date ("June 1, 2022") or a count ("eight women") is no duration
+                continue  # asked how long, a calendar date, a count ("eight women") or "recent months" is no duration
             if info.wh_words[:2] == ("how", "old") and not an_age(sent, ent):
                 continue  # asked how old, "Sunday", "second" or "two pilots" is no age
             if not info.hedged and only_may_happen(sent, ent, anchors, similar, min_predicate):
@@ -264,26 +267,6 @@ def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
         if toks[k].lemma in REPORTING_VERBS:  # "109 people were reported *killed*": what was reported
             out += [j for j in sent.children(k) if toks[j].dep == "xcomp"]
     return out
-
-
-def _argument_of(sent: Sent, ent: Ent) -> str:
-    """The verb an entity is an argument of ("killed at least 35 people" -> kill), or "".
-
-    Only direct arguments count: the entity itself, or the noun it counts or names
-    when that noun is the verb's subject or object.  A number inside a modifier
-    ("a 30-hour ceasefire declared by Putin") belongs to its noun, not to the verb.
-    """
-    toks = sent.toks
-    head = toks[ent.last].head
-    if toks[head].pos in {"VERB", "AUX"}:
-        return toks[head].lemma
-    if toks[ent.last].dep == "pobj" and toks[toks[head].head].pos in {"VERB", "AUX"}:
-        return toks[toks[head].head].lemma
-    if toks[head].pos == "NOUN" and toks[head].dep in {"dobj", "nsubj", "nsubjpass", "attr"}:
-        verb = toks[head].head
-        if toks[verb].pos in {"VERB", "AUX"}:
-            return toks[verb].lemma
-    return ""
 
 
 def _describes(sent: Sent, ent: Ent, focus: str) -> bool:

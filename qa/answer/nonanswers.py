@@ -252,14 +252,19 @@ def _within(day: date, published: date) -> bool:
 _AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
 
 
+def has_number(sent: Sent, ent: Ent) -> bool:
+    """The entity holds a number, in figures or words ("30-hour", "six decades"; not "recent months")."""
+    return any(
+        t.pos == "NUM" or any(c.isdigit() for c in t.text) for t in sent.toks[ent.first : ent.last + 1]
+    )
+
+
 def an_age(sent: Sent, ent: Ent) -> bool:
     """Whether an entity can be an age: a number or a duration, never a calendar date, an
     ordinal or a count of something else ("turns 71", "at age 77", not "Sunday", "two pilots")."""
     if ent.label == "ORDINAL" or (ent.label in WHEN and entity_dates(ent)):
         return False
-    if not any(
-        t.pos == "NUM" or any(c.isdigit() for c in t.text) for t in sent.toks[ent.first : ent.last + 1]
-    ):
+    if not has_number(sent, ent):
         return False  # "next week", "years": no number, no age
     unit = counted(sent, ent)
     return not unit or unit in _AGE_UNITS

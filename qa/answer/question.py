@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.answer.facts import YEAR, norm_words, years
+from qa.answer.syntax import name_of
 from qa.models.nlp import NAME_TYPES, Sent, Tok
 
 _BRACKETS = re.compile(r"[()\[\]{};]")
@@ -163,7 +164,7 @@ def analyze(sent: Sent) -> QuestionInfo:
             kind, types, measured = "quantity", COUNT, True
             focus = toks[j].lemma
             wh_phrase.update(range(wh, j + 1))
-        elif w == "what" and nxt and toks[wh + 1].lemma == "be" and (j := _name_of(toks, wh + 2)) is not None:
+        elif w == "what" and nxt and toks[wh + 1].lemma == "be" and (j := name_of(toks, wh + 2)) is not None:
             # "What was the name of the gas station owner ...?" asks a name: of an owner.
             kind, types = "named", NAMED
             focus = toks[j].lemma if j >= 0 else ""
@@ -314,19 +315,6 @@ DIMENSIONS = frozenset(
         "magnitude",
     }
 )
-
-
-def _name_of(toks: Sequence[Tok], i: int) -> int | None:
-    """For "the name of the <noun>" from ``i``: the noun's index (-1 without "of"), else None."""
-    while i < len(toks) and toks[i].pos == "DET":
-        i += 1
-    if i >= len(toks) or toks[i].lemma != "name" or toks[i].pos != "NOUN":
-        return None
-    of = next((k for k in range(i + 1, len(toks)) if toks[k].head == i and toks[k].lemma == "of"), None)
-    noun = next(
-        (k for k in range(len(toks)) if of is not None and toks[k].head == of and toks[k].dep == "pobj"), -1
-    )
-    return noun if noun < 0 or toks[noun].pos == "NOUN" else -1
 
 
 def _measure_after(toks: Sequence[Tok], i: int) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from qa.answer.nonanswers import counted
 from qa.answer.question import SUBJECT_DEPS, QuestionInfo
 from qa.models.nlp import Ent, Sent
 
@@ -15,9 +16,11 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
     """The answer entity closest to the words the question and the sentence share."""
     if not fit.answers:
         return None
+    # Asked how many grandchildren, "21 grandchildren" before "five children" (a near unit).
+    exact = [e for e in fit.answers if info.unit and counted(sent, e) == info.unit]
     anchors = [i for i, t in enumerate(sent.toks) if t.lemma in info.content or t.lemma == info.predicate]
     if not anchors:
-        return fit.answers[0]
+        return (exact or fit.answers)[0]
 
     def distance(ent: Ent) -> int:
         return min(min(abs(a - ent.first), abs(a - ent.last)) for a in anchors)
@@ -33,6 +36,8 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
     # The one the sentence calls by the asked noun, unless the asked verb's own subject is another
     # ("The Avalanche defeated ... in Game 6 to win the team's first Cup": not "Game 6").
     named = [e for e in fit.named if e in pool] or ([] if doers else fit.named)
+    if exact:
+        pool = [e for e in pool if e in exact] or exact
     preferred = named or [e for e in pool if e.label in _preferred(info.kind)] or pool
     return min(preferred, key=distance)
 

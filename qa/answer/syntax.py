@@ -329,3 +329,41 @@ def lemma_only(a: str, b: str) -> float:
 def holds_noun(sent: Sent, ent: Ent, noun: str) -> bool:
     """The entity's own words include the asked noun ("the age of 94")."""
     return any(t.lemma == noun for t in sent.toks[ent.first : ent.last + 1])
+
+
+def argument_of(sent: Sent, ent: Ent) -> str:
+    """The verb an entity is an argument of ("killed at least 35 people" -> kill), or "".
+
+    Only direct arguments count: the entity itself, or the noun it counts or names
+    when that noun is the verb's subject or object.  A number inside a modifier
+    ("a 30-hour ceasefire declared by Putin") belongs to its noun, not to the verb.
+    """
+    toks = sent.toks
+    head = toks[ent.last].head
+    if toks[head].pos in {"VERB", "AUX"}:
+        return toks[head].lemma
+    if toks[ent.last].dep == "pobj" and toks[toks[head].head].pos in {"VERB", "AUX"}:
+        return toks[toks[head].head].lemma
+    if toks[head].pos == "NOUN" and toks[head].dep in {"dobj", "nsubj", "nsubjpass", "attr"}:
+        verb = toks[head].head
+        if toks[verb].pos in {"VERB", "AUX"}:
+            return toks[verb].lemma
+    return ""
+
+
+def name_of(toks: Sequence[Tok], i: int) -> int | None:
+    """For "the name of the <noun>" (or "X's birth name") from ``i``: the noun's index (-1 without
+    "of"), else None."""
+    while (
+        i < len(toks)
+        and toks[i].lemma != "name"
+        and toks[i].dep in {"det", "poss", "case", "compound", "amod"}
+    ):
+        i += 1
+    if i >= len(toks) or toks[i].lemma != "name" or toks[i].pos != "NOUN":
+        return None
+    of = next((k for k in range(i + 1, len(toks)) if toks[k].head == i and toks[k].lemma == "of"), None)
+    noun = next(
+        (k for k in range(len(toks)) if of is not None and toks[k].head == of and toks[k].dep == "pobj"), -1
+    )
+    return noun if noun < 0 or toks[noun].pos == "NOUN" else -1
