@@ -573,3 +573,18 @@ def test_the_asked_unit_exactly_a_duration_with_a_number_and_a_name_asked_by_its
     assert assess(how_long, vague, 0.8).answers == []  # "recent months" holds no number
     birth = analyze(parse(annotator, "What is Vin Scully's birth name?"))
     assert birth.kind == "named"
+
+
+def test_a_fraction_is_a_share_and_a_name_that_holds_the_asked_noun_is_one(annotator: Annotator) -> None:
+    share = analyze(parse(annotator, "What share of all species could face extinction by 2070?"))
+    third = parse(
+        annotator, "One-third of all animal and plant species could face extinction by 2070, a study warns."
+    )
+    assert [e.text for e in assess(share, third, 0.8).answers] == ["One-third"]
+    bridge = analyze(parse(annotator, "At which bridge was the cocaine seized?"))
+    seized = parse(
+        annotator,
+        "US Customs and Border Protection officers seized the narcotics Friday at the Colombia-Solidarity Bridge.",
+    )
+    fit = assess(bridge, seized, 0.8)
+    assert [e.text for e in fit.named] == ["the Colombia-Solidarity Bridge"], fit

@@ -24,6 +24,7 @@ import numpy as np
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
+    FRACTION,
     REPORTING_VERBS,
     an_age,
     asked_time,
@@ -152,12 +153,16 @@ def assess(
     anchors = [*asked, info.subject] if info.kind == "quantity" and info.subject else asked
     # A sentence about another edition ("the 2014 Tour de France" asked about 2022) answers nothing.
     asked_years = asked_time(info.text).years
+    share = "PERCENT" in info.types and "MONEY" not in info.types  # a fraction is a share: "one-third"
     negated = bool(
         {"not", "n't", "never", "no"} & {w.lower() for w in info.text.replace("n't", " n't").split()}
     )
     if info.types and not other_edition(info.years, sent):
         for ent in sent.ents:
-            if ent.label not in info.types or (labels is not None and ent.label not in labels):
+            typed = ent.label in info.types or (
+                share and ent.label == "CARDINAL" and bool(FRACTION.search(ent.text))
+            )
+            if not typed or (labels is not None and ent.label not in labels):
                 continue
             if any(same_name(ent.text, name) for name in info.names) or ent.text.lower() in info.text.lower():
                 continue
@@ -218,7 +223,11 @@ def assess(
             if (
                 info.kind == "named"
                 and info.focus
-                and (near_noun(sent, ent, info.focus, similar) or apposed(sent, ent, info.focus))
+                and (
+                    near_noun(sent, ent, info.focus, similar)
+                    or apposed(sent, ent, info.focus)
+                    or holds_noun(sent, ent, info.focus)  # "the Colombia-Solidarity Bridge"
+                )
             ):
                 described.append(ent)  # asked which hospital, the sentence calls it a hospital
             if attached:

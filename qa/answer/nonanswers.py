@@ -252,6 +252,10 @@ def _within(day: date, published: date) -> bool:
 _AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
 
 
+# A fraction written as words ("one-third", "two-thirds", "half", "a quarter"): a share.
+FRACTION = re.compile(r"\b(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b", re.IGNORECASE)
+
+
 def has_number(sent: Sent, ent: Ent) -> bool:
     """The entity holds a number, in figures or words ("30-hour", "six decades"; not "recent months")."""
     return any(

@@ -328,7 +328,7 @@ def lemma_only(a: str, b: str) -> float:
 
 def holds_noun(sent: Sent, ent: Ent, noun: str) -> bool:
     """The entity's own words include the asked noun ("the age of 94")."""
-    return any(t.lemma == noun for t in sent.toks[ent.first : ent.last + 1])
+    return any(t.lemma.lower() == noun for t in sent.toks[ent.first : ent.last + 1])
 
 
 def argument_of(sent: Sent, ent: Ent) -> str:
