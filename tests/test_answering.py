@@ -150,3 +150,18 @@ def test_a_yes_no_question_is_answered_only_by_a_sentence_that_decides_it(seed_p
     ):
         answer = seed_pipeline.ask(question)
         assert not answer.answered, (question, answer.answer)
+
+
+def test_a_marker_before_a_capital_ends_a_claim_without_a_full_stop() -> None:
+    """A quoted headline has no full stop: its marker still ends it, so each quote is verified alone."""
+    from qa.answer.verify import split_claims
+
+    draft = "TIMELINE:Queen Elizabeth II dies at 96: Her life, royal reign [3] After 70 years, she died. [5]"
+    assert split_claims(draft) == [
+        ("TIMELINE:Queen Elizabeth II dies at 96: Her life, royal reign", [3]),
+        ("After 70 years, she died.", [5]),
+    ]
+    # A marker inside a sentence, before a lower-case word, does not end it.
+    assert split_claims("Putin said [1] that talks were possible.") == [
+        ("Putin said that talks were possible.", [1])
+    ]

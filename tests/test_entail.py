@@ -259,3 +259,12 @@ def test_a_sum_per_month_is_no_other_value_of_a_price(nlp: Annotator) -> None:
     assert _judge(nlp, fee, planned).label == CONTRADICTED
     slash = _judge(nlp, "Blue costs $8/month.", "Blue costs $4.99 a month.")
     assert slash.label == CONTRADICTED, slash.reasons
+
+
+def test_a_day_of_a_calendar_date_is_no_quantity(nlp: Annotator) -> None:
+    from qa.answer.facts import quantities
+
+    died = nlp.annotate(["The Queen died September 8 after a rule spanning seven decades."], persist=False)[0]
+    assert [q.text for q in quantities(died)] == ["seven"]  # "8" is the date's day; "seven decades" a span
+    thirty = nlp.annotate(["Putin declared a 30-hour Easter ceasefire."], persist=False)[0]
+    assert [(q.text, q.unit) for q in quantities(thirty)] == [("30", "hour")]  # a duration stays

@@ -83,16 +83,6 @@ _DEMONYM_TAILS = ("", "n", "an", "ian", "ean", "ese", "i", "ish", "ic", "er", "s
 YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
-def years(sent: Sent) -> tuple[tuple[str, str], ...]:
-    """``(year, lemma of the noun it modifies)`` for each year modifying a noun ("the 2014 Tour")."""
-    toks = sent.toks
-    return tuple(
-        (t.text, toks[t.head].lemma)
-        for i, t in enumerate(toks)
-        if YEAR.match(t.text) and t.dep in {"nummod", "compound", "amod", "nmod"} and t.head != i
-    )
-
-
 def norm_words(text: str) -> list[str]:
     """Lower-cased words without possessives, articles and dots in initials: how names compare."""
     return list(_cached_norm_words(text) if len(text) <= CACHED_CHARS else _norm_words(text))
@@ -235,13 +225,8 @@ def _quantities(sent: Sent) -> list[Quantity]:
         )
         if i in used or not (t.pos == "NUM" or re.fullmatch(r"[\d.,]*\d", t.text) or ordinal):
             continue
-        if (
-            t.ent in {"DATE", "TIME"}
-            and not ordinal
-            and not re.fullmatch(r"\d+(-\w+)?", t.text)
-            and not any(e.first <= i <= e.last and not entity_dates(e) for e in sent.ents)
-        ):
-            continue  # a calendar date; a duration ("nine years", "three months") is a quantity
+        if t.ent in {"DATE", "TIME"} and not ordinal and _calendar(sent, i, t.text):
+            continue  # a calendar date ("September 8"); a duration ("nine years", "30-day") is a quantity
         # A run of number words ("two hundred", "6 billion", "thirty-five", "half a million").
         j = i
         while j + 1 < len(toks) and (
@@ -291,6 +276,17 @@ def _quantities(sent: Sent) -> list[Quantity]:
             Quantity(value, unit, _qualifier(before + " " + " ".join(words)), " ".join(words), ordinal, i)
         )
     return out
+
+
+def _calendar(sent: Sent, i: int, text: str) -> bool:
+    """Token ``i`` (in a DATE or TIME entity) is part of a calendar date, not a duration: a word of
+    a date, or a day number beside its month ("September 8")."""
+    entity = [e for e in sent.ents if e.first <= i <= e.last]
+    if not re.fullmatch(r"\d+(-\w+)?", text):
+        return not any(not entity_dates(e) for e in entity)
+    return re.fullmatch(r"\d{1,2}", text) is not None and any(
+        any(a.startswith("month:") for a in entity_dates(e)) for e in entity
+    )
 
 
 def unit_of(sent: Sent, first: int, last: int) -> str:

@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of, years
-from qa.answer.question import WHEN, QuestionInfo, _noun_kind
+from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of
+from qa.answer.question import WHEN, QuestionInfo, _noun_kind, years
 from qa.answer.syntax import hedged
 from qa.models.nlp import Ent, Sent
 from qa.text import undated
@@ -249,7 +249,7 @@ def _within(day: date, published: date) -> bool:
 
 
 # What an age is counted in ("77 years old", "aged 17 months").
-_AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
+AGE_UNITS = frozenset({"year", "month", "week", "day", "age"})
 
 
 # A fraction written as words ("one-third", "two-thirds", "half", "a quarter"): a share.
@@ -271,7 +271,7 @@ def an_age(sent: Sent, ent: Ent) -> bool:
     if not has_number(sent, ent):
         return False  # "next week", "years": no number, no age
     unit = counted(sent, ent)
-    return not unit or unit in _AGE_UNITS
+    return not unit or unit in AGE_UNITS
 
 
 def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:

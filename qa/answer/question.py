@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answer.facts import YEAR, norm_words, years
+from qa.answer.facts import YEAR, norm_words
 from qa.answer.syntax import name_of
 from qa.models.nlp import NAME_TYPES, Sent, Tok
 
@@ -98,6 +98,16 @@ class QuestionInfo:
     asks_subject: bool = False
     # "Who was the Astros' manager?": the role the answer is said to hold ("manager"), "" if none.
     role: str = ""
+
+
+def years(sent: Sent) -> tuple[tuple[str, str], ...]:
+    """``(year, lemma of the noun it modifies)`` for each year modifying a noun ("the 2014 Tour")."""
+    toks = sent.toks
+    return tuple(
+        (t.text, toks[t.head].lemma)
+        for i, t in enumerate(toks)
+        if YEAR.match(t.text) and t.dep in {"nummod", "compound", "amod", "nmod"} and t.head != i
+    )
 
 
 def analyze(sent: Sent) -> QuestionInfo:

@@ -60,6 +60,7 @@ from qa.answer.facts import (
     quantities,
     same_amount,
 )
+from qa.answer.nonanswers import AGE_UNITS
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
 from qa.ingest.dedup import OriginIndex
@@ -254,6 +255,8 @@ def _values_in(sent: Sent, measure: Measure, related: _Related, published: str |
         kind = _kind(q)
         if q.text.lower() == "one":
             continue  # "one of the...", "no one": the word is rarely a count
+        if measure.info.wh_words[:2] == ("how", "old") and q.unit and q.unit not in AGE_UNITS:
+            continue  # asked an age, "a rule spanning seven decades" is no age
         if q.ordinal and not (measure.unit and _follows(sent, q, measure.unit)):
             continue  # "the sixth time", "the 41st draw": an ordinal is a count only of the asked unit
         last = q.index + len(q.text.split()) - 1

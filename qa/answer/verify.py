@@ -89,8 +89,14 @@ class Verified:
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """Sentences of an answer with their marker numbers; leading markers belong to the sentence before."""
     claims: list[tuple[str, list[int]]] = []
-    for start, end in sentence_spans(answer):
-        piece = answer[start:end]
+    pieces = [
+        part
+        for start, end in sentence_spans(answer)
+        # A marker followed by a capital ends a claim even without a full stop ("... royal reign [3]
+        # After 70 years ..."): a quoted headline has none.
+        for part in _AFTER_MARKER.split(answer[start:end])
+    ]
+    for piece in pieces:
         lead = re.match(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", piece)
         if lead and claims:
             claims[-1][1].extend(_numbers(lead.group(0)))
@@ -103,6 +109,9 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
         if text:
             claims.append((text, numbers))
     return claims
+
+
+_AFTER_MARKER = re.compile(r"(?<=\])\s+(?=[A-Z\u201c\"'(])")
 
 
 def _numbers(text: str) -> list[int]:
