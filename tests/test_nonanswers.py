@@ -423,6 +423,11 @@ def test_asked_who_holds_a_role_a_name_the_sentence_never_gives_it_is_no_answer(
     # Only "who is / was the <noun>" names a role; "who won" does not.
     assert analyze(parse(annotator, "Who will be the next prime minister?")).role == "minister"
     assert analyze(parse(annotator, "Who won the 2022 World Series?")).role == ""
+    # "became" gives a role as "is" does; a subject's apposition holds it.
+    became = analyze(parse(annotator, "Who became the Astros' manager in 2020?"))
+    assert became.role == "manager"
+    wife = parse(annotator, "His longtime coach, Dusty Baker, became the Astros' manager in 2020.")
+    assert "Dusty Baker" in [e.text for e in assess(became, wife, 0.8).answers]
 
 
 def test_a_name_in_a_clause_dated_to_another_year_does_not_answer(annotator: Annotator) -> None:

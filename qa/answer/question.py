@@ -43,6 +43,7 @@ _HOW_QUANTITY = frozenset(
 
 
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+COPULAS = frozenset({"be", "become", "remain"})  # verbs that give their subject a role
 # Closed classes: measure nouns of a share and of a sum, and the verbs of paying ("how much did it *cost*").
 _SHARE_NOUNS = frozenset({"percentage", "percent", "share"})
 _MONEY_NOUNS = frozenset({"price", "cost", "budget", "salary", "fee", "wage"})
@@ -263,16 +264,16 @@ def analyze(sent: Sent) -> QuestionInfo:
 
 
 def _role(sent: Sent, wh: int) -> str:
-    """The noun a "who is / was the <noun>" question asks the holder of ("manager", "bidder")."""
+    """The noun a "who is / was / became the <noun>" question asks the holder of ("manager", "consort")."""
     toks = sent.toks
     root = toks[wh].head
-    if toks[root].lemma != "be" or toks[wh].dep not in {"attr", "nsubj"}:
+    if toks[root].lemma not in COPULAS or toks[wh].dep not in {"attr", "nsubj"}:
         return ""
     return next(
         (
-            toks[k].lemma
+            toks[k].lemma.lower()
             for k in sent.children(root)
-            if k != wh and toks[k].dep in {"attr", "nsubj"} and toks[k].pos == "NOUN"
+            if k != wh and toks[k].dep in {"attr", "nsubj"} and toks[k].pos in {"NOUN", "PROPN"}
         ),
         "",
     )

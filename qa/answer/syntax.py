@@ -299,7 +299,9 @@ def called(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float]
     ahead = _phrase(toks, ent.first - 2, -1) if ent.first > 1 and toks[ent.first - 1].text == "," else []
     if any(synonym(toks[k].lemma) for k in (*after, *ahead) if toks[k].pos in _NOUNS):
         return True
-    if toks[root].dep not in {"nsubj", "attr"} or toks[head].lemma != "be":
+    if toks[root].dep == "appos" and toks[head].dep in {"nsubj", "attr"}:
+        root, head = head, toks[head].head  # "his wife, Camilla, becomes the Queen Consort"
+    if toks[root].dep not in {"nsubj", "attr"} or toks[head].lemma not in {"be", "become", "remain"}:
         return False
     return any(
         k != root and toks[k].dep in {"nsubj", "attr"} and synonym(toks[k].lemma) for k in sent.children(head)
