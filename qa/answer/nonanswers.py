@@ -32,10 +32,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of
 from qa.answer.question import WHEN, QuestionInfo, _noun_kind, years
-from qa.answer.syntax import hedged
+from qa.answer.syntax import clause_verb, head_word, hedged
 from qa.models.nlp import Ent, Sent
 from qa.text import undated
 
@@ -144,8 +145,7 @@ def only_may_happen(
     under a modal ("could begin as early as Friday"), or every verb stating the asked predicate is
     ("should be on track to overtake")."""
     toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    k = next((i for i in inside if toks[i].head not in inside), ent.last)  # the entity's own head word
+    k = head_word(sent, ent)
     for _ in range(4):
         if toks[k].head == k:
             break
@@ -175,6 +175,7 @@ NEWS_DAYS = 7
 _MONTH_DAY = re.compile(r"\b([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+((?:1[89]|20)\d\d))?")
 
 
+@lru_cache(maxsize=1024)
 def asked_time(question: str) -> AskedTime:
     """The years and the month-and-day dates a question names.
 
@@ -285,14 +286,9 @@ def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
     if not asked:
         return False
     toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    root = k = next((i for i in inside if toks[i].head not in inside), ent.last)
-    for _ in range(4):
-        if toks[k].pos in {"VERB", "AUX"} or toks[k].head == k:
-            break
-        k = toks[k].head
-    verbs = [k] if toks[k].pos in {"VERB", "AUX"} else []
-    verbs += [c for c in sent.children(root) if toks[c].dep in {"relcl", "acl"}]
+    verb = clause_verb(sent, ent)
+    verbs = [verb] if verb is not None else []
+    verbs += [c for c in sent.children(head_word(sent, ent)) if toks[c].dep in {"relcl", "acl"}]
     named = {
         int(toks[j].text)
         for v in verbs
@@ -308,8 +304,7 @@ def said_when(sent: Sent, ent: Ent) -> bool:
     """True for a date or time that dates a statement: it hangs on a reporting verb, directly or
     through the time it is part of ("the hurricane center said Sunday morning")."""
     toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    k = next((i for i in inside if toks[i].head not in inside), ent.last)
+    k = head_word(sent, ent)
     for _ in range(3):
         head = toks[k].head
         if head == k:
@@ -336,13 +331,8 @@ def denied(sent: Sent, ent: Ent) -> bool:
     """The clause the entity is in says it is not so: its verb is negated ("did not receive 50%") or
     its subject is a negative ("none of them received more than 50%", "no candidate won")."""
     toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    k = next((i for i in inside if toks[i].head not in inside), ent.last)
-    for _ in range(4):
-        if toks[k].pos in {"VERB", "AUX"} or toks[k].head == k:
-            break
-        k = toks[k].head
-    if toks[k].pos not in {"VERB", "AUX"}:
+    k = clause_verb(sent, ent)
+    if k is None:
         return False
     for c in sent.children(k):
         if toks[c].dep == "neg":

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer.nonanswers import counted
 from qa.answer.question import SUBJECT_DEPS, QuestionInfo
+from qa.answer.syntax import head_word
 from qa.models.nlp import Ent, Sent
 
 if TYPE_CHECKING:
@@ -44,9 +45,7 @@ def best_answer(info: QuestionInfo, sent: Sent, fit: SentenceFit) -> Ent | None:
 
 def _agent(sent: Sent, ent: Ent) -> bool:
     toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    root = next((i for i in inside if toks[i].head not in inside), ent.last)
-    tok = toks[root]
+    tok = toks[head_word(sent, ent)]
     return tok.dep in SUBJECT_DEPS or (tok.dep == "pobj" and toks[tok.head].dep == "agent")
 
 

@@ -283,7 +283,7 @@ def called(sent: Sent, ent: Ent, noun: str, similar: Callable[[str, str], float]
     inside = range(ent.first, ent.last + 1)
     if any(toks[k].lemma.lower() == noun for k in inside):
         return True  # the name holds the noun: "Hurricane Ian", "the Kremlin spokesman"
-    root = next((i for i in inside if toks[i].head not in inside), ent.last)
+    root = head_word(sent, ent)
     head = toks[root].head
     if any(
         toks[k].head in inside and k not in inside and toks[k].pos in _NOUNS and synonym(toks[k].lemma)
@@ -369,3 +369,20 @@ def name_of(toks: Sequence[Tok], i: int) -> int | None:
         (k for k in range(len(toks)) if of is not None and toks[k].head == of and toks[k].dep == "pobj"), -1
     )
     return noun if noun < 0 or toks[noun].pos == "NOUN" else -1
+
+
+def head_word(sent: Sent, ent: Ent) -> int:
+    """The index of the entity's own head word: its one token whose head lies outside it."""
+    inside = range(ent.first, ent.last + 1)
+    return next((i for i in inside if sent.toks[i].head not in inside), ent.last)
+
+
+def clause_verb(sent: Sent, ent: Ent, hops: int = 4) -> int | None:
+    """The index of the first verb above the entity (its clause's verb), or None within ``hops``."""
+    toks = sent.toks
+    k = head_word(sent, ent)
+    for _ in range(hops):
+        if toks[k].pos in {"VERB", "AUX"} or toks[k].head == k:
+            break
+        k = toks[k].head
+    return k if toks[k].pos in {"VERB", "AUX"} else None
