@@ -194,12 +194,19 @@ class AnnotationStore:
         self._conns = ThreadConnections(
             self.path, "CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, data TEXT NOT NULL)"
         )
+        self._seen = False
 
     def _conn(self) -> sqlite3.Connection:
         return self._conns.get()
 
+    def _exists(self) -> bool:
+        """Whether the store's file exists; once seen, not asked again (a stat per question adds up)."""
+        if not self._seen:
+            self._seen = self.path.exists()
+        return self._seen
+
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        if not keys or not self.path.exists():
+        if not keys or not self._exists():
             return {}
         out: dict[str, str] = {}
         try:
@@ -218,6 +225,7 @@ class AnnotationStore:
         """A damaged cache is moved aside and started afresh: annotations are re-parsed on demand."""
         log.warning("annotation cache %s is unreadable (%s); starting a new one", self.path, exc)
         self._conns.drop()
+        self._seen = False
         if "malformed" in str(exc) or "not a database" in str(exc):
             with contextlib.suppress(OSError):
                 self.path.rename(self.path.with_name(f"{self.path.name}.damaged"))
@@ -242,7 +250,7 @@ class AnnotationStore:
                 log.warning("could not store sentence annotations: %s", exc)
 
     def count(self) -> int:
-        if not self.path.exists():
+        if not self._exists():
             return 0
         return int(self._conn().execute("SELECT COUNT(*) FROM notes").fetchone()[0])
 
