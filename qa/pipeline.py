@@ -1,9 +1,8 @@
 """The only module that knows the order of the stages.
 
-``load_articles -> chunk_article -> embed.prepare -> Store.writer().write`` on the
-way in (the store stores: it neither chunks nor embeds); ``Retriever.search ->
-Backend.draft -> Verifier.verify -> Answer`` on the way out.  Models and the
-index load on first use (or in ``warm_up``) and are shared by every request.
+``load_articles -> chunk_article -> embed.prepare -> Store.writer().write`` on the way in (the store
+stores: it neither chunks nor embeds); ``Retriever.search -> Backend.draft -> Verifier.verify ->
+Answer`` on the way out.  Models and the index load on first use (or in ``warm_up``), shared by all.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from qa.answer.backends import Backend, Turn, get_backend, recent_turns
 from qa.answer.corroborate import FactSearch, corroborate
 from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
+from qa.answer.nonanswers import stated_as_of
 from qa.answer.retrieve import Filters, Mode, Retriever, in_background
 from qa.answer.timeaware import make_time_aware
 from qa.answer.timeline import is_timeline_question, timeline_answer
@@ -52,7 +52,7 @@ class AskOptions(TypedDict, total=False):
     backend: str | None
     filters: Filters | None
     history: Sequence[Turn] | None  # earlier turns of a chat, oldest first
-    as_of: str | None  # ISO date: nothing published after it is used
+    as_of: str | None  # ISO date: nothing published after it is used (nor after a stated "as of <date>")
     mode: str | None  # "auto" (None), "answer", or "timeline" (dated events, see qa.answer.timeline)
 
 
@@ -240,7 +240,8 @@ class Pipeline:
             question, history=options.get("history"), backend=options.get("backend")
         )
         start = time.perf_counter()
-        mode, filters, as_of = options.get("mode"), options.get("filters"), options.get("as_of")
+        mode, filters = options.get("mode"), options.get("filters")
+        as_of = min(filter(None, (options.get("as_of"), stated_as_of(standalone.text))), default=None)
         k = options.get("top_k") or self.settings.top_k
         wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
         # Twice as many as read: room to skip copies of one text and to spread over articles;

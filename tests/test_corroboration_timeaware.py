@@ -52,6 +52,18 @@ def test_as_of_keeps_the_update_out(pipeline: Pipeline) -> None:
     assert all(c.doc_id != "cnn-nadia-later" for c in answer.citations)
 
 
+def test_an_as_of_date_the_question_states_keeps_later_articles_out(pipeline: Pipeline) -> None:
+    asked = "How many people had died in Florida after Hurricane Nadia as of September 30, 2022?"
+    answer = pipeline.ask(asked)
+    assert answer.answered, answer
+    assert "52" not in answer.answer and "Earlier," not in answer.answer
+    assert all(c.doc_id != "cnn-nadia-later" for c in answer.citations)
+    # The earlier of the request's as_of and the question's own applies.
+    assert all(c.doc_id != "cnn-nadia-later" for c in pipeline.ask(asked, as_of="2022-12-01").citations)
+    later = pipeline.ask(asked.replace("September 30", "October 2"))
+    assert first_cited(later) == "cnn-nadia-later", later.answer
+
+
 def test_a_fact_only_an_older_article_states_is_given_as_of_its_date(pipeline: Pipeline) -> None:
     answer = pipeline.ask("How many homes and businesses lost power across Florida after Hurricane Nadia?")
     assert answer.answered, answer

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from qa.answer.assess import assess
-from qa.answer.nonanswers import attribution, counted, in_question, other_edition
+from qa.answer.nonanswers import (
+    attribution,
+    counted,
+    dated_elsewhere,
+    in_question,
+    other_edition,
+    stated_as_of,
+)
 from qa.answer.question import analyze
 from qa.models.nlp import Annotator, Ent, Sent
 from qa.models.words import WordVectors, typing_nouns
@@ -593,3 +600,33 @@ def test_a_fraction_is_a_share_and_a_name_that_holds_the_asked_noun_is_one(annot
     )
     fit = assess(bridge, seized, 0.8)
     assert [e.text for e in fit.named] == ["the Colombia-Solidarity Bridge"], fit
+
+
+def test_reported_dead_counts_the_dead_a_dated_subject_and_a_stated_as_of(annotator: Annotator) -> None:
+    died = analyze(parse(annotator, "How many people died in Florida from Hurricane Ian?"))
+    near = {frozenset({"die", "dead"}): 0.7, frozenset({"die", "kill"}): 0.7}
+
+    def similar(w: str, others: list[str]) -> list[float]:
+        return [1.0 if w == o else near.get(frozenset({w, o}), 0.0) for o in others]
+
+    # "were reported dead": what was reported of the people (an object predicate) is the asked verb.
+    dead = parse(annotator, "At least 13 people were reported dead in counties across the state.")
+    assert [e.text for e in assess(died, dead, 0.8, word_similarity=similar).answers] == ["At least 13"]
+    near.clear()  # were "dead" unlike "die", the count of a report would answer nothing
+    assert not assess(died, dead, 0.8, word_similarity=similar).answers
+    # The clause's subject dates it: "Hurricane Andrew in 1992" is no answer about 2022.
+    andrew = parse(annotator, "Hurricane Andrew in 1992 killed 43 people.")
+    assert dated_elsewhere(andrew, ent(andrew, "43"), frozenset({2022}))
+    assert not dated_elsewhere(andrew, ent(andrew, "43"), frozenset({1992}))
+    ian = parse(annotator, "Hurricane Ian killed 43 people in Florida in 2022.")
+    assert not dated_elsewhere(ian, ent(ian, "43"), frozenset({2022}))
+    # "as of <date>" in the question: a full date (words or ISO), else none.
+    assert stated_as_of("How many had died as of September 29, 2022?") == "2022-09-29"
+    assert stated_as_of("Who led as of 2022-10-03?") == "2022-10-03"
+    assert stated_as_of("What is the toll as of Sept. 3, 2021?") == "2021-09-03"
+    for vague in (
+        "What is the toll as of today?",
+        "Who leads as of March 2022?",
+        "Who led as of Feb 30, 2022?",
+    ):
+        assert stated_as_of(vague) is None

@@ -258,6 +258,9 @@ def assess(
 
 
 _STATING = frozenset({"VERB", "NOUN", "ADJ"})
+# What a reporting verb says of its object: an open clause ("reported killed") or an object
+# predicate ("reported dead", "confirmed missing").
+REPORTED_STATE = frozenset({"xcomp", "oprd", "acomp"})
 
 
 def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
@@ -273,8 +276,8 @@ def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
             break
         k = toks[k].head
         out.append(k)
-        if toks[k].lemma in REPORTING_VERBS:  # "109 people were reported *killed*": what was reported
-            out += [j for j in sent.children(k) if toks[j].dep == "xcomp"]
+        if toks[k].lemma in REPORTING_VERBS:  # "109 people were reported *killed*" / "reported *dead*"
+            out += [j for j in sent.children(k) if toks[j].dep in REPORTED_STATE]
     return out
 
 

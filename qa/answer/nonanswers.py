@@ -184,6 +184,10 @@ def asked_time(question: str) -> AskedTime:
     Series") is the asked time; the parse does not tell the two apart.
     """
     years = frozenset(int(w) for w in re.findall(r"\b\d{4}\b", question) if YEAR.match(w))
+    # "as of September 29, 2022" asks about 2022, up to that day (``stated_as_of``): no day it happened.
+    cutoff = _as_of(question)
+    if cutoff is not None:
+        question = question[: cutoff[1]] + question[cutoff[2] :]
     days: list[date] = []
     for m in _MONTH_DAY.finditer(question):
         month = MONTHS.get(m.group(1).lower())
@@ -194,6 +198,38 @@ def asked_time(question: str) -> AskedTime:
         with contextlib.suppress(ValueError):
             days.append(date(year, month, int(m.group(2))))
     return AskedTime(years, tuple(days))
+
+
+_AS_OF = re.compile(r"\bas of\s+(?:(\d{4}-\d\d-\d\d)\b|(.{1,30}))", re.IGNORECASE)
+
+
+def stated_as_of(question: str) -> str | None:
+    """The ISO date of an "as of <date>" the question states ("as of September 29, 2022"), if a full one.
+
+    Asked what was true as of a day, what was published after it is not the answer: the pipeline
+    reads this as the request's ``as_of`` (the earlier of the two when both are given).
+    """
+    found = _as_of(question)
+    return found[0] if found else None
+
+
+def _as_of(question: str) -> tuple[str, int, int] | None:
+    """``(ISO date, start, end)`` of the question's "as of <date>" phrase, if it states a full date."""
+    m = _AS_OF.search(question)
+    if m is None:
+        return None
+    if m.group(1):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(m.group(1)).isoformat(), m.start(), m.end()
+        return None
+    day = _MONTH_DAY.match(m.group(2))
+    month = MONTHS.get(day.group(1).lower()) if day and day.group(3) else None
+    if day is None or month is None or not day.group(1)[0].isupper():
+        return None
+    with contextlib.suppress(ValueError):
+        iso = date(int(day.group(3)), month, int(day.group(2))).isoformat()
+        return iso, m.start(), m.start(2) + day.end()
+    return None
 
 
 def another_times_news(asked: AskedTime, text: str, before: str, published_at: str | None) -> bool:
@@ -277,8 +313,9 @@ def an_age(sent: Sent, ent: Ent) -> bool:
 
 def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
     """True when the clause the entity is in dates itself to a year the question does not ask
-    ("lost to Naomi Osaka in the US Open final *in 2018*", asked about 2022), or a relative clause
-    on the entity does ("the Yankee Hurricane, which hit Florida *on November 4, 1935*").
+    ("lost to Naomi Osaka in the US Open final *in 2018*", asked about 2022), its subject does
+    ("Hurricane Andrew *in 1992* killed 43 people"), or a relative clause on the entity does ("the
+    Yankee Hurricane, which hit Florida *on November 4, 1935*").
 
     The clause is the first verb above the entity; its year is one in an "in" or "on" phrase on
     that verb. A year elsewhere ("Williams, who won in 2014, lost to ...") dates another clause.
@@ -289,6 +326,8 @@ def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
     verb = clause_verb(sent, ent)
     verbs = [verb] if verb is not None else []
     verbs += [c for c in sent.children(head_word(sent, ent)) if toks[c].dep in {"relcl", "acl"}]
+    # The clause's subject dated itself: "Hurricane Andrew *in 1992* killed 43 people".
+    verbs += [c for v in verbs[:1] for c in sent.children(v) if toks[c].dep in {"nsubj", "nsubjpass"}]
     named = {
         int(toks[j].text)
         for v in verbs
