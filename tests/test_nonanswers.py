@@ -620,6 +620,14 @@ def test_reported_dead_counts_the_dead_a_dated_subject_and_a_stated_as_of(annota
     assert not dated_elsewhere(andrew, ent(andrew, "43"), frozenset({1992}))
     ian = parse(annotator, "Hurricane Ian killed 43 people in Florida in 2022.")
     assert not dated_elsewhere(ian, ent(ian, "43"), frozenset({2022}))
+    # A clause relative to a date is dated by it.
+    jackpot = parse(
+        annotator,
+        "The largest jackpot ever won was in January 2016, when three winners split a prize advertised "
+        "at $1.586 billion.",
+    )
+    assert dated_elsewhere(jackpot, ent(jackpot, "$1.586 billion"), frozenset({2022}))
+    assert not dated_elsewhere(jackpot, ent(jackpot, "$1.586 billion"), frozenset({2016}))
     # "as of <date>" in the question: a full date (words or ISO), else none.
     assert stated_as_of("How many had died as of September 29, 2022?") == "2022-09-29"
     assert stated_as_of("Who led as of 2022-10-03?") == "2022-10-03"

@@ -314,8 +314,9 @@ def an_age(sent: Sent, ent: Ent) -> bool:
 def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
     """True when the clause the entity is in dates itself to a year the question does not ask
     ("lost to Naomi Osaka in the US Open final *in 2018*", asked about 2022), its subject does
-    ("Hurricane Andrew *in 1992* killed 43 people"), or a relative clause on the entity does ("the
-    Yankee Hurricane, which hit Florida *on November 4, 1935*").
+    ("Hurricane Andrew *in 1992* killed 43 people"), a relative clause on the entity does ("the
+    Yankee Hurricane, which hit Florida *on November 4, 1935*"), or the entity is in a clause
+    relative to a date ("in January 2016, when three winners split $1.586 billion").
 
     The clause is the first verb above the entity; its year is one in an "in" or "on" phrase on
     that verb. A year elsewhere ("Williams, who won in 2014, lost to ...") dates another clause.
@@ -336,6 +337,18 @@ def dated_elsewhere(sent: Sent, ent: Ent, asked: frozenset[int]) -> bool:
         for j in sent.subtree(p)
         if YEAR.match(toks[j].text)
     }
+    # A clause relative to a date is dated by it: "in January 2016, *when* three winners split a prize
+    # advertised at $1.586 billion".
+    k = head_word(sent, ent)
+    for _ in range(6):
+        head = toks[k].head
+        if head == k:
+            break
+        if toks[k].dep == "relcl" and toks[head].ent == "DATE":
+            span = next((e for e in sent.ents if e.first <= head <= e.last), None)
+            named |= {int(w) for w in re.findall(r"\b\d{4}\b", span.text if span else "") if YEAR.match(w)}
+            break
+        k = head
     return bool(named) and not named & asked
 
 
