@@ -107,7 +107,7 @@ def test_a_follow_up_is_answered_about_its_own_predicate(seed_pipeline) -> None:
 
 
 def test_a_transitive_question_verb_is_not_stated_by_its_prepositional_use(annotator: Annotator) -> None:
-    from qa.answer.question import prepositional_use
+    from qa.answer.syntax import prepositional_use
 
     info = analyze(annotator.annotate(["And what did Ukraine call it?"], persist=False)[0])
     assert info.predicate == "call" and info.transitive

@@ -638,3 +638,41 @@ def test_reported_dead_counts_the_dead_a_dated_subject_and_a_stated_as_of(annota
         "Who led as of Feb 30, 2022?",
     ):
         assert stated_as_of(vague) is None
+
+
+def test_a_question_that_sets_the_scene_first_is_read_in_the_sentence_that_asks(annotator: Annotator) -> None:
+    scene = analyze(
+        parse(
+            annotator,
+            "Police arrested 31 men believed to be affiliated with a group who allegedly planned to riot "
+            "at a Pride event. Where was the event?",
+        )
+    )
+    assert scene.kind == "place"  # not "who" of the scene's relative clause
+    assert "Police" not in scene.names and "31" in scene.names  # its names are still the question's
+    griner = analyze(
+        parse(
+            annotator,
+            "A Russian court this week ruled that Brittney Griner will be detained for several more months. "
+            "How many months was her detention extended?",
+        )
+    )
+    assert (griner.kind, griner.predicate, griner.unit) == ("quantity", "extend", "month")
+    # Asked how many months, "six months" (a DATE to spaCy) answers; "Friday" does not.
+    sent = parse(annotator, "A court on Monday ruled her detention be extended six months, starting Friday.")
+    assert [e.text for e in assess(griner, sent, 0.8).answers] == ["six months"]
+    # "where is it located" asks only a place: "locate" is no predicate an answer must hang on.
+    assert analyze(parse(annotator, "Where is the glacier located?")).predicate == ""
+
+
+def test_what_is_only_wished_for_did_not_happen(annotator: Annotator) -> None:
+    from qa.answer.syntax import hedged
+
+    sent = parse(annotator, "NASA hopes the collision shortens its orbit by 10 minutes.")
+    assert hedged(sent, next(i for i, t in enumerate(sent.toks) if t.text == "shortens"))
+    done = parse(annotator, "NASA said the collision shortened its orbit by 32 minutes.")
+    assert not hedged(done, next(i for i, t in enumerate(done.toks) if t.text == "shortened"))
+    asked = analyze(parse(annotator, "By how many minutes did the impact shorten the orbit?"))
+    assert not assess(
+        asked, sent, 0.8, word_similarity=lambda w, o: [1.0 if w == x else 0.0 for x in o]
+    ).answers

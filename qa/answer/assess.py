@@ -198,7 +198,7 @@ def assess(
             # Asked how much damage, debt or prize money, a sum of money is its measure.
             if (
                 info.unit
-                and ent.label in COUNT
+                and ent.label in COUNT | WHEN
                 and not (ent.label == "MONEY" and info.wh_words[1:2] == ("much",))
             ):
                 unit = counted(sent, ent)

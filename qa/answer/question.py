@@ -22,8 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from qa.answer.asking import question_start
 from qa.answer.facts import YEAR, norm_words
-from qa.answer.syntax import name_of
+from qa.answer.syntax import OBJECT_DEPS, name_of
+from qa.answer.syntax import prepositional_use as prepositional_use  # re-exported (assess)
 from qa.models.nlp import NAME_TYPES, Sent, Tok
 
 _BRACKETS = re.compile(r"[()\[\]{};]")
@@ -32,9 +34,13 @@ PLACE = frozenset({"GPE", "LOC", "FAC", "ORG"})
 WHEN = frozenset({"DATE", "TIME"})
 QUANTITY = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME", "ORDINAL"})
 COUNT = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+TIME_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"})
 NAMED = NAME_TYPES
 # Closed class: verbs that carry no meaning of their own in a question ("What did X get?").
-LIGHT_QUESTION_VERBS = frozenset({"be", "have", "do", "get", "make", "take", "go", "happen"})
+# Verbs that say little beyond their arguments; "where is it located / based" asks only a place.
+LIGHT_QUESTION_VERBS = frozenset(
+    {"be", "have", "do", "get", "make", "take", "go", "happen", "locate", "base"}
+)
 _WH = frozenset({"who", "whom", "whose", "what", "which", "where", "when", "how", "why"})
 # The measure a "how <adj>" question asks for (closed: the English degree questions).
 _HOW_QUANTITY = frozenset(
@@ -121,7 +127,13 @@ def analyze(sent: Sent) -> QuestionInfo:
     measured = False
     # An auxiliary first asks yes or no, whatever wh-clause follows ("Did North Korea reveal *how
     # many* infections it found?").
-    wh = None if toks and toks[0].pos == "AUX" else next((i for i, w in enumerate(words) if w in _WH), None)
+    q0 = question_start(sent)  # the sentence that asks; any before it sets the scene
+    asks = [i for i, w in enumerate(words) if w in _WH]
+    wh = (
+        None
+        if toks and toks[q0].pos == "AUX"
+        else next((i for i in asks if i >= q0), asks[0] if asks else None)
+    )
     if wh is not None:
         w = words[wh]
         wh_phrase.add(wh)
@@ -150,6 +162,7 @@ def analyze(sent: Sent) -> QuestionInfo:
                     j = toks[j].head
                 unit = toks[j].lemma
                 wh_phrase.update(range(wh + 2, j + 1))
+                types |= WHEN if unit in TIME_UNITS else frozenset()  # "six months" is a DATE to spaCy
         elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
             # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
             # "what conditions" asks for a description, "which city" for a named thing.
@@ -181,7 +194,7 @@ def analyze(sent: Sent) -> QuestionInfo:
             focus = toks[j].lemma if j >= 0 else ""
             role = focus  # the name must be one the sentence gives an owner (a lion...)
             wh_phrase.update(range(wh, max(j, wh + 2) + 1))
-    elif toks and toks[0].pos == "AUX":
+    elif toks and toks[q0].pos == "AUX":
         kind = "yesno"
     names = tuple(e.text for e in sent.ents if e.label in NAME_TYPES or e.label in QUANTITY)
     content = frozenset(
@@ -199,7 +212,7 @@ def analyze(sent: Sent) -> QuestionInfo:
     )
     also = tuple(
         t.lemma
-        for t in toks
+        for t in toks[q0:]
         if t.dep in {"ccomp", "xcomp"} and t.pos == "VERB" and t.lemma not in LIGHT_QUESTION_VERBS
     )
     concrete = (
@@ -210,7 +223,7 @@ def analyze(sent: Sent) -> QuestionInfo:
     if unit == "dollar":
         unit = "money"
     # Asked "what was the magnitude", the measure noun is what the answer hangs on, not a verb.
-    predicate = "" if measured else _predicate(sent, wh_phrase)
+    predicate = "" if measured else _predicate(sent, wh_phrase, q0)
     if kind == "quantity":
         # "What percentage ...", "What price ...", "How much did it cost?": a share or a sum, never a
         # date ("Sunday") or a count of something else ("11 herbs and spices").
@@ -236,6 +249,7 @@ def analyze(sent: Sent) -> QuestionInfo:
             and t.pos == "NOUN"
             and i not in wh_phrase
             and toks[t.head].dep == "ROOT"
+            and i >= q0
         ),
         "",
     )
@@ -256,7 +270,7 @@ def analyze(sent: Sent) -> QuestionInfo:
         _transitive(sent, predicate),
         years(sent),
         tuple(words[i] for i in sorted(wh_phrase) if toks[i].pos != "PROPN"),
-        any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks),
+        any(t.dep == "aux" and t.pos == "AUX" and t.lemma not in _PLAIN_AUX for t in toks[q0:]),
         measured,
         any(toks[i].dep in SUBJECT_DEPS for i in wh_phrase),
         role or (_role(sent, wh) if kind == "person" and wh is not None else ""),
@@ -283,29 +297,13 @@ def _role(sent: Sent, wh: int) -> str:
 _PLAIN_AUX = frozenset({"be", "have", "do", "to", "'s", "'re", "'m", "'ve", "’s", "’re", "’m", "’ve"})
 
 
-_OBJECTS = frozenset({"dobj", "oprd", "ccomp", "dative"})
-
-
 def _transitive(sent: Sent, predicate: str) -> bool:
     """Whether the question's predicate verb takes an object ("What did Ukraine call *it*?")."""
     return any(
         t.lemma == predicate
         and t.pos == "VERB"
-        and any(sent.toks[k].dep in _OBJECTS for k in sent.children(i))
+        and any(sent.toks[k].dep in OBJECT_DEPS for k in sent.children(i))
         for i, t in enumerate(sent.toks)
-    )
-
-
-def prepositional_use(sent: Sent, i: int) -> bool:
-    """True when verb ``i`` is used with a preposition instead of an object ("calling *for* a response",
-    "called *off*"): a transitive question's verb in that use means something else."""
-    toks = sent.toks
-    kids = sent.children(i)
-    return (
-        i + 1 < len(toks)
-        and (i + 1) in kids
-        and toks[i + 1].dep in {"prep", "prt"}
-        and not any(toks[k].dep in _OBJECTS for k in kids)
     )
 
 
@@ -376,10 +374,12 @@ def _noun_kind(lemma: str) -> tuple[str, frozenset[str]]:
     return "named", NAMED
 
 
-def _predicate(sent: Sent, wh_phrase: set[int]) -> str:
-    """The question's main content predicate: its root verb, or under a light verb its object."""
+def _predicate(sent: Sent, wh_phrase: set[int], start: int = 0) -> str:
+    """The question's main content predicate: its root verb (of the sentence from ``start``), or
+    under a light verb its object."""
     toks = sent.toks
-    root = next((i for i, t in enumerate(toks) if t.head == i), None)
+    roots = [i for i, t in enumerate(toks) if t.head == i]
+    root = next((i for i in roots if i >= start), roots[0] if roots else None)
     if root is None:
         return ""
     candidates = [root]

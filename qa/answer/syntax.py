@@ -177,6 +177,8 @@ def _aligned(claim: Sent, i: int, evidence: Sent) -> int | None:
 
 # Auxiliaries of tense, voice and reported speech; any other auxiliary is a modal that hedges
 # ("should", "could", "may", "might", "can", "must").
+# Verbs of wanting: their clause is wished for, not reported as done (a closed class of English).
+WISHES = frozenset({"hope", "want", "wish", "seek", "try", "attempt", "aim"})
 _TENSE_AUX = frozenset(
     {"be", "have", "do", "will", "would", "shall", "to", "'ve", "'ll", "'d", "'s", "'re", "'m"}
 )
@@ -184,7 +186,8 @@ _TENSE_AUX = frozenset(
 
 def hedged(sent: Sent, i: int) -> bool:
     """A predicate under a modal, in its own clause or one it complements ("James should be on
-    track to overtake"): the sentence says it may happen, not that it did."""
+    track to overtake"), or wished for ("hopes the collision shortens"): the sentence says it may
+    happen, not that it did."""
     k = i
     for _ in range(4):
         if any(
@@ -195,6 +198,12 @@ def hedged(sent: Sent, i: int) -> bool:
         ):
             return True
         head = sent.toks[k].head
+        wish = sent.toks[head]  # spaCy lemmatizes "hopes" as "hop": its text is read too
+        if sent.toks[k].dep in {"xcomp", "ccomp"} and WISHES & {
+            wish.lemma,
+            wish.text.lower().removesuffix("s"),
+        }:
+            return True  # "NASA hopes the collision shortens its orbit": wished, not done
         if head == k or sent.toks[k].dep not in {"xcomp", "acl", "pobj", "prep"}:
             return False
         k = head
@@ -386,3 +395,19 @@ def clause_verb(sent: Sent, ent: Ent, hops: int = 4) -> int | None:
             break
         k = toks[k].head
     return k if toks[k].pos in {"VERB", "AUX"} else None
+
+
+OBJECT_DEPS = frozenset({"dobj", "oprd", "ccomp", "dative"})  # a verb's objects in spaCy's labels
+
+
+def prepositional_use(sent: Sent, i: int) -> bool:
+    """True when verb ``i`` is used with a preposition instead of an object ("calling *for* a response",
+    "called *off*"): a transitive question's verb in that use means something else."""
+    toks = sent.toks
+    kids = sent.children(i)
+    return (
+        i + 1 < len(toks)
+        and (i + 1) in kids
+        and toks[i + 1].dep in {"prep", "prt"}
+        and not any(toks[k].dep in OBJECT_DEPS for k in kids)
+    )
