@@ -210,7 +210,9 @@ def test_asked_the_value_of_a_day_a_later_report_does_not_update_it(pipeline: Pi
 def test_after_the_asked_day() -> None:
     from qa.answer.nonanswers import after_asked_day, asked_time
 
-    day = asked_time("How many had died as of August 15, 2022?")
+    day = asked_time("How many cases were reported on August 15, 2022?")
     assert not after_asked_day(day, "2022-08-15") and not after_asked_day(day, "2022-08-16")
     assert after_asked_day(day, "2022-08-30")
+    # "as of August 15, 2022" is a cutoff: the pipeline reads nothing published after it (as_of).
+    assert not after_asked_day(asked_time("How many had died as of August 15, 2022?"), "2022-08-30")
     assert not after_asked_day(asked_time("How many had died in 2022?"), "2022-08-30")  # no day asked

@@ -676,3 +676,18 @@ def test_what_is_only_wished_for_did_not_happen(annotator: Annotator) -> None:
     assert not assess(
         asked, sent, 0.8, word_similarity=lambda w, o: [1.0 if w == x else 0.0 for x in o]
     ).answers
+
+
+def test_a_hyphenated_duration_counts_its_unit_and_a_noun_subject_states_the_predicate(
+    annotator: Annotator,
+) -> None:
+    sentence = parse(annotator, "She is due to serve the remainder of a nine-year drug smuggling sentence.")
+    assert counted(sentence, ent(sentence, "nine-year")) == "year"
+    asked = analyze(parse(annotator, "How many years is she due to serve for her sentence?"))
+    assert [e.text for e in assess(asked, sentence, 0.8).answers] == ["nine-year"]
+    # Asked how many were recalled, "the recall affects 2 million swings": the noun states the verb.
+    recalled = analyze(parse(annotator, "How many baby swings were recalled this week?"))
+    recall = parse(annotator, "The recall affects 2 million MamaRoo swings, according to the CPSC.")
+    assert [e.text for e in assess(recalled, recall, 0.8).answers] == ["2 million"]
+    other = parse(annotator, "The company sells 2 million MamaRoo swings a year.")
+    assert not assess(recalled, other, 0.8).answers

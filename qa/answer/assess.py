@@ -38,6 +38,7 @@ from qa.answer.nonanswers import (
     only_may_happen,
     other_edition,
     said_when,
+    stated_by_subject,
 )
 from qa.answer.question import (
     COUNT,
@@ -186,6 +187,8 @@ def assess(
             if not attached and asked and info.kind == "quantity" and ent.label in COUNT:
                 made = counted(sent, ent)
                 attached = bool(made) and max(similar(w, made) for w in asked) >= min_predicate
+            if not attached and asked and info.kind == "quantity":  # "the recall affects 2 million"
+                attached = stated_by_subject(sent, ent, asked, similar, min_predicate)
             verb = argument_of(sent, ent)
             if (
                 asked

@@ -112,10 +112,12 @@ def counted(sent: Sent, ent: Ent) -> str:
     the number is what a measure noun rose or fell to ("the number of dead climbed to
     154", "the death toll rose to 156" -> dead, death): what that measure counts.
     """
+    toks = sent.toks
+    if ent.last > ent.first and toks[ent.last].pos == "NOUN" and toks[ent.last - 1].text == "-":
+        return toks[ent.last].lemma  # "a nine-year sentence" counts years, whatever it modifies
     unit = unit_of(sent, ent.first, ent.last)
     if unit:
         return unit
-    toks = sent.toks
     for k in range(ent.first, ent.last + 1):
         head = toks[k].head
         if toks[k].dep == "nummod" and ent.first <= head <= ent.last and toks[head].pos == "NOUN":
@@ -395,3 +397,14 @@ def denied(sent: Sent, ent: Ent) -> bool:
         ):
             return True
     return False
+
+
+def stated_by_subject(
+    sent: Sent, ent: Ent, asked: Sequence[str], similar: Callable[[str, str], float], minimum: float
+) -> bool:
+    """Whether the asked predicate, as a noun, is the subject of the verb the value hangs on: "*The
+    recall* affects 2 million swings", asked how many were recalled."""
+    verb = clause_verb(sent, ent)
+    kids = sent.children(verb) if verb is not None else []
+    subjects = [sent.toks[k].lemma for k in kids if sent.toks[k].dep in {"nsubj", "nsubjpass"}]
+    return any(similar(w, s) >= minimum for w in asked for s in subjects)
