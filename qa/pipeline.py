@@ -19,7 +19,7 @@ from qa.answer.backends import Backend, Turn, get_backend, recent_turns
 from qa.answer.corroborate import FactSearch, corroborate
 from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.nonanswers import stated_as_of
+from qa.answer.recency import stated_as_of, within_window
 from qa.answer.retrieve import Filters, Mode, Retriever, in_background
 from qa.answer.timeaware import make_time_aware
 from qa.answer.timeline import is_timeline_question, timeline_answer
@@ -240,12 +240,12 @@ class Pipeline:
             question, history=options.get("history"), backend=options.get("backend")
         )
         start = time.perf_counter()
-        mode, filters = options.get("mode"), options.get("filters")
+        mode = options.get("mode")
         as_of = min(filter(None, (options.get("as_of"), stated_as_of(standalone.text))), default=None)
+        filters = within_window(options.get("filters"), standalone.text, as_of)  # asked "this week"
         k = options.get("top_k") or self.settings.top_k
         wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
-        # Twice as many as read: room to skip copies of one text and to spread over articles;
-        # retrieved in another thread while this one parses the question.
+        # 2x what is read (to skip copies and spread over articles), retrieved beside the question's parse.
         timeline = mode == "timeline" and self.settings.timeline_events > 0
         query = standalone.retrieval_text
         ranking = (

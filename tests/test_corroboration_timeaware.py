@@ -64,6 +64,16 @@ def test_an_as_of_date_the_question_states_keeps_later_articles_out(pipeline: Pi
     assert first_cited(later) == "cnn-nadia-later", later.answer
 
 
+def test_this_week_reads_only_the_week_before_the_questions_date(pipeline: Pipeline) -> None:
+    asked = "How many people died in Florida after Hurricane Nadia this week?"
+    answer = pipeline.ask(asked, as_of="2022-09-30")
+    assert answer.answered and all(c.published_at == "2022-09-29" for c in answer.citations), answer
+    # A week after the last article, nothing is this week's news.
+    assert not pipeline.ask(asked, as_of="2022-10-09").answered
+    # Without the word, the same date reads the older articles (the newest value leads).
+    assert first_cited(pipeline.ask(asked.replace(" this week", ""), as_of="2022-10-09")) == "cnn-nadia-later"
+
+
 def test_a_fact_only_an_older_article_states_is_given_as_of_its_date(pipeline: Pipeline) -> None:
     answer = pipeline.ask("How many homes and businesses lost power across Florida after Hurricane Nadia?")
     assert answer.answered, answer
