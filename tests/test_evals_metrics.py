@@ -156,6 +156,11 @@ def test_normalize_answer_strips_markers_articles_punctuation() -> None:
     assert normalize_answer("The  Eiffel Tower, [1] in an instant! [2, 3]") == "eiffel tower in instant"
     assert normalize_answer("“Squid Game” — a hit.") == "squid game hit"
     assert normalize_answer("Theater an anthem") == "theater anthem"  # only whole-word articles go
+    # A possessive holds its noun and a hyphen separates words: "Australia’s" holds "Australia".
+    assert contains_answer("NASA launched from Australia’s Northern Territory [1].", ["Australia"])
+    assert contains_answer("A 17-year-old has become the youngest pilot.", ["17"])
+    assert not contains_answer("A 17-year-old has become the youngest pilot.", ["7"])
+    assert normalize_answer("Coeur d’Alene, the city's BA.5 wave") == "coeur dalene city ba5 wave"
 
 
 def test_contains_answer_is_token_bounded_and_ignores_markers() -> None:

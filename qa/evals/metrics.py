@@ -63,6 +63,7 @@ EPS = 1e-9
 _CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _ASCII_PUNCT = frozenset(string.punctuation)
+_POSSESSIVE = re.compile(r"['’]s\b")
 
 
 def strip_citation_markers(text: str) -> str:
@@ -73,12 +74,21 @@ def strip_citation_markers(text: str) -> str:
 def normalize_answer(text: str) -> str:
     """SQuAD-style normalization: drop citation markers, lowercase, punctuation, articles, extra spaces."""
     text = strip_citation_markers(text).lower()
+    # A possessive is its noun ("Australia’s" holds "Australia"); a hyphen or dash separates words
+    # ("17-year-old" holds "17"). Both sides of a comparison are normalized alike.
+    text = _POSSESSIVE.sub("", text)
     # Unicode punctuation too: news text is full of curly quotes and dashes.
-    text = "".join(
-        ch for ch in text if ch not in _ASCII_PUNCT and not unicodedata.category(ch).startswith("P")
-    )
+    text = "".join(_unpunctuated(ch) for ch in text)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+def _unpunctuated(ch: str) -> str:
+    """A dash or hyphen becomes a space, other punctuation (ASCII or Unicode) nothing."""
+    category = unicodedata.category(ch)
+    if ch == "-" or category == "Pd":
+        return " "
+    return "" if ch in _ASCII_PUNCT or category.startswith("P") else ch
 
 
 def _contains_normalized(haystack: str, needle: str) -> bool:
