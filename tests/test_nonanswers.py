@@ -691,3 +691,16 @@ def test_a_hyphenated_duration_counts_its_unit_and_a_noun_subject_states_the_pre
     assert [e.text for e in assess(recalled, recall, 0.8).answers] == ["2 million"]
     other = parse(annotator, "The company sells 2 million MamaRoo swings a year.")
     assert not assess(recalled, other, 0.8).answers
+
+
+def test_a_named_kind_of_unit_and_a_verb_spacy_tags_as_an_adverb(annotator: Annotator) -> None:
+    accounts = analyze(parse(annotator, "How many Instagram accounts did the commission find?"))
+    assert accounts.unit == "account"
+    ages = parse(
+        annotator, "The inquiry focused on users between the ages of 13 and 17 with business accounts."
+    )
+    assert not assess(accounts, ages, 0.8).answers  # "17" counts no accounts
+    # spaCy tags a question's last verb as an adverb at times: it is still the predicate.
+    assert (
+        analyze(parse(annotator, "Where does the winner of the Powerball jackpot live?")).predicate == "live"
+    )

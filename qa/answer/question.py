@@ -151,9 +151,9 @@ def analyze(sent: Sent) -> QuestionInfo:
             sized = counted or words[wh + 1] in {"big", "large", "tall", "high", "far"}
             kind, types = "quantity", (COUNT if sized else QUANTITY)
             wh_phrase.add(wh + 1)
-            if counted and wh + 2 < len(toks) and toks[wh + 2].pos == "NOUN":
+            if counted and wh + 2 < len(toks) and {toks[wh + 2].pos, toks[wh + 2].dep} & {"NOUN", "compound"}:
                 j = wh + 2
-                # "how many monkeypox cases" counts cases, "how many party members' votes" votes: the head noun.
+                # "how many monkeypox / Instagram accounts" counts accounts, "how many party members' votes" votes.
                 while (
                     toks[j].dep in {"compound", "poss"}
                     and toks[j].head > j
@@ -393,8 +393,8 @@ def _predicate(sent: Sent, wh_phrase: set[int], start: int = 0) -> str:
         t = toks[k]
         if k in wh_phrase or t.lemma in LIGHT_QUESTION_VERBS:
             continue
-        if t.pos in {"VERB", "ADJ"} or (t.pos == "NOUN" and k != root):
-            return t.lemma
+        if t.pos in {"VERB", "ADJ"} or (t.pos == "NOUN" and k != root) or (t.pos == "ADV" and k == root):
+            return t.lemma  # a root adverb is a verb spaCy mistook ("Where does the winner *live*?")
     return ""
 
 
