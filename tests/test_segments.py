@@ -344,3 +344,23 @@ def test_bm25_skipping_common_terms_ranks_as_scoring_every_row(seed: int) -> Non
     for question in questions:
         for k, allowed in ((10, None), (3, None), (50, None), (10, ids[::3])):
             assert kw.search(question, k, allowed) == _bm25_by_scoring_every_row(kw, question, k, allowed)
+
+
+def test_a_wide_filter_ranks_copies_of_one_text_as_the_row_scoring_path_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qa.store import segments
+
+    rng = np.random.default_rng(3)
+    distinct = unit(rng, 50)
+    vectors = np.vstack([distinct, distinct[:20]])  # ids 51-70 repeat ids 1-20: exact ties
+    ids = np.arange(1, 71, dtype=np.int64)
+    v = Vectors.from_base(build_base(ids, vectors, DIM, 0), DIM)
+    allowed = ids[::1]  # every row: the id-selector path
+    for q in unit(rng, 10):
+        wide = v.search(q, 10, allowed)
+        monkeypatch.setattr(segments, "SELECTOR_SHARE", 0)  # the rows' own scores instead
+        rows = v.search(q, 10, allowed)
+        monkeypatch.undo()
+        assert [i for i, _ in wide] == [i for i, _ in rows]
+        assert np.allclose([s for _, s in wide], [s for _, s in rows], atol=1e-5)

@@ -43,6 +43,7 @@ ANN_INDEX: AnnIndex = "ivf"
 # A filter keeping more than 1/SELECTOR_SHARE of a flat base's rows is searched by FAISS with an id
 # selector (a scan of every row, no copy); a narrower one scores its own rows only.
 SELECTOR_SHARE = 8
+TIE_SLACK = 16
 IVF_NPROBE = 32  # inverted lists scanned per query (scripts/bench_scale.py measures recall by nprobe)
 IVF_TRAIN_PER_LIST = 64  # k-means sample: this many vectors per list...
 IVF_TRAIN_MAX = 256_000  # ... and at most this many in all (bounds the build time)
@@ -336,8 +337,11 @@ class Vectors:
             return []
         params = faiss.SearchParameters()
         params.sel = faiss.IDSelectorBatch(ids)
-        scores, found = self.base.search(query, min(k, len(ids)), params=params)
-        return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
+        # A few more than k, so copies of one text tied at the k-th place are all seen and ranked in
+        # id order, as the row-scoring path ranks them.
+        scores, found = self.base.search(query, min(k + TIE_SLACK, len(ids)), params=params)
+        pairs = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
+        return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:k]
 
     def _search_base(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, len(self.base_ids) - len(self.tombstones))
