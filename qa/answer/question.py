@@ -36,8 +36,8 @@ QUANTITY = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"
 COUNT = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 TIME_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "year", "decade", "century"})
 NAMED = NAME_TYPES
-# Closed class: verbs that carry no meaning of their own in a question ("What did X get?").
-# Verbs that say little beyond their arguments; "where is it located / based" asks only a place.
+# Closed class: verbs that carry no meaning of their own in a question ("What did X get?"; "where
+# is it located / based" asks only a place).
 LIGHT_QUESTION_VERBS = frozenset(
     {"be", "have", "do", "get", "make", "take", "go", "happen", "locate", "base"}
 )
