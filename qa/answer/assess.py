@@ -51,7 +51,9 @@ from qa.answer.question import (
 )
 from qa.answer.short_answer import best_answer
 from qa.answer.syntax import apposed, argument_of, called, conditions, holds_noun, lemma_only, near_noun
+from qa.models import lexicon
 from qa.models.nlp import Annotator, Ent, Sent
+from qa.models.words import WordVectors
 from qa.types import Answer, Citation, Question, ShortAnswer
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "confidence.json"
@@ -353,11 +355,12 @@ def features(
     }
 
 
-def focus_labels(info: QuestionInfo, embeddings: EmbeddingCache) -> frozenset[str] | None:
-    """Asked "which <noun>", the entity types this corpus names a <noun> by (``None``: no constraint)."""
-    if info.kind != "named" or not info.focus or embeddings.words is None:
+def focus_labels(info: QuestionInfo, words: WordVectors | None) -> frozenset[str] | None:
+    """Asked "which <noun>", the types the corpus names a <noun> by, else WordNet's (None: any)."""
+    if info.kind != "named" or not info.focus:
         return None
-    return embeddings.words.noun_labels(info.focus)
+    corpus = words.noun_labels(info.focus) if words is not None else None
+    return corpus if corpus is not None else lexicon.noun_labels(info.focus)
 
 
 def review(answer: Answer, question: Question, annotator: Annotator, embeddings: EmbeddingCache) -> bool:
@@ -381,7 +384,7 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
             sent,
             relevance,
             word_similarity=embeddings.word_similarity,
-            labels=focus_labels(info, embeddings),
+            labels=focus_labels(info, embeddings.words),
         )
         quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
         scored.append((quality, citation, fit, sent))

