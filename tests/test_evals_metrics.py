@@ -160,6 +160,13 @@ def test_normalize_answer_strips_markers_articles_punctuation() -> None:
     assert contains_answer("NASA launched from Australia’s Northern Territory [1].", ["Australia"])
     assert contains_answer("A 17-year-old has become the youngest pilot.", ["17"])
     assert not contains_answer("A 17-year-old has become the youngest pilot.", ["7"])
+    # A count spelled out holds its digits, either way round, and only as a whole word.
+    assert contains_answer("The court extended her detention six months [1].", ["6"])
+    assert contains_answer("She is due to serve a nine-year sentence.", ["9 years"]) is False
+    assert contains_answer("She is due to serve a nine-year sentence.", ["9"])
+    assert contains_answer("Police counted 40 arrests.", ["forty"])
+    assert not contains_answer("Police counted 140 arrests.", ["forty"])
+    assert not contains_answer("Someone left.", ["1"])
     assert normalize_answer("Coeur d’Alene, the city's BA.5 wave") == "coeur dalene city ba5 wave"
 
 

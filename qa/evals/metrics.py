@@ -64,6 +64,14 @@ _CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _ASCII_PUNCT = frozenset(string.punctuation)
 _POSSESSIVE = re.compile(r"['’]s\b")
+# A count spelled out is its digits: "six months" holds the key "6" (and "6" holds "six").
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+        " fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {word: str(10 * k) for k, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
 
 
 def strip_citation_markers(text: str) -> str:
@@ -75,12 +83,13 @@ def normalize_answer(text: str) -> str:
     """SQuAD-style normalization: drop citation markers, lowercase, punctuation, articles, extra spaces."""
     text = strip_citation_markers(text).lower()
     # A possessive is its noun ("Australia’s" holds "Australia"); a hyphen or dash separates words
-    # ("17-year-old" holds "17"). Both sides of a comparison are normalized alike.
+    # ("17-year-old" holds "17"); a number word is its digits ("nine-year" holds "9"). Both sides of
+    # a comparison are normalized alike.
     text = _POSSESSIVE.sub("", text)
     # Unicode punctuation too: news text is full of curly quotes and dashes.
     text = "".join(_unpunctuated(ch) for ch in text)
     text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(_NUMBER_WORDS.get(word, word) for word in text.split())
 
 
 def _unpunctuated(ch: str) -> str:
