@@ -31,6 +31,8 @@ def annotator() -> Annotator:
         # An auxiliary first asks yes or no, whatever wh-clause follows.
         ("Did North Korea reveal how many infections it found?", "yesno", "reveal"),
         ("What did Russia say it had struck?", "open", "strike"),
+        # A count after "which" says how many answers are asked; the noun still types them.
+        ("Which two states' voters approved legalizing marijuana?", "named", "approve"),
     ],
 )
 def test_questions_are_read_for_their_answer_type_and_predicate(
@@ -38,6 +40,8 @@ def test_questions_are_read_for_their_answer_type_and_predicate(
 ) -> None:
     info = analyze(annotator.annotate([question], persist=False)[0])
     assert info.kind == kind
+    if question.startswith("Which two"):
+        assert info.focus == "state"
     if predicate:
         assert predicate in {info.predicate, *info.also}, info
 

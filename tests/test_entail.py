@@ -116,6 +116,14 @@ def test_names_that_trade_places_under_a_synonym_are_a_role_swap(nlp: Annotator)
         ("The rover may reach the crater.", "The rover could reach the crater by May.", True),
         ("The city has planted 500 trees.", "Since spring, they’ve planted 500 trees in the city.", True),
         ("The mayor said the bridge would reopen.", "The mayor said the bridge would reopen in June.", True),
+        # What the evidence says will be is not yet done; said of the future on both sides, it is.
+        (
+            "Voters in Maryland approved legalizing recreational marijuana.",
+            "Maryland will give voters the chance to legalize recreational marijuana this week.",
+            False,
+        ),
+        ("The council approved the budget.", "The council will approve the budget on Friday.", False),
+        ("The council will approve the budget.", "The council will approve the budget on Friday.", True),
     ],
 )
 def test_a_claim_does_not_assert_what_the_evidence_hedges(

@@ -7,7 +7,9 @@ subject and hedges in the asking sentence, and takes names and content words fro
 
 from __future__ import annotations
 
-from qa.models.nlp import Sent
+from collections.abc import Sequence
+
+from qa.models.nlp import Sent, Tok
 
 
 def question_start(sent: Sent) -> int:
@@ -22,3 +24,10 @@ def question_start(sent: Sent) -> int:
     while start < stop and toks[start].pos == "PUNCT":
         start += 1  # the quotation mark that closes the scene's last sentence
     return start if start < stop else 0
+
+
+def phrase_starts(toks: Sequence[Tok], i: int) -> bool:
+    """A noun phrase opens at ``i``, after "which" / "what": "which pitcher", "which Russian city",
+    "which two states" (a count of the answers asked for)."""
+    number = toks[i].pos == "NUM" and i + 1 < len(toks) and toks[i + 1].pos == "NOUN"
+    return number or toks[i].pos in {"NOUN", "PROPN", "ADJ"}

@@ -71,6 +71,8 @@ from qa.answer.syntax import (
 )
 from qa.models.nlp import Sent
 
+FUTURE = frozenset({"will", "'ll", "shall"})
+
 __all__ = ["CONTRADICTED", "ENTAILED", "NOT_STATED", "Judgement", "judge"]
 
 # -- the judgement ----------------------------------------------------------------------
@@ -173,12 +175,28 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
 
 
 def _check_hedges(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
-    """A claim that asserts what the evidence only hedges ("has overtaken" / "should overtake")."""
+    """A claim that asserts what the evidence only hedges ("has overtaken" / "should overtake"), or
+    that states as done what the evidence says will be ("approved" / "will give voters the chance")."""
     for i, j in aligned.items():
         if claim.toks[i].pos == "VERB" and hedged(evidence, j) and not hedged(claim, i):
             result.fail("hedges", f"the evidence only says '{evidence.toks[j].text}' may happen", NOT_STATED)
             return
+        if claim.toks[i].pos == "VERB" and _future(evidence, j) and not _future(claim, i):
+            result.fail("hedges", f"the evidence says '{evidence.toks[j].text}' is yet to happen", NOT_STATED)
+            return
     result.checks["hedges"] = True
+
+
+def _future(sent: Sent, i: int) -> bool:
+    """The verb at ``i`` (or the verb whose clause it completes: "will give voters the chance to
+    legalize") is under "will" / "shall"."""
+    for _ in range(3):
+        if any(sent.toks[c].dep == "aux" and sent.toks[c].lemma in FUTURE for c in sent.children(i)):
+            return True
+        if sent.toks[i].dep not in {"xcomp", "acl"} or sent.toks[i].head == i:
+            return False
+        i = sent.toks[i].head
+    return False
 
 
 def _negated_above(sent: Sent, polarity: dict[int, bool], i: int) -> bool:

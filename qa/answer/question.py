@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.answer.asking import question_start
+from qa.answer.asking import phrase_starts, question_start
 from qa.answer.facts import YEAR, norm_words
 from qa.answer.syntax import OBJECT_DEPS, name_of
 from qa.answer.syntax import prepositional_use as prepositional_use  # re-exported (assess)
@@ -163,9 +163,9 @@ def analyze(sent: Sent) -> QuestionInfo:
                 unit = toks[j].lemma
                 wh_phrase.update(range(wh + 2, j + 1))
                 types |= WHEN if unit in TIME_UNITS else frozenset()  # "six months" is a DATE to spaCy
-        elif w in {"which", "what"} and nxt and toks[wh + 1].pos in {"NOUN", "PROPN", "ADJ"}:
-            # "which pitcher", "what year", "what percentage": the phrase's head noun decides;
-            # "what conditions" asks for a description, "which city" for a named thing.
+        elif w in {"which", "what"} and nxt and phrase_starts(toks, wh + 1):
+            # "which pitcher", "what year": the head noun decides; "what conditions" asks for a
+            # description, "which city" (or "which two states") for a named thing.
             j = wh + 1
             while j + 1 < len(toks) and toks[j + 1].pos in {"NOUN", "PROPN", "ADJ"} and toks[j].pos != "NOUN":
                 j += 1

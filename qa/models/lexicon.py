@@ -28,26 +28,28 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# spaCy's entity types that name things: its most reliable distinction is a person's name
-# against any other, so that is the line drawn, except for times (holidays, seasons).
+# spaCy's entity types that name things.  Its most reliable line is a person's name against any
+# other, so that is drawn for every class; past it, only what the class can never be.
 NAMES = frozenset(
     {"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
 )
 PERSONS = frozenset({"PERSON", "NORP", "ORG"})  # a band or a duo is often an ORG to spaCy
-NOT_PERSONS = NAMES - {"PERSON"} | {"DATE", "TIME", "MONEY", "QUANTITY", "CARDINAL", "PERCENT", "ORDINAL"}
+EVENTS = NAMES - {"PERSON", "LANGUAGE"}
+THINGS = EVENTS - {"EVENT"}  # a hospital, a drug, a ship: no person's name, no event's
+PLACES = THINGS - {"LAW", "WORK_OF_ART"}  # a team, a bank, a country, a river
 # WordNet's noun classes -> the spaCy entity types that can name a member.  A class that is
 # not here can be named by anything: an act, an attribute, a state, a "Tops" class; an animal
 # (spaCy calls a named one a person) and a communication (it calls many titles people's names).
 LABELS: dict[str, frozenset[str]] = {
     "noun.person": PERSONS,
-    "noun.group": NOT_PERSONS,
-    "noun.location": NOT_PERSONS,
-    "noun.object": NOT_PERSONS,
-    "noun.artifact": NOT_PERSONS,
-    "noun.event": NOT_PERSONS,
-    "noun.food": NOT_PERSONS,
-    "noun.plant": NOT_PERSONS,
-    "noun.substance": NOT_PERSONS,
+    "noun.group": PLACES,
+    "noun.location": PLACES,
+    "noun.object": PLACES,
+    "noun.artifact": THINGS,
+    "noun.food": THINGS,
+    "noun.plant": THINGS,
+    "noun.substance": THINGS,
+    "noun.event": EVENTS,
     "noun.time": frozenset({"DATE", "TIME", "EVENT"}),
 }
 # Senses read per noun, most frequent first (WordNet 3.0 orders them by tagged frequency).
