@@ -162,3 +162,34 @@ def test_two_sentences_that_differ_only_in_their_years_are_no_disagreement() -> 
     assert not _differs(weekday)
     count = Judgement(CONTRADICTED, {"numbers": False}, ["'35 people' but the evidence says '52'"])
     assert _differs(count)
+
+
+def test_a_report_that_the_event_is_yet_to_come_does_not_corroborate_it(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> None:
+    after = (
+        "Voters in Maryland and Missouri approved legalizing recreational marijuana on Tuesday. "
+        "Arkansas, North Dakota and South Dakota rejected similar measures."
+    )
+    before = (
+        "Maryland and Missouri will give voters the chance to legalize recreational marijuana this week. "
+        "Polls suggest the measures are popular in both states."
+    )
+    again = "Voters in Maryland approved legalizing recreational marijuana on Tuesday, officials said."
+    pipeline = articles_pipeline(
+        tmp_path_factory,
+        embedder,
+        "yet-to-come",
+        [
+            Article("after", after, "Two states legalize marijuana", "CNN", "2022-11-09"),
+            Article("before", before, "Five states vote on marijuana", "USA Today", "2022-11-07"),
+            Article("again", again, "Maryland legalizes marijuana", "AP", "2022-11-09"),
+        ],
+    )
+    answer = pipeline.ask("Which two states' voters approved legalizing recreational marijuana?")
+    assert answer.answered, answer
+    block = answer.sources[0]
+    cited = next(c for c in answer.citations if c.n == block.citation)
+    assert cited.doc_id == "after"
+    supporters = {r.doc_id for r in block.supported_by}
+    assert "again" in supporters and "before" not in supporters, block

@@ -53,7 +53,7 @@ from qa.answer.short_answer import best_answer
 from qa.answer.syntax import apposed, argument_of, called, conditions, holds_noun, lemma_only, near_noun
 from qa.models import lexicon
 from qa.models.nlp import Annotator, Ent, Sent
-from qa.models.words import WordVectors
+from qa.models.words import WordVectors, relabeled
 from qa.types import Answer, Citation, Question, ShortAnswer
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "confidence.json"
@@ -366,26 +366,21 @@ def focus_labels(info: QuestionInfo, words: WordVectors | None) -> frozenset[str
 def review(answer: Answer, question: Question, annotator: Annotator, embeddings: EmbeddingCache) -> bool:
     """Score a verified answer against its question; True when the answer holds nothing asked.
 
-    Sets each citation's ``score`` (its relevance to the question, weighted by how
-    well it states the question's predicate and covers its words), the answer's
-    ``short_answer`` (a span of the best citation), ``features`` and calibrated
-    ``confidence``.  Whatever the backend, an answer that holds nothing of what was
-    asked is no answer: asked how many were injured, sentences that state no such
-    number; asked about Kharkiv, passages that never name it.
+    Sets each citation's ``score`` (its relevance to the question, weighted by how well it
+    states the question's predicate and covers its words), the answer's ``short_answer`` (a
+    span of the best citation), ``features`` and calibrated ``confidence``.  Whatever the
+    backend, an answer that holds nothing of what was asked is no answer: asked how many were
+    injured, sentences that state no such number; asked about Kharkiv, passages never naming it.
     """
     info = analyze(annotator.annotate([question.text], persist=False)[0])
     texts = [c.text for c in answer.citations]
     vectors = embeddings.embed([question.text, *texts])
     scored: list[tuple[float, Citation, SentenceFit, Sent]] = []
-    for k, (citation, sent) in enumerate(zip(answer.citations, annotator.annotate(texts), strict=True)):
+    labels = focus_labels(info, embeddings.words)
+    sents = relabeled(annotator.annotate(texts), embeddings.words, info.types, labels)  # see backends.read
+    for k, (citation, sent) in enumerate(zip(answer.citations, sents, strict=True)):
         relevance = float(np.clip(vectors[k + 1] @ vectors[0], 0.0, 1.0))
-        fit = assess(
-            info,
-            sent,
-            relevance,
-            word_similarity=embeddings.word_similarity,
-            labels=focus_labels(info, embeddings.words),
-        )
+        fit = assess(info, sent, relevance, word_similarity=embeddings.word_similarity, labels=labels)
         quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
         scored.append((quality, citation, fit, sent))
     answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]

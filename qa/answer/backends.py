@@ -31,6 +31,7 @@ from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
 from qa.errors import UnknownBackend
 from qa.models.nlp import COMPARED_POS, Annotator
+from qa.models.words import relabeled
 from qa.text import content_stems, overlap, strip_markers
 from qa.types import Passage, Question
 
@@ -195,7 +196,11 @@ class ExtractiveBackend:
         ]
         if not top:
             return info, []
-        sents = self.annotator.annotate([c.text for _, c in top])
+        labels = focus_labels(info, self.embeddings.words)
+        # A name spaCy typed otherwise here is of the asked type if the corpus often types it so.
+        sents = relabeled(
+            self.annotator.annotate([c.text for _, c in top]), self.embeddings.words, info.types, labels
+        )
         # One batched embed of every word the predicate checks will compare (cached after), not
         # one small encode per sentence.
         asked = [w for w in (info.predicate, info.focus, info.unit, *info.also) if w]
@@ -203,7 +208,6 @@ class ExtractiveBackend:
             words = {t.lemma for sent in sents for t in sent.toks if t.pos in COMPARED_POS}
             self.embeddings.embed(sorted(words | set(asked)))
         answers: list[tuple[float, Candidate, SentenceFit]] = []
-        labels = focus_labels(info, self.embeddings.words)
         # Asked about Kharkiv, passages that never name it do not answer (looked up across all the
         # retrieved passages: "Moscow" may be named in the paragraph before the answer).
         if names_missing(info, [t for p in passages for t in (p.text, p.title)]):

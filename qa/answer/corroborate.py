@@ -286,7 +286,10 @@ def _judge_all(
         # All the cited sentence states but a date (its weekday, its day): an omitted detail is
         # no other fact, unless a date is what was asked, or the answer is not named.
         omits = not asks_date and _omits_date(forward) and (states_core or not cores)
-        if forward.entailed or backward.entailed or omits or (states_core and not differs):
+        # A sentence that says the event may happen, or is yet to ("will give voters the chance
+        # to legalize"), states no fact the cited one reports as done, however much it shares.
+        hedged = not forward.checks.get("hedges", True)
+        if not hedged and (forward.entailed or backward.entailed or omits or (states_core and not differs)):
             supported[cand.doc_id] = _ref(cand, passages)
             contradicted.pop(cand.doc_id, None)
         elif (

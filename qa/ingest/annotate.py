@@ -17,7 +17,7 @@ from qa.ingest.chunk import sentence_spans
 from qa.models.embedding import Embedder
 from qa.models.nlp import COMPARED_POS, Annotator
 from qa.models.parse_worker import ParseWorker
-from qa.models.words import WordVectors, typing_nouns
+from qa.models.words import WordVectors, naming, typing_nouns
 from qa.text import undated
 from qa.types import Article
 
@@ -48,6 +48,7 @@ def annotate_articles(
     parsed = annotator.annotate_new(texts)
     sents = annotator.read_all(texts)
     words.add_typed([(key, *typed) for key, sent in sents for typed in typing_nouns(sent)])
+    words.add_named([(key, *named) for key, sent in sents for named in naming(sent)])
     compared = {t.lemma for _, sent in sents for t in sent.toks if t.pos in COMPARED_POS}
     missing = words.missing(sorted(compared))
     for i in range(0, len(missing), 4096):
