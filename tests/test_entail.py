@@ -276,3 +276,26 @@ def test_a_day_of_a_calendar_date_is_no_quantity(nlp: Annotator) -> None:
     assert [q.text for q in quantities(died)] == ["seven"]  # "8" is the date's day; "seven decades" a span
     thirty = nlp.annotate(["Putin declared a 30-hour Easter ceasefire."], persist=False)[0]
     assert [(q.text, q.unit) for q in quantities(thirty)] == [("30", "hour")]  # a duration stays
+
+
+def test_a_name_from_the_sentence_before_needs_a_word_standing_for_it(nlp: Annotator) -> None:
+    before, title = nlp.annotate(
+        ["The Oregon Lottery said one state needed more time.", "Lottery drawing delayed"], persist=False
+    )
+    context = {"context": [before, title]}
+    # "its" already stands for the Idaho Lottery named before it: Oregon's is another system.
+    evidence = "Later, the Idaho Lottery said its sales verification system caused the delay."
+    other = _judge(nlp, "The Oregon Lottery's verification system caused the delay.", evidence, **context)
+    assert not other.checks["entities"], other.reasons
+    # A pronoun no name of the sentence stands for, a definite noun of the name's kind, and the
+    # noun the name modified ("the Oregon delay" / "the delay") may each stand for the name.
+    for evidence in (
+        "It said its sales verification system caused the delay.",
+        "The agency said its sales verification system caused the delay.",
+        "Officials said a processing fault caused the delay.",
+    ):
+        claim = "The Oregon Lottery said its system caused the delay."
+        if evidence.startswith("Officials"):
+            claim = "A processing fault caused the Oregon delay."
+        judged = _judge(nlp, claim, evidence, **context)
+        assert judged.checks["entities"], (evidence, judged.reasons)

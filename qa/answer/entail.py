@@ -69,7 +69,8 @@ from qa.answer.syntax import (
     sent_children,
     window,
 )
-from qa.models.nlp import Sent
+from qa.models import lexicon
+from qa.models.nlp import Ent, Sent
 
 FUTURE = frozenset({"will", "'ll", "shall"})
 
@@ -100,7 +101,7 @@ def judge(
     the date it names, :func:`qa.answer.article_dates.dated`).
     """
     result = Judgement(ENTAILED)
-    _check_names(claim, [evidence, *context], result)
+    _check_names(claim, evidence, context, result)
     check_numbers(claim, evidence, result)
     aligned = alignment(claim, evidence)
     check_dates(claim, evidence, aligned, result, published)
@@ -115,11 +116,91 @@ def judge(
     return result
 
 
-def _check_names(claim: Sent, scope: Sequence[Sent], result: Judgement) -> None:
-    missing = [n for n in dict.fromkeys(names_of(claim)) if not named_in(n, scope)]
+def _check_names(claim: Sent, evidence: Sent, context: Sequence[Sent], result: Judgement) -> None:
+    ents = {e.text: e for e in claim.ents}
+    missing = [
+        n
+        for n in dict.fromkeys(names_of(claim))
+        if not named_in(n, [evidence])
+        and not (
+            named_in(n, context)
+            and (
+                stands_for(evidence, ents[n].label if n in ents else "")
+                or _modified(claim, ents.get(n), evidence)
+            )
+        )
+    ]
     result.checks["entities"] = not missing
     for name in missing:
         result.fail("entities", f"'{name}' is not named in the evidence", NOT_STATED)
+
+
+# What can stand for a name given only in the context (the sentence before, the title): a
+# third-person pronoun, or a definite noun whose most frequent WordNet sense is of the name's
+# kind ("He did not elaborate", "The agency originally designated ..."), not already standing
+# for a name earlier in the evidence ("the Minnesota Lottery announced its system ...").
+_PERSON_PRONOUNS = frozenset({"he", "him", "his", "she", "her", "hers", "they", "them", "their"})
+_OTHER_PRONOUNS = frozenset({"it", "its", "they", "them", "their"})
+_DEFINITE = frozenset({"the", "this", "that", "these", "those", "both"})
+_KINDS = {
+    "PERSON": frozenset({"noun.person"}),
+    "NORP": frozenset({"noun.person", "noun.group"}),
+    "ORG": frozenset({"noun.group", "noun.artifact"}),
+    "GPE": frozenset({"noun.location", "noun.group"}),
+    "LOC": frozenset({"noun.location", "noun.object"}),
+    "FAC": frozenset({"noun.artifact", "noun.location"}),
+    "EVENT": frozenset({"noun.event", "noun.act", "noun.time"}),
+}
+
+
+def stands_for(evidence: Sent, label: str) -> bool:
+    """Whether ``evidence`` holds a word that may stand for a name of type ``label`` given elsewhere."""
+    kinds = _KINDS.get(label)
+    if kinds is None:
+        return True  # a name of another type (or a proper noun spaCy did not type): as before
+    person = label == "PERSON"
+    pronouns = _PERSON_PRONOUNS if person else _OTHER_PRONOUNS
+    words = lexicon.lexicon()
+    for i, t in enumerate(evidence.toks):
+        low = t.text.lower()
+        if t.pos == "PRON" and low in pronouns:
+            bound = any(
+                e.last < i and (e.label == "PERSON") == person and e.label in _KINDS for e in evidence.ents
+            )
+            if not bound or low in {"they", "them", "their"}:
+                return True
+        elif t.pos == "NOUN" and _definite(evidence, i):
+            classes = words.classes(t.lemma) if words is not None else []
+            if words is None or (classes and classes[0] in kinds):
+                return True
+    return False
+
+
+def _modified(claim: Sent, ent: Ent | None, evidence: Sent) -> bool:
+    """A name modifying a noun ("the Sumy attack") that the evidence has as a definite noun, the
+    same word or one in the same slot of the same verb ("The final individual competition takes
+    place" for "The last LIV event ... takes place")."""
+    if ent is None:
+        return False
+    head = claim.toks[ent.last].head
+    if ent.first <= head <= ent.last or claim.toks[head].pos != "NOUN":
+        return False
+    if claim.toks[ent.last].dep not in {"compound", "poss", "amod", "nmod"}:
+        return False
+    noun = claim.toks[head]
+    verb = claim.toks[noun.head]
+    for j, t in enumerate(evidence.toks):
+        if t.pos != "NOUN" or not _definite(evidence, j):
+            continue
+        if t.lemma == noun.lemma or (
+            verb.pos in {"VERB", "AUX"} and t.dep == noun.dep and evidence.toks[t.head].lemma == verb.lemma
+        ):
+            return True
+    return False
+
+
+def _definite(sent: Sent, i: int) -> bool:
+    return any(c.dep == "det" and c.text.lower() in _DEFINITE and c.head == i for c in sent.toks)
 
 
 def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
