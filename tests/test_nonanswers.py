@@ -733,3 +733,20 @@ def test_a_name_spacy_mistypes_here_is_of_the_asked_type_if_the_corpus_often_typ
     who = analyze(parse(annotator, "Who fled to Singapore?"))
     assert relabeled([sent], words, who.types, None)[0] is sent
     assert relabeled([sent], None, info.types, labels)[0] is sent
+
+
+def test_asked_when_a_date_of_another_event_in_the_sentence_is_no_answer(annotator: Annotator) -> None:
+    filed = analyze(parse(annotator, "When did the union's lawyers file their appeal of the ruling?"))
+    arrived = parse(
+        annotator,
+        "Union leader Ann Cole arrives outside the courthouse for the start of the hearing on June 1, 2022 "
+        "in Sacramento.",
+    )
+    assert assess(filed, arrived, 0.8).answers == []
+    lodged = parse(annotator, "The union's lawyers filed an appeal of the ruling on June 9, 2022.")
+    assert [e.text for e in assess(filed, lodged, 0.8).answers] == ["June 9, 2022"]
+    # A verb of like meaning attaches the date as the same verb does.
+    near = {("file", "lodge"): 0.7}
+    lodged = parse(annotator, "The union's lawyers lodged an appeal of the ruling on June 9, 2022.")
+    fit = assess(filed, lodged, 0.8, word_similarity=lambda a, bs: [near.get((a, b), 0.0) for b in bs])
+    assert [e.text for e in fit.answers] == ["June 9, 2022"]

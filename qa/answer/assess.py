@@ -191,6 +191,8 @@ def assess(
                 attached = bool(made) and max(similar(w, made) for w in asked) >= min_predicate
             if not attached and asked and info.kind == "quantity":  # "the recall affects 2 million"
                 attached = stated_by_subject(sent, ent, asked, similar, min_predicate)
+            if info.kind == "date" and ent.label in WHEN and not attached and predicate < min_predicate:
+                continue  # asked when the appeal was filed, the day she arrived at the courthouse
             verb = argument_of(sent, ent)
             if (
                 asked
