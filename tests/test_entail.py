@@ -299,3 +299,20 @@ def test_a_name_from_the_sentence_before_needs_a_word_standing_for_it(nlp: Annot
             claim = "A processing fault caused the Oregon delay."
         judged = _judge(nlp, claim, evidence, **context)
         assert judged.checks["entities"], (evidence, judged.reasons)
+
+
+def test_a_claim_that_adds_all_or_completely_says_more_than_the_evidence(nlp: Annotator) -> None:
+    evidence = "The storm damaged the old harbour bridge and several homes in the port town."
+    for claim in (
+        "The storm completely destroyed the old harbour bridge.",
+        "The storm damaged all the homes in the port town.",
+        "The storm damaged the entire port town.",
+    ):
+        judged = _judge(nlp, claim, evidence)
+        assert not judged.checks.get("scope", True) and judged.label != ENTAILED, (claim, judged.reasons)
+    assert _judge(nlp, "The storm damaged several homes in the port town.", evidence).checks["scope"]
+    # Said on both sides (in other words), and the reciprocal "each other", match.
+    both = _judge(nlp, "All the owners approved the sale.", "The owners unanimously approved the sale.")
+    assert both.checks["scope"], both.reasons
+    mutual = _judge(nlp, "The rivals accused each other of cheating.", "The rivals traded accusations of cheating.")
+    assert mutual.checks["scope"], mutual.reasons

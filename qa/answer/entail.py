@@ -107,6 +107,7 @@ def judge(
     check_dates(claim, evidence, aligned, result, published)
     _check_polarity(claim, evidence, aligned, result)
     _check_hedges(claim, evidence, aligned, result)
+    _check_scope(claim, evidence, result)
     _check_roles(claim, evidence, aligned, result)
     if similarity is not None:
         _check_predicates(claim, evidence, aligned, similarity, substitution_min, result)
@@ -268,6 +269,37 @@ def _check_hedges(claim: Sent, evidence: Sent, aligned: dict[int, int], result: 
             result.fail("hedges", f"the evidence says '{evidence.toks[j].text}' is yet to happen", NOT_STATED)
             return
     result.checks["hedges"] = True
+
+
+# Words that claim the whole of something or its utmost degree (closed-class quantifiers and
+# degree adverbs): a claim that adds one where the evidence has none says more than it does
+# ("completely destroyed" / "damaged", "its entire recruiting team" / "job cuts").  Not "only":
+# "only a few exceptions" is "few exceptions".
+SCOPE = frozenset(
+    {"all", "every", "each", "entire", "whole", "completely", "entirely", "totally", "fully", "wholly"}
+    | {"always", "unanimous", "unanimously"}
+)
+
+
+def _scope_words(sent: Sent) -> list[str]:
+    toks, out = sent.toks, []
+    for i, t in enumerate(toks):
+        low = t.text.lower()
+        if low not in SCOPE:
+            continue
+        if low == "each" and i + 1 < len(toks) and toks[i + 1].text.lower() == "other":
+            continue  # "accused each other": reciprocal, not a quantifier
+        out.append(t.text)
+    return out
+
+
+def _check_scope(claim: Sent, evidence: Sent, result: Judgement) -> None:
+    """A claim that adds "all", "entire", "completely" ... to evidence that has none of them."""
+    added = _scope_words(claim)
+    if added and not _scope_words(evidence):
+        result.fail("scope", f"the claim says '{added[0]}', which the evidence does not", NOT_STATED)
+        return
+    result.checks["scope"] = True
 
 
 def _future(sent: Sent, i: int) -> bool:
