@@ -314,5 +314,7 @@ def test_a_claim_that_adds_all_or_completely_says_more_than_the_evidence(nlp: An
     # Said on both sides (in other words), and the reciprocal "each other", match.
     both = _judge(nlp, "All the owners approved the sale.", "The owners unanimously approved the sale.")
     assert both.checks["scope"], both.reasons
-    mutual = _judge(nlp, "The rivals accused each other of cheating.", "The rivals traded accusations of cheating.")
+    mutual = _judge(
+        nlp, "The rivals accused each other of cheating.", "The rivals traded accusations of cheating."
+    )
     assert mutual.checks["scope"], mutual.reasons

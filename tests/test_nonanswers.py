@@ -61,6 +61,21 @@ def test_credits_and_the_outlet_told_are_attribution(annotator: Annotator) -> No
     # Asked who was told, the recipient is the answer.
     asked = analyze(parse(annotator, "Who did the sources tell about the attack?"))
     assert not attribution(sources, ent(sources, "CNN"), asked)
+    # The outlet a statement or an interview was given to, under the verb that reports it.
+    statement = parse(annotator, "He is on his way to a prison camp, his lawyers said in a statement to CNN.")
+    assert attribution(statement, ent(statement, "CNN"), info)
+    talks = parse(annotator, "Sri Lanka began negotiations with the IMF on a bailout in April.")
+    assert not attribution(
+        talks, ent(talks, "IMF"), analyze(parse(annotator, "Who did Sri Lanka negotiate with?"))
+    )
+
+
+def test_the_verb_of_a_question_parsed_as_a_clause_on_its_name_is_its_predicate(annotator: Annotator) -> None:
+    # spaCy reads "was Griner sent to" as "was Griner, sent to ...": the clause's verb is asked.
+    info = analyze(
+        parse(annotator, "Which Russian penal colony was Brittney Griner sent to serve her sentence?")
+    )
+    assert info.predicate == "send" and info.focus == "colony"
 
 
 def test_a_sentence_about_another_edition_answers_nothing(annotator: Annotator) -> None:

@@ -74,7 +74,9 @@ def attribution(sent: Sent, ent: Ent, info: QuestionInfo) -> bool:
     if last.dep == "pobj" and head.lemma == "per":
         return True  # "Per the Multi-State Lottery Association, ..."
     if last.dep == "pobj" and head.lemma in {"to", "with"}:
-        return toks[head.head].lemma in REPORTING_VERBS  # "according to", "shared with CNN"
+        up = toks[head.head]  # "according to", "shared with CNN"; "said in a statement to CNN"
+        via = toks[toks[up.head].head] if up.pos == "NOUN" and toks[up.head].dep == "prep" else up
+        return up.lemma in REPORTING_VERBS or via.lemma in REPORTING_VERBS
     return False
 
 

@@ -395,7 +395,9 @@ def _predicate(sent: Sent, wh_phrase: set[int], start: int = 0) -> str:
             continue
         if t.pos in {"VERB", "ADJ"} or (t.pos == "NOUN" and k != root) or (t.pos == "ADV" and k == root):
             return t.lemma  # a root adverb is a verb spaCy mistook ("Where does the winner *live*?")
-    return ""
+    # "Which colony was Griner *sent* to?", parsed as a clause on the name under a bare "was".
+    clauses = (c for k in candidates for c in sent.children(k) if toks[c].dep in {"acl", "relcl"})
+    return next((toks[c].lemma for c in clauses if toks[c].pos == "VERB" and c not in wh_phrase), "")
 
 
 def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
