@@ -765,3 +765,13 @@ def test_asked_when_a_date_of_another_event_in_the_sentence_is_no_answer(annotat
     lodged = parse(annotator, "The union's lawyers lodged an appeal of the ruling on June 9, 2022.")
     fit = assess(filed, lodged, 0.8, word_similarity=lambda a, bs: [near.get((a, b), 0.0) for b in bs])
     assert [e.text for e in fit.answers] == ["June 9, 2022"]
+
+
+def test_asked_what_something_is_worth_a_sum_on_any_verb_of_money_answers(annotator: Annotator) -> None:
+    worth = analyze(parse(annotator, "How much is the stolen painting worth?"))
+    assert worth.types == frozenset({"MONEY"})
+    valued = parse(annotator, "Experts value the stolen painting at $3 million.")
+    assert [e.text for e in assess(worth, valued, 0.8).answers] == ["$3 million"]
+    # A count of other things is no sum ("four signed prints" once answered "how much").
+    traded = parse(annotator, "The owner once traded the stolen painting for four signed prints.")
+    assert assess(worth, traded, 0.8).answers == []

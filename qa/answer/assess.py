@@ -43,6 +43,7 @@ from qa.answer.nonanswers import (
 from qa.answer.question import (
     COUNT,
     LIGHT_QUESTION_VERBS,
+    MONEY_VERBS,
     WHEN,
     QuestionInfo,
     analyze,
@@ -157,9 +158,7 @@ def assess(
     # A sentence about another edition ("the 2014 Tour de France" asked about 2022) answers nothing.
     asked_years = asked_time(info.text).years
     share = "PERCENT" in info.types and "MONEY" not in info.types  # a fraction is a share: "one-third"
-    negated = bool(
-        {"not", "n't", "never", "no"} & {w.lower() for w in info.text.replace("n't", " n't").split()}
-    )
+    negated = bool({"not", "n't", "never", "no"} & set(info.text.lower().replace("n't", " n't").split()))
     if info.types and not other_edition(info.years, sent):
         for ent in sent.ents:
             typed = ent.label in info.types or (
@@ -182,7 +181,10 @@ def assess(
             if info.role and not called(sent, ent, info.role, similar):
                 continue  # asked who the Astros' manager was, a name the sentence never calls a manager
             attached = not anchors or any(
-                similar(w, sent.toks[k].lemma) >= min_predicate for w in anchors for k in _around(sent, ent)
+                similar(w, sent.toks[k].lemma) >= min_predicate
+                or (ent.label == "MONEY" and {w, sent.toks[k].lemma} <= MONEY_VERBS)  # "worth": "valued at"
+                for w in anchors
+                for k in _around(sent, ent)
             )
             # A count of what the asked verb makes ("the number of dead climbed to 154", asked how
             # many died): the counted noun states the predicate, whatever verb the number hangs on.

@@ -53,22 +53,10 @@ COPULAS = frozenset({"be", "become", "remain"})  # verbs that give their subject
 # Closed classes: measure nouns of a share and of a sum, and the verbs of paying ("how much did it *cost*").
 _SHARE_NOUNS = frozenset({"percentage", "percent", "share"})
 _MONEY_NOUNS = frozenset({"price", "cost", "budget", "salary", "fee", "wage"})
-_MONEY_VERBS = frozenset(
-    {
-        "cost",
-        "pay",
-        "spend",
-        "charge",
-        "earn",
-        "sell",
-        "buy",
-        "raise",
-        "fetch",
-        "owe",
-        "donate",
-        "invest",
-        "bid",
-    }
+# Verbs of sums of money ("How much did it fetch?", "How much is the ball worth?").
+MONEY_VERBS = frozenset(
+    {"cost", "pay", "spend", "charge", "earn", "sell", "buy", "raise", "fetch", "owe", "donate", "invest"}
+    | {"bid", "worth", "value"}
 )
 
 
@@ -229,7 +217,7 @@ def analyze(sent: Sent) -> QuestionInfo:
         # date ("Sunday") or a count of something else ("11 herbs and spices").
         if focus in _SHARE_NOUNS:
             types = frozenset({"PERCENT", "QUANTITY"})
-        elif focus in _MONEY_NOUNS or ("much" in words[:3] and predicate in _MONEY_VERBS):
+        elif focus in _MONEY_NOUNS or ("much" in words[:3] and predicate in MONEY_VERBS):
             types = frozenset({"MONEY"})
     if not predicate and kind == "named" and focus:
         # "the name of the owner *who sold* the ticket": what the named one did is the predicate.
