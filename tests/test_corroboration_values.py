@@ -89,6 +89,11 @@ def test_the_asked_number_is_told_from_the_sentences_other_numbers(pipeline: Pip
     # A count of deaths answers "how many people died" (the noun is close to the asked verb).
     assert value("The rapporteur said the crackdown had caused at least 277 deaths.") == "277"
     assert value("Rescue teams used boats to evacuate villagers from the worst-hit districts.") is None
+    # Asked how many people, a count of any kind of person ("victims"), and what a measure noun
+    # rose to ("the number of dead climbed to 154").
+    assert value("Families in Sindh mourn the 402 victims of the floods.") == "402"
+    assert value("Through Sunday, the number of dead climbed to 154, with dozens more injured.") == "154"
+    assert value("Through Sunday, 96 schools in Sindh were flooded.") is None
 
 
 def test_a_fee_per_month_is_no_value_of_a_price_and_a_price_none_of_a_fee(pipeline: Pipeline) -> None:

@@ -775,3 +775,15 @@ def test_asked_what_something_is_worth_a_sum_on_any_verb_of_money_answers(annota
     # A count of other things is no sum ("four signed prints" once answered "how much").
     traded = parse(annotator, "The owner once traded the stolen painting for four signed prints.")
     assert assess(worth, traded, 0.8).answers == []
+
+
+def test_asked_how_many_people_a_count_of_any_kind_of_person_answers(annotator: Annotator) -> None:
+    died = analyze(parse(annotator, "How many people died in the stadium crush in Malang?"))
+    mourned = parse(annotator, "Families in Malang mourn the 131 victims of the stadium crush.")
+    near = {("die", "mourn"): 0.5}
+    fit = assess(died, mourned, 0.8, word_similarity=lambda a, bs: [near.get((a, b), 0.0) for b in bs])
+    assert [e.text for e in fit.answers] == ["131"]
+    # Not a count of other things.
+    homes = parse(annotator, "Families in Malang mourn as 131 homes were flattened by the stadium crush.")
+    fit = assess(died, homes, 0.8, word_similarity=lambda a, bs: [near.get((a, b), 0.0) for b in bs])
+    assert fit.answers == []

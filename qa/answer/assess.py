@@ -213,7 +213,8 @@ def assess(
                 unit = counted(sent, ent)
                 # The asked unit, or what the asked verb makes of it ("how many people died": deaths).
                 near = max(similar(info.unit, unit), similar(info.predicate, unit)) if unit else 0.0
-                if (unit != info.unit and near < min_predicate) or other_unit(info.unit, unit):
+                people = info.unit in {"people", "person"} and lexicon.person_noun(unit)  # "156 victims"
+                if (unit != info.unit and near < min_predicate and not people) or other_unit(info.unit, unit):
                     continue  # asked how many weeks, "87,000 employees" is no answer; asked miles, feet
             if info.kind == "quantity" and not fits_dimension(info.focus, sent, ent.last, counted(sent, ent)):
                 continue  # asked at what speed, "55 feet" is a length

@@ -60,10 +60,11 @@ from qa.answer.facts import (
     quantities,
     same_amount,
 )
-from qa.answer.nonanswers import AGE_UNITS
+from qa.answer.nonanswers import AGE_UNITS, counted
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
 from qa.answer.verify import Verifier
 from qa.ingest.dedup import OriginIndex
+from qa.models.lexicon import person_noun
 from qa.models.nlp import Sent
 from qa.types import Passage
 
@@ -271,11 +272,13 @@ def _values_in(sent: Sent, measure: Measure, related: _Related, published: str |
             continue  # asked what a deal cost, "$8 a month" is a fee; asked a monthly fee, "$44 billion" a sum
         frame = _frame(sent, q)
         if measure.unit:
-            # "how many people died": people, or what the verb makes of them ("277 deaths").
-            named = q.unit == measure.unit or _follows(sent, q, measure.unit)
-            if kind == "count" and not (
-                named or (measure.verb and q.unit and related([q.unit], [measure.verb]))
-            ):
+            # "how many people died": people, or what the verb makes of them ("277 deaths"), or what
+            # a measure noun it rose to counts ("the number of dead climbed to 154").
+            unit = q.unit or next((counted(sent, e) for e in sent.ents if e.first <= q.index <= e.last), "")
+            named = unit == measure.unit or _follows(sent, q, measure.unit)
+            # Asked how many people, any kind of person counts ("156 victims").
+            named = named or (measure.unit in {"people", "person"} and person_noun(unit))
+            if kind == "count" and not (named or (measure.verb and unit and related([unit], [measure.verb]))):
                 continue
         elif not related(frame, measure.words):
             continue

@@ -150,3 +150,9 @@ def noun_labels(lemma: str) -> frozenset[str] | None:
     """The entity types that can name a ``lemma`` by WordNet, or ``None`` for no constraint."""
     found = lexicon()
     return found.labels(lemma) if found is not None else None
+
+
+def person_noun(lemma: str) -> bool:
+    """Whether ``lemma``'s most frequent noun sense is a kind of person ("victim", "employee")."""
+    found = lexicon() if lemma else None
+    return found is not None and found.classes(lemma)[:1] == ["noun.person"]
