@@ -185,8 +185,13 @@ class Pipeline:
         mode: Mode | None = None,
         as_of: str | None = None,
     ) -> list[Passage]:
-        """The ``k`` best passages for a question (``k`` defaults to ``settings.top_k``)."""
-        return self._retrieve(self.check_question(question), k, filters=filters, mode=mode, as_of=as_of)
+        """The ``k`` best passages for a question (``k`` defaults to ``settings.top_k``), read as
+        :meth:`answer` reads it: an as-of date the question states ("as of June 5") and a window it
+        names ("this week", relative to the as-of date) filter the articles."""
+        text = self.check_question(question)
+        stated = (as_of, filters.as_of if filters else None, stated_as_of(text))
+        as_of = min(filter(None, stated), default=None)
+        return self._retrieve(text, k, filters=within_window(filters, text, as_of), mode=mode, as_of=as_of)
 
     def _retrieve(
         self,

@@ -72,6 +72,12 @@ def test_this_week_reads_only_the_week_before_the_questions_date(pipeline: Pipel
     assert not pipeline.ask(asked, as_of="2022-10-09").answered
     # Without the word, the same date reads the older articles (the newest value leads).
     assert first_cited(pipeline.ask(asked.replace(" this week", ""), as_of="2022-10-09")) == "cnn-nadia-later"
+    # Search reads the question as answering does.
+    assert {p.published_at for p in pipeline.search(asked, 5, as_of="2022-09-30")} == {"2022-09-29"}
+    assert pipeline.search(asked, 5, as_of="2022-10-09") == []
+    assert {p.doc_id for p in pipeline.search(asked.replace(" this week", ""), 5, as_of="2022-10-09")} > {
+        "cnn-nadia-later"
+    }
 
 
 def test_a_fact_only_an_older_article_states_is_given_as_of_its_date(pipeline: Pipeline) -> None:
