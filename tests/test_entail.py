@@ -318,3 +318,11 @@ def test_a_claim_that_adds_all_or_completely_says_more_than_the_evidence(nlp: An
         nlp, "The rivals accused each other of cheating.", "The rivals traded accusations of cheating."
     )
     assert mutual.checks["scope"], mutual.reasons
+
+
+def test_a_hyphenated_no_word_is_no_negation(nlp: Annotator) -> None:
+    # "a no-hitter", "a no-fly zone": words, not a denied argument.
+    claim = "The Astros threw a combined no-hitter against the Phillies."
+    evidence = "The Astros produced a combined no-hitter against the Phillies on Wednesday."
+    assert _judge(nlp, claim, evidence).checks["polarity"]
+    assert _judge(nlp, "The Astros threw no hitter against the Phillies.", evidence).label != ENTAILED

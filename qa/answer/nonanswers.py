@@ -36,7 +36,7 @@ from functools import lru_cache
 
 from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of
 from qa.answer.question import WHEN, QuestionInfo, _noun_kind, years
-from qa.answer.syntax import clause_verb, head_word, hedged
+from qa.answer.syntax import clause_verb, head_word, hedged, hyphened
 from qa.models.nlp import Ent, Sent
 from qa.text import undated
 
@@ -395,7 +395,11 @@ def denied(sent: Sent, ent: Ent) -> bool:
             return True
         if toks[c].dep in {"nsubj", "nsubjpass"} and (
             toks[c].lemma in _NO_ONE
-            or any(toks[g].dep == "det" and toks[g].lemma == "no" for g in sent.children(c))
+            or any(
+                toks[g].lemma == "no" and not hyphened(sent, g)
+                for g in sent.children(c)
+                if toks[g].dep == "det"
+            )
         ):
             return True
     return False

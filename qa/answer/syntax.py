@@ -17,6 +17,7 @@ LIGHT_VERBS = frozenset({"be", "have", "do", "get", "make", "take", "say", "go"}
 _SUBJ = frozenset({"nsubj", "csubj", "expl"})
 _OBJ = frozenset({"dobj", "obj", "nsubjpass", "attr", "oprd", "dative"})
 _MOD = frozenset({"amod", "compound", "poss", "nmod", "npadvmod"})
+_DENY = frozenset({"no", "neither", "none"})
 
 
 def is_content(t_pos: str) -> bool:
@@ -121,7 +122,13 @@ def clause_polarity(sent: Sent) -> dict[int, bool]:
 
 def _says_no(sent: Sent, i: int) -> bool:
     """A noun phrase denied by its determiner: "no injuries", "neither side", "none of them"."""
-    return any(sent.toks[g].text.lower() in {"no", "neither", "none"} for g in sent.children(i))
+    return any(sent.toks[g].text.lower() in _DENY and not hyphened(sent, g) for g in sent.children(i))
+
+
+def hyphened(sent: Sent, i: int) -> bool:
+    """The token is the first part of a hyphenated word ("a *no*-hitter", "a *no*-fly zone")."""
+    after = sent.toks[i + 1 : i + 2]
+    return bool(after) and after[0].text == "-" and after[0].start == sent.toks[i].end
 
 
 def predicate_of(sent: Sent, i: int) -> int | None:
