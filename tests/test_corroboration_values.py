@@ -221,3 +221,19 @@ def test_after_the_asked_day() -> None:
     # "as of August 15, 2022" is a cutoff: the pipeline reads nothing published after it (as_of).
     assert not after_asked_day(asked_time("How many had died as of August 15, 2022?"), "2022-08-30")
     assert not after_asked_day(asked_time("How many had died in 2022?"), "2022-08-30")  # no day asked
+
+
+def test_a_value_another_person_is_the_subject_of_is_not_the_asked_ones(pipeline: Pipeline) -> None:
+    asked = pipeline.annotator.annotate(
+        ["How old was film director Alain Marchand when he died?"], persist=False
+    )[0]
+    measure = asked_measure(analyze(asked), asked)
+    assert measure is not None
+
+    def value(text: str) -> str | None:
+        q = value_in(pipeline.annotator.annotate([text], persist=False)[0], measure, pipeline.verifier)
+        return q.text if q else None
+
+    assert value("Film director Alain Marchand has died aged 88, his family said.") == "88"
+    # A headline on another person's death that names him: her age, not his.
+    assert value("Claire Dubois, star of his early films and muse of Alain Marchand, dies at 79") is None

@@ -59,6 +59,7 @@ from qa.answer.facts import (
     norm_words,
     quantities,
     same_amount,
+    same_name,
 )
 from qa.answer.nonanswers import AGE_UNITS, counted
 from qa.answer.question import LIGHT_QUESTION_VERBS, QuestionInfo, _noun_kind, names_missing
@@ -270,6 +271,8 @@ def _values_in(sent: Sent, measure: Measure, related: _Related, published: str |
             continue
         if kind == "money" and per_time(sent, q) != measure.per_time:
             continue  # asked what a deal cost, "$8 a month" is a fee; asked a monthly fee, "$44 billion" a sum
+        if _another_actors(sent, q.index, measure.info):
+            continue  # asked Godard's age at death, "Anna Karina ... dies at 79"
         frame = _frame(sent, q)
         if measure.unit:
             # "how many people died": people, or what the verb makes of them ("277 deaths"), or what
@@ -286,6 +289,30 @@ def _values_in(sent: Sent, measure: Measure, related: _Related, published: str |
             continue
         out.append(q)
     return out
+
+
+def _another_actors(sent: Sent, i: int, info: QuestionInfo) -> bool:
+    """The verb the number hangs from has a person for its subject that the question, which names
+    someone, does not name: the value is someone else's."""
+    k = i
+    for _ in range(4):
+        if sent.toks[k].head == k:
+            return False
+        k = sent.toks[k].head
+        if sent.toks[k].pos in {"VERB", "AUX"}:
+            break
+    else:
+        return False
+    for e in sent.ents:
+        subject = sent.toks[e.last].dep in {"nsubj", "nsubjpass"} and sent.toks[e.last].head == k
+        if (
+            subject
+            and e.label == "PERSON"
+            and info.names
+            and not any(same_name(e.text, n) for n in info.names)
+        ):
+            return True
+    return False
 
 
 def _follows(sent: Sent, q: Quantity, unit: str) -> bool:
