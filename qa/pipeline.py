@@ -19,7 +19,7 @@ from qa.answer.backends import Backend, Turn, get_backend, recent_turns
 from qa.answer.corroborate import FactSearch, corroborate
 from qa.answer.diverse import spread
 from qa.answer.evidence import EmbeddingCache
-from qa.answer.recency import stated_as_of, within_window
+from qa.answer.recency import as_read
 from qa.answer.retrieve import Filters, Mode, Retriever, in_background
 from qa.answer.timeaware import make_time_aware
 from qa.answer.timeline import is_timeline_question, timeline_answer
@@ -185,13 +185,9 @@ class Pipeline:
         mode: Mode | None = None,
         as_of: str | None = None,
     ) -> list[Passage]:
-        """The ``k`` best passages for a question (``k`` defaults to ``settings.top_k``), read as
-        :meth:`answer` reads it: an as-of date the question states ("as of June 5") and a window it
-        names ("this week", relative to the as-of date) filter the articles."""
-        text = self.check_question(question)
-        stated = (as_of, filters.as_of if filters else None, stated_as_of(text))
-        as_of = min(filter(None, stated), default=None)
-        return self._retrieve(text, k, filters=within_window(filters, text, as_of), mode=mode, as_of=as_of)
+        """The ``k`` best passages for a question, read as :meth:`answer` reads it (:func:`as_read`)."""
+        filters, as_of = as_read(text := self.check_question(question), filters, as_of)
+        return self._retrieve(text, k, filters=filters, mode=mode, as_of=as_of)
 
     def _retrieve(
         self,
@@ -246,8 +242,7 @@ class Pipeline:
         )
         start = time.perf_counter()
         mode = options.get("mode")
-        as_of = min(filter(None, (options.get("as_of"), stated_as_of(standalone.text))), default=None)
-        filters = within_window(options.get("filters"), standalone.text, as_of)  # asked "this week"
+        filters, as_of = as_read(standalone.text, options.get("filters"), options.get("as_of"))  # "this week"
         k = options.get("top_k") or self.settings.top_k
         wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
         # 2x what is read (to skip copies and spread over articles), retrieved beside the question's parse.

@@ -48,3 +48,12 @@ def within_window(filters: Filters | None, question: str, as_of: str | None) -> 
     base = filters or Filters()
     after = max(start, base.published_after or "")
     return dataclasses.replace(base, published_after=after)
+
+
+def as_read(question: str, filters: Filters | None, as_of: str | None) -> tuple[Filters | None, str | None]:
+    """The filters and as-of date a question is read under: the earliest of ``as_of``, the filters'
+    own and a date the question states ("as of June 5"), and the window it names ("this week")."""
+    as_of = min(
+        filter(None, (as_of, filters.as_of if filters else None, stated_as_of(question))), default=None
+    )
+    return within_window(filters, question, as_of), as_of
