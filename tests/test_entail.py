@@ -318,6 +318,11 @@ def test_a_claim_that_adds_all_or_completely_says_more_than_the_evidence(nlp: An
         nlp, "The rivals accused each other of cheating.", "The rivals traded accusations of cheating."
     )
     assert mutual.checks["scope"], mutual.reasons
+    # How often, and how much per item, are no claim to the whole.
+    yearly = _judge(
+        nlp, "The zoo draws 2 million visitors every year.", "The zoo draws 2 million visitors a year."
+    )
+    assert yearly.checks["scope"], yearly.reasons
 
 
 def test_a_hyphenated_no_word_is_no_negation(nlp: Annotator) -> None:

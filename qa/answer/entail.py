@@ -289,6 +289,8 @@ def _scope_words(sent: Sent) -> list[str]:
             continue
         if low == "each" and i + 1 < len(toks) and toks[i + 1].text.lower() == "other":
             continue  # "accused each other": reciprocal, not a quantifier
+        if t.ent in {"DATE", "TIME"} or (i > 0 and toks[i - 1].ent in {"MONEY", "CARDINAL", "QUANTITY"}):
+            continue  # "every year", "all day": how often; "$1 million each": per item
         out.append(t.text)
     return out
 
