@@ -201,7 +201,7 @@ def _modified(claim: Sent, ent: Ent | None, evidence: Sent) -> bool:
 
 
 def _definite(sent: Sent, i: int) -> bool:
-    return any(c.dep == "det" and c.text.lower() in _DEFINITE and c.head == i for c in sent.toks)
+    return any(sent.toks[c].dep == "det" and sent.toks[c].text.lower() in _DEFINITE for c in sent.children(i))
 
 
 def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result: Judgement) -> None:
