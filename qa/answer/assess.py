@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.answer.attachment import around, describes, title_holder
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
@@ -174,7 +175,7 @@ def assess(
                 continue  # "lost to Naomi Osaka in the US Open final in 2018", asked about 2022
             if in_question(ent, info) or attribution(sent, ent, info):
                 continue  # what the question is about, or who reported it (see qa.answer.nonanswers)
-            if _describes(sent, ent, info.focus):
+            if describes(sent, ent, info.focus):
                 continue  # "U.S. and European leaders" describes the leaders asked about; it names none
             if ent.label in WHEN and info.predicate not in REPORTING_VERBS and said_when(sent, ent):
                 continue  # "the hurricane center said Sunday": the day of the statement, not of the event
@@ -184,7 +185,7 @@ def assess(
                 similar(w, sent.toks[k].lemma) >= min_predicate
                 or (ent.label == "MONEY" and {w, sent.toks[k].lemma} <= MONEY_VERBS)  # "worth": "valued at"
                 for w in anchors
-                for k in _around(sent, ent)
+                for k in around(sent, ent)
             )
             # A count of what the asked verb makes ("the number of dead climbed to 154", asked how
             # many died): the counted noun states the predicate, whatever verb the number hangs on.
@@ -195,6 +196,17 @@ def assess(
                 attached = stated_by_subject(sent, ent, asked, similar, min_predicate)
             if info.kind == "date" and ent.label in WHEN and not attached and predicate < min_predicate:
                 continue  # asked when the appeal was filed, the day she arrived at the courthouse
+            holder = title_holder(sent, ent)
+            if (
+                asked
+                and holder is not None
+                and not any(
+                    similar(w, sent.toks[k].lemma) >= min_predicate
+                    for w in asked
+                    for k in around(sent, holder)
+                )
+            ):
+                continue  # "House Speaker Nancy Pelosi": the title of someone the asked verb is not said of
             verb = argument_of(sent, ent)
             if (
                 asked
@@ -268,43 +280,6 @@ def assess(
 
 
 _STATING = frozenset({"VERB", "NOUN", "ADJ"})
-# What a reporting verb says of its object: an open clause ("reported killed") or an object
-# predicate ("reported dead", "confirmed missing").
-REPORTED_STATE = frozenset({"xcomp", "oprd", "acomp"})
-
-
-def _around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
-    """The tokens an entity hangs on in the parse: its heads up to ``hops`` steps (the verb it is an
-    argument of, through a preposition or the noun it counts) and the words attached to it
-    ("spokesperson" in "Kremlin spokesperson Dmitry Peskov")."""
-    toks = sent.toks
-    inside = range(ent.first, ent.last + 1)
-    out = [j for j in range(len(toks)) if toks[j].head in inside and j not in inside]
-    k = ent.last
-    for _ in range(hops):
-        if toks[k].head == k:
-            break
-        k = toks[k].head
-        out.append(k)
-        if toks[k].lemma in REPORTING_VERBS:  # "109 people were reported *killed*" / "reported *dead*"
-            out += [j for j in sent.children(k) if toks[j].dep in REPORTED_STATE]
-    return out
-
-
-def _describes(sent: Sent, ent: Ent, focus: str) -> bool:
-    """True when the entity modifies the question's own wh-noun instead of naming an instance of it."""
-    if not focus:
-        return False
-    toks = sent.toks
-    k = ent.last
-    for _ in range(3):
-        t = toks[k]
-        if t.dep not in {"amod", "compound", "nmod", "poss", "conj", "cc"} or t.head == k:
-            return False
-        k = t.head
-        if toks[k].lemma == focus and k > ent.last:
-            return True
-    return False
 
 
 @lru_cache(maxsize=1)

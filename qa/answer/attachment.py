@@ -1,0 +1,78 @@
+"""Where a named entity hangs in a sentence's parse: what the answerer checks it against.
+
+An answer must hang on the question's predicate (:func:`around` gives the words it
+hangs on), must not merely modify the asked noun (:func:`describes`), and a name
+inside a person's title ("House Speaker Nancy Pelosi") stands for that person
+(:func:`title_holder`): it answers only when the person does.
+"""
+
+from __future__ import annotations
+
+from qa.answer.nonanswers import REPORTING_VERBS
+from qa.models.nlp import Ent, Sent
+
+# What a reporting verb says of its object: an open clause ("reported killed") or an object
+# predicate ("reported dead", "confirmed missing").
+REPORTED_STATE = frozenset({"xcomp", "oprd", "acomp"})
+
+
+def title_holder(sent: Sent, ent: Ent) -> Ent | None:
+    """The person whose title the entity is part of: "House" in "House Speaker Nancy Pelosi",
+    "State" in "Secretary of State Condoleezza Rice", "Formula One" in "Formula One world champion
+    Lewis Hamilton"."""
+    if ent.label == "PERSON":
+        return None
+    toks = sent.toks
+    k = ent.last
+    for _ in range(5):
+        t = toks[k]
+        of = t.dep in {"pobj", "prep"} and toks[t.head if t.dep == "pobj" else k].lemma == "of"
+        if t.head == k or not (t.dep in {"compound", "nmod", "nummod"} or of):
+            return None
+        k = t.head
+        title = toks[k]
+        person = next(
+            (j for j in sent.children(k) if toks[j].ent == "PERSON" and toks[j].dep == "appos"), None
+        )
+        if (
+            title.ent == "PERSON"
+            or person is not None
+            or (title.dep in {"appos", "conj"} and toks[title.head].ent == "PERSON")
+        ):
+            at = k if title.ent == "PERSON" else person if person is not None else title.head
+            return next((e for e in sent.ents if e.first <= at <= e.last), None)
+    return None
+
+
+def around(sent: Sent, ent: Ent, hops: int = 3) -> list[int]:
+    """The tokens an entity hangs on in the parse: its heads up to ``hops`` steps (the verb it is an
+    argument of, through a preposition or the noun it counts) and the words attached to it
+    ("spokesperson" in "Kremlin spokesperson Dmitry Peskov")."""
+    toks = sent.toks
+    inside = range(ent.first, ent.last + 1)
+    out = [j for j in range(len(toks)) if toks[j].head in inside and j not in inside]
+    k = ent.last
+    for _ in range(hops):
+        if toks[k].head == k:
+            break
+        k = toks[k].head
+        out.append(k)
+        if toks[k].lemma in REPORTING_VERBS:  # "109 people were reported *killed*" / "reported *dead*"
+            out += [j for j in sent.children(k) if toks[j].dep in REPORTED_STATE]
+    return out
+
+
+def describes(sent: Sent, ent: Ent, focus: str) -> bool:
+    """True when the entity modifies the question's own wh-noun instead of naming an instance of it."""
+    if not focus:
+        return False
+    toks = sent.toks
+    k = ent.last
+    for _ in range(3):
+        t = toks[k]
+        if t.dep not in {"amod", "compound", "nmod", "poss", "conj", "cc"} or t.head == k:
+            return False
+        k = t.head
+        if toks[k].lemma == focus and k > ent.last:
+            return True
+    return False

@@ -1,0 +1,58 @@
+"""Where an entity hangs in the parse: a name inside a person's title stands for that person,
+read from real spaCy parses."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.assess import assess
+from qa.answer.attachment import title_holder
+from qa.answer.question import analyze
+from qa.models.nlp import Annotator, Ent, Sent
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+def parse(annotator: Annotator, text: str) -> Sent:
+    return annotator.annotate([text], persist=False)[0]
+
+
+def ent(sent: Sent, text: str) -> Ent:
+    return next(e for e in sent.ents if e.text == text)
+
+
+def holder(sent: Sent, text: str) -> str | None:
+    found = title_holder(sent, ent(sent, text))
+    return found.text if found is not None else None
+
+
+def test_a_name_inside_a_title_belongs_to_the_person_who_holds_it(annotator: Annotator) -> None:
+    sent = parse(annotator, "The husband of House Speaker Nancy Pelosi was taken to a hospital on Friday.")
+    assert holder(sent, "House") == "Nancy Pelosi"
+    rice = parse(annotator, "The group includes former Secretary of State Condoleezza Rice and two bankers.")
+    assert holder(rice, "State") == "Condoleezza Rice"
+    # A name that is itself an argument is no title, nor is a person their own title.
+    bought = parse(annotator, "Goldman Sachs advised the Walton family on the purchase of the team.")
+    assert holder(bought, "Goldman Sachs") is None
+    assert holder(sent, "Nancy Pelosi") is None
+
+
+def test_a_title_answers_only_when_its_holder_did_what_was_asked(annotator: Annotator) -> None:
+    treated = analyze(parse(annotator, "Which hospital treated the speaker's husband after the attack?"))
+    sent = parse(annotator, "The husband of House Speaker Nancy Pelosi was attacked at home early Friday.")
+    # What the corpus calls a hospital is never a person (qa.answer.assess.focus_labels).
+    places = frozenset({"ORG", "FAC", "GPE"})
+    assert assess(treated, sent, 0.8, labels=places).answers == []
+    cared = parse(annotator, "Doctors at Zuckerberg General treated him, House Speaker Nancy Pelosi said.")
+    assert [e.text for e in assess(treated, cared, 0.8, labels=places).answers] == ["Zuckerberg General"]
+    # The holder is the asked verb's subject: the agency in the title answers which agency acted.
+    announced = analyze(parse(annotator, "Which agency announced the recall of the baby formula?"))
+    said = parse(
+        annotator, "FDA Commissioner Robert Califf announced the recall of the baby formula on Monday."
+    )
+    assert [e.text for e in assess(announced, said, 0.8, labels=frozenset({"ORG"})).answers] == ["FDA"]
