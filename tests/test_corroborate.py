@@ -193,3 +193,31 @@ def test_a_report_that_the_event_is_yet_to_come_does_not_corroborate_it(
     assert cited.doc_id == "after"
     supporters = {r.doc_id for r in block.supported_by}
     assert "again" in supporters and "before" not in supporters, block
+
+
+def test_a_report_of_a_plan_is_corroborated_by_one_that_says_it_will_happen(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> None:
+    planned = (
+        "Chirp owner Dana Reyes said Tuesday she planned to charge $8 a month for Chirp Plus, the "
+        "app's subscription service. Subscribers would get a verified badge on their profiles."
+    )
+    will = (
+        "Under the new owner's plan, Chirp Plus will charge subscribers $8 a month for a verified badge. "
+        "Advertisers have paused spending on the app since the sale closed."
+    )
+    pipeline = articles_pipeline(
+        tmp_path_factory,
+        embedder,
+        "plan-will",
+        [
+            Article("planned", planned, "Chirp to charge for badges", "CNN", "2022-11-01"),
+            Article("will", will, "What Chirp Plus will cost", "USA Today", "2022-11-02"),
+        ],
+    )
+    answer = pipeline.ask("How much did Dana Reyes plan to charge per month for Chirp Plus?")
+    assert answer.answered, answer
+    block = answer.sources[0]
+    cited = next(c for c in answer.citations if c.n == block.citation)
+    assert cited.doc_id == "planned", answer
+    assert {r.doc_id for r in block.supported_by} == {"will"}, block

@@ -51,14 +51,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, judge
+from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, future, judge
 from qa.answer.evidence import Candidate, candidates
 from qa.answer.facts import named_in, same_name
 from qa.answer.nonanswers import after_asked_day, another_times_news, asked_time
 from qa.answer.question import QuestionInfo, analyze
 from qa.answer.reread import Articles, more_of_articles
 from qa.answer.sources_line import origin_groups, summarize
-from qa.answer.syntax import near_noun
+from qa.answer.syntax import hedged, near_noun
 from qa.answer.values import Statement, agreeing, asked_measure, differing, statements, value_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
@@ -81,6 +81,8 @@ MIN_CORE_SCORE = 0.5
 MIN_FACT_SCORE = 0.4
 # Sentences judged per other article at most (the best first), so the budget reaches more outlets.
 PER_ARTICLE = 2
+# A cited sentence that says someone plans or intends it reports a plan, as "will" does.
+PLANS = frozenset({"plan", "intend", "propose", "schedule"})
 # Two outlets word one fact differently: the support check's bar is lower than for a draft's claim.
 MIN_SUPPORT = 0.5
 
@@ -262,6 +264,7 @@ def _judge_all(
     contradicted: dict[str, SourceRef] = {}
     judged: dict[str, int] = {}
     claim_sent, cited_sent = verifier.annotator.annotate([undated(claim), undated(cited.text)], persist=False)
+    planned = _prospective(claim_sent)  # "said he planned to charge $8": "will charge $8" states it
     for i in order:
         cand = others[i]
         # The judging budget is spread over articles: a long article's many close sentences
@@ -288,8 +291,8 @@ def _judge_all(
         omits = not asks_date and _omits_date(forward) and (states_core or not cores)
         # A sentence that says the event may happen, or is yet to ("will give voters the chance
         # to legalize"), states no fact the cited one reports as done, however much it shares.
-        hedged = not forward.checks.get("hedges", True)
-        if not hedged and (forward.entailed or backward.entailed or omits or (states_core and not differs)):
+        yet = not forward.checks.get("hedges", True) and not planned
+        if not yet and (forward.entailed or backward.entailed or omits or (states_core and not differs)):
             supported[cand.doc_id] = _ref(cand, passages)
             contradicted.pop(cand.doc_id, None)
         elif (
@@ -328,6 +331,18 @@ def _cores(short: str | None, cited: str, info: QuestionInfo | None, verifier: V
         for e in sent.ents
         if e.label in info.types and not any(same_name(e.text, name) for name in info.names)
     ][:1]
+
+
+def _prospective(sent: Sent) -> bool:
+    """The sentence's main predicate (its root, and the clauses that report or complete it) is a
+    plan, under "will", or hedged: it reports nothing as done."""
+    toks = sent.toks
+    heads = [i for i, t in enumerate(toks) if t.head == i]
+    for _ in range(3):
+        if any(toks[i].lemma in PLANS or hedged(sent, i) or future(sent, i) for i in heads):
+            return True
+        heads = [c for i in heads for c in sent.children(i) if toks[c].dep in {"ccomp", "xcomp"}]
+    return False
 
 
 def _exact(a: str, b: str) -> float:
