@@ -331,3 +331,19 @@ def test_a_hyphenated_no_word_is_no_negation(nlp: Annotator) -> None:
     evidence = "The Astros produced a combined no-hitter against the Phillies on Wednesday."
     assert _judge(nlp, claim, evidence).checks["polarity"]
     assert _judge(nlp, "The Astros threw no hitter against the Phillies.", evidence).label != ENTAILED
+
+
+def test_opposite_verbs_flip_the_polarity(nlp: Annotator) -> None:
+    # WordNet makes "fell" and "climbed" opposites: the same slot, the same figure, another direction.
+    fell = _judge(
+        nlp, "Shares of the retailer fell 7% on Thursday.", "Shares of the retailer climbed 7% on Thursday."
+    )
+    assert fell.label == CONTRADICTED and fell.checks["polarity"] is False, fell
+    assert any("opposite" in reason for reason in fell.reasons), fell
+    rejected = _judge(nlp, "The council rejected the budget.", "The council approved the budget on Monday.")
+    assert rejected.label == CONTRADICTED, rejected
+    # Negating the opposite says the same thing; a synonym is no opposite.
+    assert _judge(nlp, "The council did not reject the budget.", "The council approved the budget.").entailed
+    assert _judge(nlp, "The council passed the budget.", "The council approved the budget.").checks[
+        "polarity"
+    ]

@@ -70,3 +70,15 @@ def test_lookups_are_cached(noun: str) -> None:
     hits = lex.labels.cache_info().hits
     lex.labels(noun)
     assert lex.labels.cache_info().hits == hits + 1
+
+
+def test_opposite_verbs_are_read_from_wordnet_antonyms() -> None:
+    assert lexicon.opposite_verbs("rise", "drop") and lexicon.opposite_verbs("drop", "rise")
+    assert lexicon.opposite_verbs("accept", "reject")
+    assert lexicon.opposite_verbs("win", "lose")
+    # Synonyms, hypernyms and unrelated verbs are no opposites; nor is a verb of itself.
+    assert not lexicon.opposite_verbs("buy", "purchase")
+    assert not lexicon.opposite_verbs("murder", "kill")
+    assert not lexicon.opposite_verbs("say", "tell")
+    assert not lexicon.opposite_verbs("rise", "rise")
+    assert not lexicon.opposite_verbs("", "rise")

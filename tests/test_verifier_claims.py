@@ -29,13 +29,7 @@ SEED_TITLE = json.loads((ROOT / "seeds" / f"{SEED_ID}.meta.json").read_text("utf
 FALSE_CLAIMS = [
     "Putin is not open to dialogue on the proposal.",
     "Putin declared a 30-day Easter ceasefire.",
-    pytest.param(
-        "Ukraine rejected the concept of a 30-day ceasefire.",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="antonyms: 'rejected' in the slot of 'agreed' moves the text too little to tell",
-        ),
-    ),
+    "Ukraine rejected the concept of a 30-day ceasefire.",  # WordNet: "reject" is an antonym of "agree"'s
     "The April 13 missile strike killed at least 35 people in Kharkiv.",
     "Ukraine said the Sumy strike hit a meeting of Russian military officers.",
     "Biden threatened to withdraw efforts to mediate a peace deal.",

@@ -22,8 +22,9 @@ stated*, with the checks it ran and why.  The checks, in order:
     both articles' dates, a lone weekday is read as the date it names.
 ``polarity``
     a predicate negated in one and asserted in the other ("not open" / "open",
-    "no immediate plans" / "plans", "without conditions" / "with conditions"):
-    *contradicted*.  A claim that negates what the evidence never mentions:
+    "no immediate plans" / "plans", "without conditions" / "with conditions"), or
+    aligned verbs WordNet makes opposites ("fell" / "climbed"; "did not reject" /
+    "approved" agree): *contradicted*.  A claim that negates what the evidence never mentions:
     *not stated*.
 ``roles``
     who did what to whom: a name that is the subject of a verb in the claim and
@@ -228,13 +229,18 @@ def _check_polarity(claim: Sent, evidence: Sent, aligned: dict[int, int], result
         asserting = (
             _negated_above(evidence, evidence_pol, j) if negative else _negated_above(claim, claim_pol, i)
         )
-        if negative != evidence_pol[j] and not asserting:
+        e = evidence.toks[j]
+        # Opposite verbs by WordNet flip the polarity: "dropped" / "rose" differ, "did not accept" /
+        # "rejected" agree.
+        flipped = e.pos == "VERB" and t.pos == "VERB" and lexicon.opposite_verbs(t.lemma, e.lemma)
+        if (negative != evidence_pol[j]) != flipped and not asserting:
             ok = False
-            e = evidence.toks[j]
             which = "claim" if negative else "evidence"
             result.fail(
                 "polarity",
-                f"the {which} negates '{t.text if negative else e.text}', the other asserts it",
+                f"'{t.text}' is the opposite of '{e.text}'"
+                if flipped
+                else f"the {which} negates '{t.text if negative else e.text}', the other asserts it",
                 CONTRADICTED,
             )
     # "without any conditions" against "with a series of conditions".
@@ -265,7 +271,7 @@ def _check_hedges(claim: Sent, evidence: Sent, aligned: dict[int, int], result: 
         if hedged(evidence, j) and not hedged(claim, i):
             result.fail("hedges", f"the evidence only says '{evidence.toks[j].text}' may happen", NOT_STATED)
             return
-        if _future(evidence, j) and not _future(claim, i):
+        if future(evidence, j) and not future(claim, i):
             result.fail("hedges", f"the evidence says '{evidence.toks[j].text}' is yet to happen", NOT_STATED)
             return
     result.checks["hedges"] = True
@@ -304,7 +310,7 @@ def _check_scope(claim: Sent, evidence: Sent, result: Judgement) -> None:
     result.checks["scope"] = True
 
 
-def _future(sent: Sent, i: int) -> bool:
+def future(sent: Sent, i: int) -> bool:
     """The verb at ``i`` (or the verb whose clause it completes: "will give voters the chance to
     legalize") is under "will" / "shall"."""
     for _ in range(3):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import mmap
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -79,6 +80,10 @@ class Lexicon:
             if len(parts) >= 2:
                 self._classes[int(parts[0])] = parts[1]
         self.labels = lru_cache(maxsize=4096)(self._labels)
+        self._verb_index: mmap.mmap | None = None
+        self._verb_data: mmap.mmap | None = None
+        self._verb_lock = threading.Lock()
+        self._around = lru_cache(maxsize=4096)(self._verb_around)
 
     @staticmethod
     def _map(path: Path) -> mmap.mmap:
@@ -129,6 +134,52 @@ class Lexicon:
                 out.append(self._classes.get(int(parts[1]), ""))
         return out
 
+    def _verbs(self) -> tuple[mmap.mmap, mmap.mmap]:
+        with self._verb_lock:
+            if self._verb_index is None or self._verb_data is None:
+                self._verb_index = self._map(self.path / "index.verb")
+                self._verb_data = self._map(self.path / "data.verb")
+            return self._verb_index, self._verb_data
+
+    def _pointers(self, offset: str) -> list[tuple[str, str]]:
+        """A verb synset's (pointer symbol, target offset) pairs to other verb synsets."""
+        line = self._search(self._verbs()[1], offset.encode("ascii") + b" ")
+        fields = line.decode("utf-8").split("|")[0].split() if line else []
+        if len(fields) < 5:
+            return []
+        words = int(fields[3], 16)
+        rest = fields[4 + 2 * words :]
+        count = int(rest[0]) if rest and rest[0].isdigit() else 0
+        out = []
+        for k in range(count):
+            symbol, target, pos = rest[1 + 4 * k : 4 + 4 * k]
+            if pos == "v":
+                out.append((symbol, target))
+        return out
+
+    def _verb_around(self, lemma: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The verb senses of ``lemma`` WordNet's corpus attests (or its first), each with its direct
+        hypernyms and verb group; and the antonyms of all of them."""
+        word = lemma.strip().lower().replace(" ", "_")
+        entry = self._search(self._verbs()[0], word.encode("utf-8") + b" ") if 0 < len(word) <= 80 else None
+        fields = entry.decode("utf-8").split() if entry else []
+        if len(fields) < 4:
+            return frozenset(), frozenset()
+        senses = int(fields[2])
+        tagged = int(fields[len(fields) - senses - 1])
+        near: set[str] = set()
+        for offset in fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]:
+            near |= {offset} | {t for sym, t in self._pointers(offset) if sym in {"@", "$"}}
+        antonyms = {t for offset in near for sym, t in self._pointers(offset) if sym == "!"}
+        return frozenset(near), frozenset(antonyms)
+
+    def opposite_verbs(self, a: str, b: str) -> bool:
+        """Whether verbs ``a`` and ``b`` name opposite events: WordNet gives a sense of one (or its
+        direct hypernym) an antonym among the other's ("rose" / "dropped", "accept" / "reject")."""
+        near_a, anti_a = self._around(a)
+        near_b, anti_b = self._around(b)
+        return bool(anti_a & near_b or anti_b & near_a)
+
     def _labels(self, lemma: str) -> frozenset[str] | None:
         classes = self.classes(lemma)
         if not classes or any(c not in LABELS for c in classes):
@@ -150,6 +201,12 @@ def noun_labels(lemma: str) -> frozenset[str] | None:
     """The entity types that can name a ``lemma`` by WordNet, or ``None`` for no constraint."""
     found = lexicon()
     return found.labels(lemma) if found is not None else None
+
+
+def opposite_verbs(a: str, b: str) -> bool:
+    """Whether WordNet makes verbs ``a`` and ``b`` opposites (:meth:`Lexicon.opposite_verbs`)."""
+    found = lexicon() if a and b and a != b else None
+    return found is not None and found.opposite_verbs(a, b)
 
 
 def person_noun(lemma: str) -> bool:
