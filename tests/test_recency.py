@@ -25,3 +25,15 @@ def test_without_a_date_to_count_from_nothing_is_bounded() -> None:
     assert within_window(filters, "Who resigned this week?", None) is filters
     assert within_window(None, "Who resigned this week?", "not a date") is None
     assert within_window(filters, "Who resigned in July?", "2022-07-08") is filters
+
+
+def test_recently_reaches_back_a_month_and_recent_days_weeks_months_as_far_as_they_say() -> None:
+    assert window_days("Which show was recently renewed for a new season?") == 31
+    assert window_days("In a recent drug bust, what was seized?") == 31
+    assert window_days("Which nation plunged into chaos in recent days?") == 7
+    assert window_days("How much have prices risen in recent weeks?") == 31
+    assert window_days("What has the company cut in recent months?") == 183
+    # "recent years" is no window; "the most recent" is the newest, however old.
+    assert window_days("How often have floods hit the city in recent years?") is None
+    assert window_days("What are the most recent figures on inflation?") is None
+    assert window_days("Which report did the agency publish most recently?") is None

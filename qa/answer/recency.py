@@ -25,8 +25,19 @@ WINDOW_DAYS = {
     "last week": 14,
     "this month": 31,
     "last month": 62,
+    # "Recently" / "a recent survey" reach back about a month; "recent days / weeks / months" say how far.
+    "recently": 31,
+    "recent": 31,
+    "recent days": 7,
+    "recent weeks": 31,
+    "recent months": 183,
 }
-_RELATIVE = re.compile(r"\b(" + "|".join(WINDOW_DAYS) + r")\b", re.IGNORECASE)
+# Longest first, so "recent days" is read before "recent"; "recent years" opens no window, nor does
+# "the most recent" (the newest, however old).
+_RELATIVE = re.compile(
+    r"(?<!most )\b(" + "|".join(sorted(WINDOW_DAYS, key=len, reverse=True)) + r")\b(?! years?\b| decades?\b)",
+    re.IGNORECASE,
+)
 
 
 def window_days(question: str) -> int | None:
