@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.assess import assess
-from qa.answer.attachment import title_holder
+from qa.answer.attachment import another_actor, title_holder
 from qa.answer.question import analyze
 from qa.models.nlp import Annotator, Ent, Sent
 
@@ -56,3 +56,18 @@ def test_a_title_answers_only_when_its_holder_did_what_was_asked(annotator: Anno
         annotator, "FDA Commissioner Robert Califf announced the recall of the baby formula on Monday."
     )
     assert [e.text for e in assess(announced, said, 0.8, labels=frozenset({"ORG"})).answers] == ["FDA"]
+
+
+def test_a_figure_another_named_actor_is_the_subject_of_is_theirs(annotator: Annotator) -> None:
+    fined = analyze(parse(annotator, "How much was Instagram fined for failing to protect children's data?"))
+    other = parse(annotator, "WhatsApp was fined a record 225 million euros for breaking EU data rules.")
+    assert another_actor(other, ent(other, "225 million"), fined.names, fined.text) is not None
+    assert assess(fined, other, 0.8).answers == []
+    own = parse(annotator, "Instagram was fined 405 million euros for its handling of children's data.")
+    assert another_actor(own, ent(own, "405 million"), fined.names, fined.text) is None
+    assert [e.text for e in assess(fined, own, 0.8).answers] == ["405 million"]
+    # Named anywhere in the question (here only in the sentence that sets the scene), it is no other.
+    scene = "Dana Reyes, a star of the show, was sentenced this week. How many years was the sentence?"
+    sentenced = analyze(parse(annotator, scene))
+    hers = parse(annotator, "Dana Reyes has been sentenced to 12 years in federal prison.")
+    assert another_actor(hers, ent(hers, "12 years"), sentenced.names, sentenced.text) is None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.attachment import around, describes, title_holder
+from qa.answer.attachment import another_actor, around, describes, title_holder
 from qa.answer.evidence import EmbeddingCache
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
@@ -196,6 +196,11 @@ def assess(
                 attached = stated_by_subject(sent, ent, asked, similar, min_predicate)
             if info.kind == "date" and ent.label in WHEN and not attached and predicate < min_predicate:
                 continue  # asked when the appeal was filed, the day she arrived at the courthouse
+            if (
+                info.kind in {"quantity", "date"}
+                and another_actor(sent, ent, info.names, info.text) is not None
+            ):
+                continue  # asked what Instagram was fined, "WhatsApp was fined 225 million euros"
             holder = title_holder(sent, ent)
             if (
                 asked

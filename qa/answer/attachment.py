@@ -8,6 +8,10 @@ inside a person's title ("House Speaker Nancy Pelosi") stands for that person
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
+from qa.answer.facts import same_name
 from qa.answer.nonanswers import REPORTING_VERBS
 from qa.models.nlp import Ent, Sent
 
@@ -76,3 +80,31 @@ def describes(sent: Sent, ent: Ent, focus: str) -> bool:
         if toks[k].lemma == focus and k > ent.last:
             return True
     return False
+
+
+# Names that act: the subject of the verb a figure or a date hangs on.
+ACTORS = frozenset({"PERSON", "ORG", "GPE", "NORP"})
+
+
+def another_actor(sent: Sent, ent: Ent, names: Sequence[str], question: str) -> Ent | None:
+    """The named subject of the verb ``ent`` (a figure or a date) hangs on, when the question (its
+    ``names``, its text) names it nowhere but names something: "WhatsApp was fined 225 million
+    euros", asked what Instagram was fined."""
+    if not names:
+        return None
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
+    toks = sent.toks
+    k = ent.last
+    for _ in range(4):
+        if toks[k].head == k:
+            return None
+        k = toks[k].head
+        if toks[k].pos in {"VERB", "AUX"}:
+            break
+    else:
+        return None
+    for e in sent.ents:
+        if e.label in ACTORS and toks[e.last].dep in {"nsubj", "nsubjpass"} and toks[e.last].head == k:
+            words = {w.lower() for w in re.findall(r"\w+", e.text) if w[:1].isupper()}
+            return None if any(same_name(e.text, n) for n in names) or words & asked else e
+    return None
