@@ -38,6 +38,12 @@ def test_noun_labels_draw_the_person_line() -> None:
     assert keeper is not None and "PERSON" in keeper and "GPE" not in keeper
     assert hospital is not None and "PERSON" not in hospital and {"ORG", "FAC"} <= hospital
     assert lexicon.noun_labels("holiday") == frozenset({"DATE", "TIME", "EVENT"})
+    # A made thing is no country, city or nationality ("a Russian penal colony" names no airline);
+    # a noun that also names a group of people or a place keeps them ("which nation", "which island").
+    airline = lexicon.noun_labels("airline")
+    assert airline is not None and not {"GPE", "NORP"} & airline and "ORG" in airline
+    assert "GPE" not in hospital and "NORP" not in hospital
+    assert {"GPE", "NORP"} <= (lexicon.noun_labels("nation") or frozenset())
     # A noun one of whose senses is abstract (an act, a state) or a title (spaCy calls many titles
     # people's names) constrains nothing; nor does a word WordNet lacks.
     assert lexicon.noun_labels("measure") is None

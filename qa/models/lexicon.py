@@ -38,6 +38,8 @@ PERSONS = frozenset({"PERSON", "NORP", "ORG"})  # a band or a duo is often an OR
 EVENTS = NAMES - {"PERSON", "LANGUAGE"}
 THINGS = EVENTS - {"EVENT"}  # a hospital, a drug, a ship: no person's name, no event's
 PLACES = THINGS - {"LAW", "WORK_OF_ART"}  # a team, a bank, a country, a river
+# A made thing (a hospital, an airline's planes, a drug) is no country, city or nationality.
+ARTIFACTS = THINGS - {"GPE", "NORP"}
 # WordNet's noun classes -> the spaCy entity types that can name a member.  A class that is
 # not here can be named by anything: an act, an attribute, a state, a "Tops" class; an animal
 # (spaCy calls a named one a person) and a communication (it calls many titles people's names).
@@ -46,7 +48,7 @@ LABELS: dict[str, frozenset[str]] = {
     "noun.group": PLACES,
     "noun.location": PLACES,
     "noun.object": PLACES,
-    "noun.artifact": THINGS,
+    "noun.artifact": ARTIFACTS,
     "noun.food": THINGS,
     "noun.plant": THINGS,
     "noun.substance": THINGS,
