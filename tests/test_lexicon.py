@@ -88,3 +88,24 @@ def test_opposite_verbs_are_read_from_wordnet_antonyms() -> None:
     assert not lexicon.opposite_verbs("say", "tell")
     assert not lexicon.opposite_verbs("rise", "rise")
     assert not lexicon.opposite_verbs("", "rise")
+
+
+def test_a_which_noun_whose_senses_are_all_abstract_asks_for_a_description() -> None:
+    # Most frequent sense abstract, none a person, group, place or thing: no name is an instance.
+    for noun in ("genre", "kind", "measure", "weather"):
+        assert lexicon.abstract_noun(noun), noun
+    # "justice" is also a judge, "service" also a company, "goal" also a place, "hospital" a thing.
+    for noun in ("justice", "service", "goal", "hospital", "team", "no-such-noun-xyz"):
+        assert not lexicon.abstract_noun(noun), noun
+
+
+def test_which_with_an_abstract_noun_is_an_open_question() -> None:
+    annotator = Annotator()
+    genre = analyze(
+        annotator.annotate(["Which music genre was the singer best known for?"], persist=False)[0]
+    )
+    assert genre.kind == "open" and genre.types == frozenset()
+    justice = analyze(
+        annotator.annotate(["Which late justice will be featured on a stamp?"], persist=False)[0]
+    )
+    assert justice.kind != "open"

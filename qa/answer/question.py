@@ -26,6 +26,7 @@ from qa.answer.asking import phrase_starts, question_start
 from qa.answer.facts import YEAR, norm_words
 from qa.answer.syntax import OBJECT_DEPS, name_of
 from qa.answer.syntax import prepositional_use as prepositional_use  # re-exported (assess)
+from qa.models import lexicon
 from qa.models.nlp import NAME_TYPES, Sent, Tok
 
 _BRACKETS = re.compile(r"[()\[\]{};]")
@@ -162,7 +163,7 @@ def analyze(sent: Sent) -> QuestionInfo:
             head = toks[j]
             wh_phrase.update(range(wh, j + 1))
             kind, types = _noun_kind(head.lemma)
-            if kind == "named" and w == "what":
+            if kind == "named" and (w == "what" or lexicon.abstract_noun(head.lemma)):
                 kind, types = "open", frozenset()
             focus = head.lemma
         elif (

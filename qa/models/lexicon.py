@@ -211,6 +211,34 @@ def opposite_verbs(a: str, b: str) -> bool:
     return found is not None and found.opposite_verbs(a, b)
 
 
+# Noun classes of what is done, thought, felt or happens: no name is an instance of them.
+ABSTRACT = frozenset(
+    {
+        "noun.act",
+        "noun.cognition",
+        "noun.attribute",
+        "noun.phenomenon",
+        "noun.motive",
+        "noun.state",
+        "noun.feeling",
+        "noun.process",
+    }
+)
+
+
+# ... and of what a name can be an instance of.
+CONCRETE = frozenset({"noun.person", "noun.group", "noun.location", "noun.artifact", "noun.object"})
+
+
+def abstract_noun(lemma: str) -> bool:
+    """Whether ``lemma``'s most frequent noun sense is abstract and none of its attested senses is a
+    person, group, place or thing ("measure", "kind", "genre", "weather"; not "justice", a judge too,
+    nor "service", a company too)."""
+    found = lexicon() if lemma else None
+    classes = found.classes(lemma) if found is not None else []
+    return bool(classes) and classes[0] in ABSTRACT and not CONCRETE & set(classes)
+
+
 def person_noun(lemma: str) -> bool:
     """Whether ``lemma``'s most frequent noun sense is a kind of person ("victim", "employee")."""
     found = lexicon() if lemma else None
