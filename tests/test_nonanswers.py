@@ -790,3 +790,23 @@ def test_asked_how_many_people_a_count_of_any_kind_of_person_answers(annotator: 
     homes = parse(annotator, "Families in Malang mourn as 131 homes were flattened by the stadium crush.")
     fit = assess(died, homes, 0.8, word_similarity=lambda a, bs: [near.get((a, b), 0.0) for b in bs])
     assert fit.answers == []
+
+
+def test_a_stranded_preposition_takes_the_wh_phrase_and_a_first_name_may_be_shortened(
+    annotator: Annotator,
+) -> None:
+    from qa.answer.question import names_missing
+
+    # spaCy makes "Which president" the object of "serve"; it is the object of "under".
+    served = analyze(parse(annotator, "Which president did the defense secretary serve under?"))
+    assert not served.transitive
+    # ... so "who served as President Barack Obama's defense secretary" states the predicate.
+    sent = parse(annotator, "Dana Reyes, who served as President Barack Obama's defense secretary, has died.")
+    fit = assess(served, sent, 0.8)
+    assert fit.predicate == 1.0 and "Barack Obama" in [e.text for e in fit.answers]
+    # A verb with its own object is transitive still.
+    assert analyze(parse(annotator, "What did Ukraine call the attack?")).transitive
+    # "Ash Carter" is mentioned as "Ashton Carter"; "Ash Wednesday" is no "Ashton Carter".
+    carter = analyze(parse(annotator, "Which president did Ash Carter serve under?"))
+    assert names_missing(carter, ["Ashton Carter served as defense secretary."]) == []
+    assert names_missing(carter, ["Ashton Kutcher met Jimmy Carter."]) == ["Ash Carter"]

@@ -286,32 +286,35 @@ def _role(sent: Sent, wh: int) -> str:
 _PLAIN_AUX = frozenset({"be", "have", "do", "to", "'s", "'re", "'m", "'ve", "’s", "’re", "’m", "’ve"})
 
 
+_WH_OBJECTS = frozenset({"what", "which", "who", "whom", "whose"})
+
+
 def _transitive(sent: Sent, predicate: str) -> bool:
-    """Whether the question's predicate verb takes an object ("What did Ukraine call *it*?")."""
+    """Whether the question's predicate verb takes an object ("What did Ukraine call *it*?").
+
+    A wh-phrase spaCy makes the object of a verb whose preposition is left stranded ("Which
+    president did he serve *under*?") is the preposition's object: the verb takes none.
+    """
+    toks = sent.toks
+
+    def stranded(i: int) -> bool:
+        return any(toks[k].dep == "prep" and not sent.children(k) for k in sent.children(i))
+
+    def wh(k: int) -> bool:
+        return any(toks[j].text.lower() in _WH_OBJECTS for j in (k, *sent.children(k)))
+
     return any(
         t.lemma == predicate
         and t.pos == "VERB"
-        and any(sent.toks[k].dep in OBJECT_DEPS for k in sent.children(i))
-        for i, t in enumerate(sent.toks)
+        and any(toks[k].dep in OBJECT_DEPS and not (wh(k) and stranded(i)) for k in sent.children(i))
+        for i, t in enumerate(toks)
     )
 
 
 # Nouns of measurable dimensions ("At what *speed*...", "What was the *magnitude*"): a closed class of
 # English, beside the quantity nouns.
 DIMENSIONS = frozenset(
-    {
-        "speed",
-        "size",
-        "height",
-        "length",
-        "distance",
-        "weight",
-        "depth",
-        "width",
-        "temperature",
-        "population",
-        "magnitude",
-    }
+    "speed size height length distance weight depth width temperature population magnitude".split()
 )
 
 
@@ -401,8 +404,13 @@ def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
         said = [w for w in norm_words(part) if not YEAR.match(w)]
         # A long name is mentioned when one text holds all its words: "Nathan's Famous Hot Dog
         # Eating Contest" is "Nathan's Famous International Hot Dog Eating Contest".
+        # A first name may be shortened: "Ash Carter" is "Ashton Carter".
+        short = r"\b" + r"\w*\s".join(map(re.escape, said)) + r"\b" if 1 < len(said) <= 4 else ""
         return (
-            not said or " ".join(said) in haystack or (len(said) >= 3 and any(set(said) <= w for w in words))
+            not said
+            or " ".join(said) in haystack
+            or (len(said) >= 3 and any(set(said) <= w for w in words))
+            or bool(short and re.search(short, haystack))
         )
 
     # An entity spaCy runs across a bracket ("Meta (Facebook's") is two names, each mentioned.
