@@ -22,6 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa.config import Settings
 from qa.models.embedding import SentenceTransformerEmbedder
+from qa.models.nlp import Annotator
 from qa.pipeline import Pipeline
 from qa.tools.harness import ServerProcess, free_port
 from qa.types import Answer, Article
@@ -83,6 +84,12 @@ def first_cited(answer: Answer) -> str:
 def store_kind(request: pytest.FixtureRequest) -> str:
     """Each store in turn (``QA_STORE``): FAISS + SQLite files, and Milvus Lite in a file of the index dir."""
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def annotator() -> Annotator:
+    """The real spaCy pipeline (en_core_web_sm), loaded once per run; parses are not stored."""
+    return Annotator()
 
 
 @pytest.fixture(scope="session")

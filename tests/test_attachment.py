@@ -8,22 +8,10 @@ import pytest
 from qa.answer.assess import assess
 from qa.answer.attachment import another_actor, title_holder
 from qa.answer.question import analyze
-from qa.models.nlp import Annotator, Ent, Sent
+from qa.models.nlp import Annotator, Sent
+from tests.parsed import ent, parse
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-def parse(annotator: Annotator, text: str) -> Sent:
-    return annotator.annotate([text], persist=False)[0]
-
-
-def ent(sent: Sent, text: str) -> Ent:
-    return next(e for e in sent.ents if e.text == text)
 
 
 def holder(sent: Sent, text: str) -> str | None:

@@ -176,23 +176,30 @@ def test_a_report_that_the_event_is_yet_to_come_does_not_corroborate_it(
         "Polls suggest the measures are popular in both states."
     )
     again = "Voters in Maryland approved legalizing recreational marijuana on Tuesday, officials said."
-    pipeline = articles_pipeline(
-        tmp_path_factory,
-        embedder,
-        "yet-to-come",
-        [
-            Article("after", after, "Two states legalize marijuana", "CNN", "2022-11-09"),
-            Article("before", before, "Five states vote on marijuana", "USA Today", "2022-11-07"),
-            Article("again", again, "Maryland legalizes marijuana", "AP", "2022-11-09"),
-        ],
-    )
-    answer = pipeline.ask("Which two states' voters approved legalizing recreational marijuana?")
+    articles = [
+        Article("after", after, "Two states legalize marijuana", "CNN", "2022-11-09"),
+        Article("before", before, "Five states vote on marijuana", "USA Today", "2022-11-07"),
+        Article("again", again, "Maryland legalizes marijuana", "AP", "2022-11-09"),
+    ]
+    question = "Which two states' voters approved legalizing recreational marijuana?"
+    cited, supporters = _first_block(tmp_path_factory, embedder, "yet-to-come", articles, question)
+    assert cited == "after"
+    assert "again" in supporters and "before" not in supporters, supporters
+
+
+def _first_block(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: object,
+    name: str,
+    articles: list[Article],
+    question: str,
+) -> tuple[str, set[str]]:
+    """The doc id cited by the answer's first sourced sentence, and the doc ids that support it."""
+    answer = articles_pipeline(tmp_path_factory, embedder, name, articles).ask(question)
     assert answer.answered, answer
     block = answer.sources[0]
     cited = next(c for c in answer.citations if c.n == block.citation)
-    assert cited.doc_id == "after"
-    supporters = {r.doc_id for r in block.supported_by}
-    assert "again" in supporters and "before" not in supporters, block
+    return cited.doc_id, {r.doc_id for r in block.supported_by}
 
 
 def test_a_report_of_a_plan_is_corroborated_by_one_that_says_it_will_happen(
@@ -206,18 +213,9 @@ def test_a_report_of_a_plan_is_corroborated_by_one_that_says_it_will_happen(
         "Under the new owner's plan, Chirp Plus will charge subscribers $8 a month for a verified badge. "
         "Advertisers have paused spending on the app since the sale closed."
     )
-    pipeline = articles_pipeline(
-        tmp_path_factory,
-        embedder,
-        "plan-will",
-        [
-            Article("planned", planned, "Chirp to charge for badges", "CNN", "2022-11-01"),
-            Article("will", will, "What Chirp Plus will cost", "USA Today", "2022-11-02"),
-        ],
-    )
-    answer = pipeline.ask("How much did Dana Reyes plan to charge per month for Chirp Plus?")
-    assert answer.answered, answer
-    block = answer.sources[0]
-    cited = next(c for c in answer.citations if c.n == block.citation)
-    assert cited.doc_id == "planned", answer
-    assert {r.doc_id for r in block.supported_by} == {"will"}, block
+    articles = [
+        Article("planned", planned, "Chirp to charge for badges", "CNN", "2022-11-01"),
+        Article("will", will, "What Chirp Plus will cost", "USA Today", "2022-11-02"),
+    ]
+    question = "How much did Dana Reyes plan to charge per month for Chirp Plus?"
+    assert _first_block(tmp_path_factory, embedder, "plan-will", articles, question) == ("planned", {"will"})

@@ -18,23 +18,11 @@ from qa.answer.nonanswers import (
     stated_as_of,
 )
 from qa.answer.question import analyze
-from qa.models.nlp import Annotator, Ent, Sent
+from qa.models.nlp import Annotator, Ent
 from qa.models.words import WordVectors, naming, relabeled, typing_nouns
+from tests.parsed import ent, parse
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-def parse(annotator: Annotator, text: str) -> Sent:
-    return annotator.annotate([text], persist=False)[0]
-
-
-def ent(sent: Sent, text: str):  # type: ignore[no-untyped-def]
-    return next(e for e in sent.ents if e.text == text)
 
 
 def test_an_entity_made_of_the_questions_words_is_not_its_answer(annotator: Annotator) -> None:
