@@ -12,6 +12,7 @@ from qa.answer.question import analyze
 from qa.models import lexicon
 from qa.models.nlp import Annotator
 from qa.models.words import WordVectors
+from tests.parsed import parse
 
 
 def test_wordnet_classes_are_read_from_the_package_files() -> None:
@@ -109,3 +110,24 @@ def test_which_with_an_abstract_noun_is_an_open_question() -> None:
         annotator.annotate(["Which late justice will be featured on a stamp?"], persist=False)[0]
     )
     assert justice.kind != "open"
+
+
+def test_a_verb_is_a_kind_of_another_by_its_common_senses_hypernyms() -> None:
+    # "devour" is tagged only as "destroy"; its third and fourth senses are ways to eat.
+    assert lexicon.kind_of("devour", "eat") and lexicon.kind_of("gobble", "eat")
+    assert lexicon.kind_of("auction", "sell") and lexicon.kind_of("elect", "choose")
+    # Only that way round, never from a rare sense ("hit" as "kill" is its 13th), nor of itself.
+    assert not lexicon.kind_of("eat", "devour")
+    assert not lexicon.kind_of("hit", "kill")
+    assert not lexicon.kind_of("kill", "die") and not lexicon.kind_of("kill", "injure")
+    assert not lexicon.kind_of("eat", "eat") and not lexicon.kind_of("", "eat")
+
+
+def test_a_kind_of_the_asked_verb_states_it(annotator: Annotator) -> None:
+    ate = analyze(parse(annotator, "How many hot dogs did Joey Chestnut eat to win the contest?"))
+    devoured = parse(annotator, "Joey Chestnut won the contest, devouring 63 hot dogs in 10 minutes.")
+    fit = assess(ate, devoured, 0.8)
+    assert fit.predicate == 1.0 and [e.text for e in fit.answers] == ["63"]
+    # Where the asked verb itself is used, it alone states the predicate.
+    both = parse(annotator, "He devoured the buns but ate only 12 hot dogs.")
+    assert [e.text for e in assess(ate, both, 0.8).answers] == ["only 12"]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.attachment import another_actor, around, describes, title_holder
-from qa.answer.evidence import EmbeddingCache
+from qa.answer.evidence import EmbeddingCache, goes_on
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
     FRACTION,
@@ -54,7 +54,7 @@ from qa.answer.question import (
 from qa.answer.short_answer import best_answer
 from qa.answer.syntax import apposed, argument_of, called, conditions, holds_noun, lemma_only, near_noun
 from qa.models import lexicon
-from qa.models.nlp import Annotator, Ent, Sent
+from qa.models.nlp import Annotator, Ent, Sent, joined
 from qa.models.words import WordVectors, relabeled
 from qa.types import Answer, Citation, Question, ShortAnswer
 
@@ -134,6 +134,11 @@ def assess(
             if w and not any((w, x) in table for x in words):
                 for x, score in zip(words, word_similarity(w, words), strict=True):
                     table[(w, x)] = score
+
+    if info.predicate and info.predicate not in lemmas:  # "devoured" says "ate" where "eat" is not used
+        for i in stating:
+            if sent.toks[i].pos == "VERB" and lexicon.kind_of(sent.toks[i].lemma, info.predicate):
+                table[(info.predicate, sent.toks[i].lemma)] = 1.0
 
     def similar(a: str, b: str) -> float:
         return 1.0 if a == b else table.get((a, b), 0.0)
@@ -362,14 +367,21 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
     vectors = embeddings.embed([question.text, *texts])
     scored: list[tuple[float, Citation, SentenceFit, Sent]] = []
     labels = focus_labels(info, embeddings.words)
-    sents = relabeled(annotator.annotate(texts), embeddings.words, info.types, labels)  # see backends.read
-    for k, (citation, sent) in enumerate(zip(answer.citations, sents, strict=True)):
-        relevance = float(np.clip(vectors[k + 1] @ vectors[0], 0.0, 1.0))
+    singles = relabeled(annotator.annotate(texts), embeddings.words, info.types, labels)  # see backends.read
+    relevances = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+    lead: dict[int, Citation] = {}  # "She was 90." is read with the cited sentence before it
+    for k, (citation, sent) in enumerate(zip(answer.citations, singles, strict=True)):
+        relevance = float(relevances[k])
+        gap = goes_on(answer.citations[k - 1], citation) if k else 0
+        if gap:
+            lead[citation.n] = answer.citations[k - 1]
+            sent, relevance = joined(singles[k - 1], gap, sent), max(relevance, float(relevances[k - 1]))
         fit = assess(info, sent, relevance, word_similarity=embeddings.word_similarity, labels=labels)
         quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)
         scored.append((quality, citation, fit, sent))
     answer.citations = [replace(c, score=round(q, 4)) for q, c, _, _ in scored]
-    _, best, fit, sent = max(scored, key=lambda s: s[0])
+    _, best, fit, sent = max(scored, key=lambda s: (bool(s[2].answers), s[0]))  # an answer first
+    start = lead[best.n].start if best.n in lead else best.start
     support = sum(c.support for c in answer.citations) / len(answer.citations)
     rank = next(
         (
@@ -392,9 +404,8 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
     answer.confidence = confidence(answer.features)
     ent = best_answer(info, sent, fit)
     if ent is not None:
-        answer.short_answer = ShortAnswer(
-            ent.text, best.doc_id, best.start + ent.start, best.start + ent.end, best.n
-        )
+        n = best.n if start + ent.start >= best.start else lead[best.n].n
+        answer.short_answer = ShortAnswer(ent.text, best.doc_id, start + ent.start, start + ent.end, n)
     return bool(info.types and not any(f.answers for _, _, f, _ in scored)) or bool(
         names_missing(info, [t for p in answer.passages for t in (p.text, p.title)])
     )

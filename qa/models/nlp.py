@@ -30,7 +30,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,6 +162,17 @@ class Sent:
             for s, e, lemma, pos, dep, head, ent, es in rows
         )
         return cls(text, toks)
+
+
+def joined(first: Sent, gap: int, second: Sent) -> Sent:
+    """``first`` and ``second`` read as one text, ``gap`` spaces apart (two sentences of an article
+    that stand ``gap`` characters apart: offsets into the joined text are offsets from ``first``'s
+    start).  Each keeps its own parse (two roots), as spaCy parses a two-sentence text."""
+    shift, base = len(first.text) + gap, len(first.toks)
+    moved = tuple(
+        replace(t, start=t.start + shift, end=t.end + shift, head=t.head + base) for t in second.toks
+    )
+    return Sent(first.text + " " * gap + second.text, first.toks + moved)
 
 
 def _from_doc(text: str, doc: Any) -> Sent:
