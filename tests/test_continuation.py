@@ -91,3 +91,24 @@ def test_the_verifier_keeps_a_short_quote_only_right_after_its_lead(pipeline: Pi
     # Alone, two words prove nothing ("She was 87." could be anyone): dropped.
     alone = pipeline.verifier.verify(f"She was 87. [{n}]", passages)
     assert not alone.answered
+
+
+def test_another_outlets_short_continuation_corroborates(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> None:
+    wire = "Folk singer Marta Quill has died at 87, her family said. Quill recorded 23 albums."
+    articles = [
+        Article("quill", OBITUARY, "Folk singer Marta Quill dies at 87", "Daily Ledger", "2022-10-05"),
+        Article(
+            "quill-wire", wire, "Marta Quill, folk singer of the mill towns, dies", "Coast Wire", "2022-10-05"
+        ),
+    ]
+    p = articles_pipeline(tmp_path_factory, embedder, "continuation-corroboration", articles)
+    answer = p.ask("How old was folk singer Marta Quill when she died?")
+    assert answer.answered and answer.short_answer is not None and answer.short_answer.text == "87"
+    cited = {c.n: c.doc_id for c in answer.citations}
+    found = {cited[b.citation] for b in answer.sources} | {
+        r.doc_id for b in answer.sources for r in b.supported_by
+    }
+    # "She was 87." alone is too short to judge: read with the sentence before it, it corroborates.
+    assert found == {"quill", "quill-wire"}, answer.sources

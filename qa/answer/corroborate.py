@@ -52,7 +52,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, future, judge
-from qa.answer.evidence import Candidate, candidates
+from qa.answer.evidence import Candidate, candidates, read_on
 from qa.answer.facts import named_in, same_name
 from qa.answer.nonanswers import after_asked_day, another_times_news, asked_time
 from qa.answer.question import QuestionInfo, analyze
@@ -120,7 +120,8 @@ def corroborate(
     question_sent = verifier.annotator.annotate([question], persist=False)[0] if question else None
     info = analyze(question_sent) if question_sent is not None else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
-    pool = [c for c in candidates(passages, pairs=False) if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
+    sentences = read_on(candidates(passages, pairs=False), verifier.annotator, MIN_CLAIM_STEMS)
+    pool = [c for c in sentences if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
     # Asked about a year or a day, another time's news (or, asked the value of a day, a later day's
     # article) may restate the fact, but it does not dispute or update it.
     when = asked_time(question)

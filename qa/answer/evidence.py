@@ -21,7 +21,9 @@ import numpy as np
 
 from qa.ingest.chunk import sentence_spans
 from qa.models.embedding import Embedder
+from qa.models.nlp import Annotator, joined
 from qa.models.words import WordVectors, is_word
+from qa.text import content_stems
 from qa.types import Passage
 
 
@@ -116,6 +118,25 @@ def continued(lead: Candidate, nxt: Candidate) -> Candidate:
     return Candidate(
         lead.passage, lead.doc_id, lead.start, nxt.end, text, lead.before, True, len(lead.text) + gap
     )
+
+
+def read_on(cands: Sequence[Candidate], annotator: Annotator, min_stems: int) -> list[Candidate]:
+    """``cands`` with each sentence whose next one goes on about whom it names in too few words to be
+    judged alone ("... has died. He was 91.": fewer than ``min_stems`` content words) read with it: the
+    two as one candidate, its parse joined from the two stored ones (put in ``annotator``'s LRU)."""
+    after = {(c.passage, c.before): c for c in cands if c.before and not c.pair}
+    out: list[Candidate] = []
+    short: list[tuple[Candidate, Candidate]] = []
+    for c in cands:
+        nxt = None if c.pair else after.get((c.passage, c.text))
+        if nxt is not None and goes_on(c, nxt) and len(content_stems(nxt.text)) < min_stems:
+            short.append((c, nxt))
+            c = continued(c, nxt)
+        out.append(c)
+    parsed = annotator.annotate([t for c, nxt in short for t in (c.text, nxt.text)]) if short else []
+    for k, (c, nxt) in enumerate(short):
+        annotator.remember(joined(parsed[2 * k], nxt.start - c.end, parsed[2 * k + 1]))
+    return out
 
 
 class EmbeddingCache:

@@ -301,6 +301,14 @@ class Annotator:
             docs = list(nlp.pipe([t[:MAX_PARSE_CHARS] for t in texts], batch_size=128))
         return [_from_doc(t[:MAX_PARSE_CHARS], d) for t, d in zip(texts, docs, strict=True)]
 
+    def remember(self, sent: Sent) -> None:
+        """Serve ``sent`` for its text from the LRU (a parse put together, never stored)."""
+        with self._lock:
+            self._cache[text_key(sent.text)] = sent
+            self._cache.move_to_end(text_key(sent.text))
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
     def annotate(self, texts: Sequence[str], *, persist: bool = True) -> list[Sent]:
         """One :class:`Sent` per text: from the LRU, the store, or parsed now (and stored)."""
         keys = [text_key(t) for t in texts]
