@@ -257,6 +257,15 @@ def test_a_surname_that_opens_the_evidence_names_the_person(nlp: Annotator) -> N
     assert not _judge(nlp, claim, "Sunak won the leadership contest on Monday.").checks["entities"]
 
 
+def test_a_name_spelt_without_its_accents_is_the_same_name(nlp: Annotator) -> None:
+    claim = "Gustavo Petro defeated Rodolfo Hernandez in the runoff."
+    evidence = "Gustavo Petro defeated Rodolfo Hernández, a businessman, in the runoff on Sunday."
+    assert _judge(nlp, claim, evidence).checks["entities"]
+    assert not _judge(nlp, "Gustavo Petro defeated Federico Gutiérrez in the runoff.", evidence).checks[
+        "entities"
+    ]
+
+
 def test_a_sum_per_month_is_no_other_value_of_a_price(nlp: Annotator) -> None:
     """ "$8 a month" (a fee) and "$54.20 a share" measure two things; two fees per month are one measure."""
     fee = "Musk said Twitter users who agree to pay $8 a month will get a blue check mark."

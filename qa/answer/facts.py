@@ -11,6 +11,7 @@ months and weekdays).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,11 +85,13 @@ YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
 def norm_words(text: str) -> list[str]:
-    """Lower-cased words without possessives, articles and dots in initials: how names compare."""
+    """Lower-cased words without accents, possessives, articles and dots in initials: how names compare."""
     return list(_cached_norm_words(text) if len(text) <= CACHED_CHARS else _norm_words(text))
 
 
 def _norm_words(text: str) -> tuple[str, ...]:
+    # Accents aside: one outlet writes "Hernández", another "Hernandez".
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     words = [w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w’'.-]+", text)]
     # Dotted initials are one word: "U.S." / "US", "D.C." / "DC".
     words = [w.replace(".", "") if _INITIALS.fullmatch(w) else w for w in words]
