@@ -131,3 +131,13 @@ def test_a_kind_of_the_asked_verb_states_it(annotator: Annotator) -> None:
     # Where the asked verb itself is used, it alone states the predicate.
     both = parse(annotator, "He devoured the buns but ate only 12 hot dogs.")
     assert [e.text for e in assess(ate, both, 0.8).answers] == ["only 12"]
+
+
+def test_other_names_of_a_name_are_read_from_its_synset_its_country_and_its_demonym() -> None:
+    assert {"United States", "U.S.", "USA"} <= set(lexicon.stands_for("America"))
+    assert "U.S." in lexicon.stands_for("American")  # the adjective's country
+    assert "Russia" in lexicon.stands_for("Moscow")  # a national capital for its country
+    assert "Kyyiv" in lexicon.stands_for("Kiev") and "Ukraine" in lexicon.stands_for("Kiev")
+    # A city that is no capital keeps to its own names; an unknown name has none.
+    assert "Ukraine" not in lexicon.stands_for("Kharkiv")
+    assert lexicon.stands_for("Donald Trump") == () and lexicon.stands_for("") == ()

@@ -232,6 +232,20 @@ def test_a_name_spacy_runs_across_a_bracket_and_a_long_name_reworded(annotator: 
     assert names_missing(series, ["Javier started Game 4 of the playoffs for the Astros."])
 
 
+def test_a_capital_or_a_demonym_is_mentioned_by_its_country(annotator: Annotator) -> None:
+    from qa.answer.question import names_missing
+
+    # News says "Moscow" for Russia's government and "American" for the United States.
+    truce = analyze(parse(annotator, "How long did Moscow's Easter truce last?"))
+    assert not names_missing(truce, ["Russia declared a 30-hour Easter ceasefire."])
+    assert names_missing(truce, ["Ukraine declared a 30-hour Easter ceasefire."])
+    leader = analyze(parse(annotator, "Which American leader threatened to stop mediating?"))
+    assert not names_missing(leader, ["U.S. President Donald Trump threatened to withdraw from mediation."])
+    # A city that is no capital stands for no country: asked about Kharkiv, Ukraine is not it.
+    city = analyze(parse(annotator, "How many people died in the strike on Kharkiv?"))
+    assert names_missing(city, ["At least 35 people died in a missile strike in Ukraine."])
+
+
 def test_a_section_label_is_no_answer_and_how_much_is_answered_by_a_sum(annotator: Annotator) -> None:
     label = parse(annotator, "OBITUARY: Queen Elizabeth II dies at 96 at Balmoral Castle")
     info = analyze(parse(annotator, "Where did Queen Elizabeth II die?"))

@@ -413,5 +413,8 @@ def names_missing(info: QuestionInfo, texts: Sequence[str]) -> list[str]:
             or bool(short and re.search(short, haystack))
         )
 
+    def named(part: str) -> bool:  # or by another name of it: "Moscow said" is said of Russia
+        return mentioned(part) or any(mentioned(alt) for alt in lexicon.stands_for(part))
+
     # An entity spaCy runs across a bracket ("Meta (Facebook's") is two names, each mentioned.
-    return [n for n in info.strict_names if not all(mentioned(part) for part in _BRACKETS.split(n))]
+    return [n for n in info.strict_names if not all(named(part) for part in _BRACKETS.split(n))]

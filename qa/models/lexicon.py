@@ -66,6 +66,7 @@ MAX_SENSES = 6
 # A verb's senses read as what it commonly means, attested or not ("devour" is tagged only as
 # "destroy"; its third and fourth senses eat): past them lie rare ones ("hit" as "kill").
 COMMON_SENSES = 4
+NATIONAL_CAPITAL = "08691669"  # WordNet 3.0's "national capital": Moscow, Kyyiv, London, Beijing
 
 
 def data_dir(version: str = "3.0") -> Path | None:
@@ -94,6 +95,9 @@ class Lexicon:
         self._verb_index = self._map(path / "index.verb")
         self._verb_data = self._map(path / "data.verb")
         self._around = lru_cache(maxsize=4096)(self._verb_around)
+        self._adj_index = self._map(path / "index.adj")
+        self._adj_data = self._map(path / "data.adj")
+        self.stands_for = lru_cache(maxsize=4096)(self._stands_for)
 
     @staticmethod
     def _map(path: Path) -> mmap.mmap:
@@ -196,6 +200,30 @@ class Lexicon:
             for sym, target in self._pointers(offset)
         )
 
+    def _synset(self, data: mmap.mmap, offset: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+        """A synset's words and its (pointer symbol, target offset, target part of speech) triples."""
+        line = self._search(data, offset.encode("ascii") + b" ")
+        fields = line.decode("utf-8").split("|")[0].split() if line else []
+        if len(fields) < 5:
+            return [], []
+        count = int(fields[3], 16)
+        words = [w.split("(")[0].replace("_", " ") for w in fields[4 : 4 + 2 * count : 2]]
+        rest = fields[4 + 2 * count :]
+        pointers = int(rest[0]) if rest and rest[0].isdigit() else 0
+        return words, [(rest[1 + 4 * k], rest[2 + 4 * k], rest[3 + 4 * k]) for k in range(pointers)]
+
+    def _stands_for(self, name: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for offset in self._attested(self._index, name)[:1]:  # the name's most frequent sense
+            words, pointers = self._synset(self._data, offset)
+            out += words
+            if ("@i", NATIONAL_CAPITAL, "n") in pointers:  # "Moscow said": the capital for its country
+                out += [w for sym, t, pos in pointers if sym == "#p" for w in self._synset(self._data, t)[0]]
+        for offset in self._attested(self._adj_index, name)[:1]:  # a demonym: "American"
+            _, pointers = self._synset(self._adj_data, offset)
+            out += [w for sym, t, pos in pointers if sym == "\\" and pos == "n" for w in self._synset(self._data, t)[0]]
+        return tuple(w for w in dict.fromkeys(out) if w.lower() != name.strip().lower())
+
     def _labels(self, lemma: str) -> frozenset[str] | None:
         classes = self.classes(lemma)
         if not classes or any(c not in LABELS for c in classes):
@@ -217,6 +245,14 @@ def noun_labels(lemma: str) -> frozenset[str] | None:
     """The entity types that can name a ``lemma`` by WordNet, or ``None`` for no constraint."""
     found = lexicon()
     return found.labels(lemma) if found is not None else None
+
+
+def stands_for(name: str) -> tuple[str, ...]:
+    """Other names WordNet gives what ``name`` names in its most frequent sense: its synonyms
+    ("America": "United States", "U.S."), a demonym's country ("American": "United States") and a
+    national capital's country, the metonymy news uses ("Moscow said": "Russia")."""
+    found = lexicon() if name.strip() else None
+    return found.stands_for(name) if found is not None else ()
 
 
 def kind_of(specific: str, general: str) -> bool:
