@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 OBITUARY = (
     "Marta Quill, the folk singer whose ballads about mill towns filled concert halls for four decades, "
-    "has died. She was 87.\n\nHer family said she died Tuesday at her home in Astoria, Oregon. "
+    "has died.\nShe was 87.\n\nHer family said she died Tuesday at her home in Astoria, Oregon. "
     "Quill recorded 23 albums and toured with her brother until 2011."
 )
 TRUST = (
@@ -39,8 +39,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Pipe
 
 def test_two_sentences_joined_keep_their_offsets_and_parses(annotator: Annotator) -> None:
     lead, then = parse(annotator, "Marta Quill has died."), parse(annotator, "She was 87.")
-    both = joined(lead, 2, then)
-    assert both.text == "Marta Quill has died.  She was 87."
+    both = joined(lead, "\n\n", then)
+    assert both.text == "Marta Quill has died.\n\nShe was 87."
     age = ent(both, "87")
     assert both.text[age.start : age.end] == "87"
     # The second sentence keeps its own root: its tokens point inside it, not into the first.
@@ -112,3 +112,16 @@ def test_another_outlets_short_continuation_corroborates(
     }
     # "She was 87." alone is too short to judge: read with the sentence before it, it corroborates.
     assert found == {"quill", "quill-wire"}, answer.sources
+
+
+def test_a_claim_is_judged_against_a_sentence_read_with_its_short_continuation(pipeline: Pipeline) -> None:
+    passages = pipeline.search("Marta Quill folk singer died age", 3)
+    n = next(k for k, p in enumerate(passages, 1) if p.doc_id == "quill")
+    kept = pipeline.verifier.verify(f"Folk singer Marta Quill died at the age of 87 [{n}].", passages)
+    assert kept.answered, kept.sentences[0].judgement
+    cited = kept.citations[0]
+    # The citation is the article's own text, the line break between the sentences included.
+    assert cited.text.endswith("has died.\nShe was 87.") and OBITUARY[cited.start : cited.end] == cited.text
+    # The joined reading states no other age: a wrong one is still dropped.
+    wrong = pipeline.verifier.verify(f"Folk singer Marta Quill died at the age of 78 [{n}].", passages)
+    assert not wrong.answered

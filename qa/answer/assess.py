@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.attachment import another_actor, around, describes, title_holder
-from qa.answer.evidence import EmbeddingCache, goes_on
+from qa.answer.evidence import EmbeddingCache, between, goes_on
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
     FRACTION,
@@ -372,9 +372,9 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
     lead: dict[int, Citation] = {}  # "She was 90." is read with the cited sentence before it
     for k, (citation, sent) in enumerate(zip(answer.citations, singles, strict=True)):
         relevance = float(relevances[k])
-        gap = goes_on(answer.citations[k - 1], citation) if k else 0
-        if gap:
-            lead[citation.n] = answer.citations[k - 1]
+        prev = answer.citations[k - 1]
+        if k and goes_on(prev, citation):
+            lead[citation.n], gap = prev, between(answer.passages, prev.doc_id, prev.end, citation.start)
             sent, relevance = joined(singles[k - 1], gap, sent), max(relevance, float(relevances[k - 1]))
         fit = assess(info, sent, relevance, word_similarity=embeddings.word_similarity, labels=labels)
         quality = relevance * (0.5 + 0.5 * fit.predicate) * (0.5 + 0.5 * fit.coverage)

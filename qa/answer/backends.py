@@ -26,7 +26,7 @@ import numpy as np
 from qa.answer.assess import SentenceFit, assess, focus_labels
 from qa.answer.attachment import restates
 from qa.answer.entail import CONTRADICTED, ENTAILED, judge
-from qa.answer.evidence import Candidate, EmbeddingCache, candidates, continuations, continued
+from qa.answer.evidence import Candidate, EmbeddingCache, between, candidates, continuations, continued
 from qa.answer.nonanswers import another_times_news, asked_time
 from qa.answer.question import QuestionInfo, analyze, names_missing
 from qa.config import Settings
@@ -205,8 +205,9 @@ class ExtractiveBackend:
         units = parsed[:singles]
         for k, (lead, nxt) in enumerate(going_on):
             i = position[id(lead)]
-            top.append((top[i][0], continued(lead, nxt)))
-            units.append(joined(parsed[i], nxt.start - lead.end, parsed[singles + k]))
+            gap = between(passages, lead.doc_id, lead.end, nxt.start)
+            top.append((top[i][0], continued(lead, nxt, gap)))
+            units.append(joined(parsed[i], gap, parsed[singles + k]))
         # A name spaCy typed otherwise here is of the asked type if the corpus often types it so.
         sents = relabeled(units, self.embeddings.words, info.types, labels)
         # One batched embed of every word the predicate checks will compare (cached after), not

@@ -120,7 +120,7 @@ def corroborate(
     question_sent = verifier.annotator.annotate([question], persist=False)[0] if question else None
     info = analyze(question_sent) if question_sent is not None else None
     by_span = {(c.doc_id, c.start, c.end): c for c in answer.citations}
-    sentences = read_on(candidates(passages, pairs=False), verifier.annotator, MIN_CLAIM_STEMS)
+    sentences = read_on(candidates(passages, pairs=False), passages, verifier.annotator, MIN_CLAIM_STEMS)
     pool = [c for c in sentences if len(content_stems(c.text)) >= MIN_CLAIM_STEMS]
     # Asked about a year or a day, another time's news (or, asked the value of a day, a later day's
     # article) may restate the fact, but it does not dispute or update it.

@@ -111,31 +111,48 @@ def continuations(
     return out
 
 
-def continued(lead: Candidate, nxt: Candidate) -> Candidate:
-    """The two sentences as one candidate (spaces where the article has whitespace between them)."""
-    gap = nxt.start - lead.end
-    text = f"{lead.text}{' ' * gap}{nxt.text}"
+def between(passages: Sequence[Passage], doc_id: str, start: int, end: int) -> str:
+    """The article text from ``start`` to ``end`` (what stands between two sentences), read from a
+    passage that holds it, else as many spaces."""
+    for p in passages:
+        if p.doc_id == doc_id and p.start <= start and end <= p.end:
+            return p.text[start - p.start : end - p.start]
+    return " " * max(0, end - start)
+
+
+def continued(lead: Candidate, nxt: Candidate, gap: str) -> Candidate:
+    """The two sentences as one candidate, ``gap`` (the article's text between them) between them."""
+    text = f"{lead.text}{gap}{nxt.text}"
     return Candidate(
-        lead.passage, lead.doc_id, lead.start, nxt.end, text, lead.before, True, len(lead.text) + gap
+        lead.passage, lead.doc_id, lead.start, nxt.end, text, lead.before, True, len(lead.text) + len(gap)
     )
 
 
-def read_on(cands: Sequence[Candidate], annotator: Annotator, min_stems: int) -> list[Candidate]:
+def read_on(
+    cands: Sequence[Candidate],
+    passages: Sequence[Passage],
+    annotator: Annotator,
+    min_stems: int,
+    keep: bool = False,
+) -> list[Candidate]:
     """``cands`` with each sentence whose next one goes on about whom it names in too few words to be
     judged alone ("... has died. He was 91.": fewer than ``min_stems`` content words) read with it: the
-    two as one candidate, its parse joined from the two stored ones (put in ``annotator``'s LRU)."""
+    two as one candidate, its parse joined from the two stored ones (put in ``annotator``'s LRU),
+    in the sentence's place, or after all of ``cands`` with ``keep``."""
     after = {(c.passage, c.before): c for c in cands if c.before and not c.pair}
     out: list[Candidate] = []
-    short: list[tuple[Candidate, Candidate]] = []
+    short: list[tuple[Candidate, Candidate, str]] = []
     for c in cands:
         nxt = None if c.pair else after.get((c.passage, c.text))
         if nxt is not None and goes_on(c, nxt) and len(content_stems(nxt.text)) < min_stems:
-            short.append((c, nxt))
-            c = continued(c, nxt)
+            short.append((c, nxt, between(passages, c.doc_id, c.end, nxt.start)))
+            if not keep:
+                c = continued(*short[-1])
         out.append(c)
-    parsed = annotator.annotate([t for c, nxt in short for t in (c.text, nxt.text)]) if short else []
-    for k, (c, nxt) in enumerate(short):
-        annotator.remember(joined(parsed[2 * k], nxt.start - c.end, parsed[2 * k + 1]))
+    out += [continued(*pair) for pair in short] if keep else []
+    parsed = annotator.annotate([t for c, nxt, _ in short for t in (c.text, nxt.text)]) if short else []
+    for k, (_, _, gap) in enumerate(short):
+        annotator.remember(joined(parsed[2 * k], gap, parsed[2 * k + 1]))
     return out
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.answer.entail import ENTAILED, NOT_STATED, Judgement, judge
-from qa.answer.evidence import Candidate, EmbeddingCache, candidates, goes_on
+from qa.answer.evidence import Candidate, EmbeddingCache, candidates, goes_on, read_on
 from qa.answer.learned import LearnedEntailment
 from qa.config import Settings
 from qa.ingest.chunk import sentence_spans
@@ -261,8 +261,9 @@ class Verifier:
         # Only single sentences are judged, so only they are scored (a pair would let a claim
         # borrow its date from one clause and its subject from another; pairs still count for
         # verbatim quotes above); the sentence before and the title are context for the names a
-        # sentence refers to ("he", "the deal").
-        cands = [c for c in cands if not c.pair]
+        # sentence refers to ("he", "the deal").  A sentence followed by a short one about whom it
+        # names ("... has died. She was 90.") is also judged with it: "Lynn died at 90" is stated.
+        cands = read_on([c for c in cands if not c.pair], passages, self.annotator, MIN_CLAIM_STEMS, True)
         scores = self.score([claim], cands)[0] if cands else np.zeros(0)
         if not len(scores):
             return CheckedSentence(claim, [], False, 0.0, None, Judgement(NOT_STATED, {}, ["no evidence"]))

@@ -221,7 +221,12 @@ class Lexicon:
                 out += [w for sym, t, pos in pointers if sym == "#p" for w in self._synset(self._data, t)[0]]
         for offset in self._attested(self._adj_index, name)[:1]:  # a demonym: "American"
             _, pointers = self._synset(self._adj_data, offset)
-            out += [w for sym, t, pos in pointers if sym == "\\" and pos == "n" for w in self._synset(self._data, t)[0]]
+            out += [
+                w
+                for sym, t, pos in pointers
+                if sym == "\\" and pos == "n"
+                for w in self._synset(self._data, t)[0]
+            ]
         return tuple(w for w in dict.fromkeys(out) if w.lower() != name.strip().lower())
 
     def _labels(self, lemma: str) -> frozenset[str] | None:

@@ -164,15 +164,15 @@ class Sent:
         return cls(text, toks)
 
 
-def joined(first: Sent, gap: int, second: Sent) -> Sent:
-    """``first`` and ``second`` read as one text, ``gap`` spaces apart (two sentences of an article
-    that stand ``gap`` characters apart: offsets into the joined text are offsets from ``first``'s
-    start).  Each keeps its own parse (two roots), as spaCy parses a two-sentence text."""
-    shift, base = len(first.text) + gap, len(first.toks)
+def joined(first: Sent, between: str, second: Sent) -> Sent:
+    """``first`` and ``second`` read as one text, ``between`` them what stands between them in the
+    article (a space, a line break): offsets into the joined text are offsets from ``first``'s start.
+    Each keeps its own parse (two roots), as spaCy parses a two-sentence text."""
+    shift, base = len(first.text) + len(between), len(first.toks)
     moved = tuple(
         replace(t, start=t.start + shift, end=t.end + shift, head=t.head + base) for t in second.toks
     )
-    return Sent(first.text + " " * gap + second.text, first.toks + moved)
+    return Sent(first.text + between + second.text, first.toks + moved)
 
 
 def _from_doc(text: str, doc: Any) -> Sent:
