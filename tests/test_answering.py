@@ -8,7 +8,8 @@ import pytest
 from qa.answer.backends import Turn
 from qa.answer.question import analyze
 from qa.models.nlp import Annotator
-from tests.conftest import SEED_TEXT
+from qa.types import Article
+from tests.conftest import SEED_TEXT, articles_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -154,6 +155,28 @@ def test_a_yes_no_question_is_answered_only_by_a_sentence_that_decides_it(seed_p
     ):
         answer = seed_pipeline.ask(question)
         assert not answer.answered, (question, answer.answer)
+
+
+def test_a_yes_no_question_reads_the_title_for_whom_the_sentence_calls_otherwise(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> None:
+    """ "The teenager has become ..." decides "Has Lena Varga become ...?" in an article whose title
+    names her, as the verifier reads it; an article that never names her decides nothing."""
+    text = (
+        "Crowds cheered on the quay in Lisbon on Monday. The teenager has become the youngest person "
+        "to sail solo around the world, after 240 days at sea."
+    )
+    named = Article(
+        "varga", text, "Lena Varga becomes youngest to sail solo around the world", "Wire", "2022-08-24"
+    )
+    pipeline = articles_pipeline(tmp_path_factory, embedder, "yesno-title", [named])
+    answer = pipeline.ask("Has Lena Varga become the youngest person to sail solo around the world?")
+    assert answer.answered and "has become the youngest person" in answer.answer, answer.answer
+    other = Article("other", text, "Teenager sets sailing record", "Wire", "2022-08-24")
+    unnamed = articles_pipeline(tmp_path_factory, embedder, "yesno-untitled", [other])
+    assert not unnamed.ask(
+        "Has Lena Varga become the youngest person to sail solo around the world?"
+    ).answered
 
 
 def test_a_marker_before_a_capital_ends_a_claim_without_a_full_stop() -> None:

@@ -243,7 +243,7 @@ class ExtractiveBackend:
         answers.sort(key=lambda a: -a[0])
         return info, answers
 
-    def _decides(self, question: Question, cand: Candidate, fit: SentenceFit) -> bool:
+    def _decides(self, question: Question, cand: Candidate, fit: SentenceFit, title: str = "") -> bool:
         """Whether ``cand`` states the yes/no ``question``'s predicate (the same lemma) and entails or
         denies its proposition (the verifier's checks, the question read as the claim)."""
         if fit.predicate < 1.0:
@@ -251,8 +251,14 @@ class ExtractiveBackend:
             # the lump sum, or whether a review *found* a gate unlocked, a sentence on the sum or
             # the escape does not answer (near words measured 0.55-0.77 on such near-misses).
             return False
-        claim, evidence = self.annotator.annotate([question.text, cand.text])
-        verdict = judge(claim, evidence, min_support=0.0, similarity=self._similarity)
+        claim, evidence, before, heading = self.annotator.annotate(
+            [question.text, cand.text, cand.before or "-", title or "-"]
+        )
+        # The sentence before and the title name whom "he" or "a 17-year-old" stands for, as they do
+        # for the verifier.
+        verdict = judge(
+            claim, evidence, context=[before, heading], min_support=0.0, similarity=self._similarity
+        )
         # Denied is an answer ("no immediate plans"); a detail that differs (another year, sum) is not.
         failed = {check for check, ok in verdict.checks.items() if not ok}
         return verdict.label == ENTAILED or (verdict.label == CONTRADICTED and failed == {"polarity"})
@@ -266,7 +272,11 @@ class ExtractiveBackend:
         if info.kind == "yesno":
             # A yes/no question is answered by a sentence that states or denies its proposition
             # (the verifier's checks, the question read as the claim), never by a topical one.
-            answers = [a for a in answers[: self.YESNO_JUDGED] if self._decides(question, a[1], a[2])][:1]
+            answers = [
+                a
+                for a in answers[: self.YESNO_JUDGED]
+                if self._decides(question, a[1], a[2], passages[a[1].passage - 1].title)
+            ][:1]
         if not answers:
             return ""
         best_score, best, best_fit = answers[0]
