@@ -83,10 +83,16 @@ _MAX_GAP = 4  # characters between two sentences of one paragraph (a space, a li
 
 
 class Span(Protocol):
-    doc_id: str
-    start: int
-    end: int
-    text: str
+    """A sentence's place in its article (a :class:`Candidate`, a citation)."""
+
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
 
 
 def goes_on(lead: Span, nxt: Span) -> int:
