@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.assess import assess
-from qa.answer.attachment import another_actor, title_holder
+from qa.answer.attachment import another_actor, title_holder, where_it_happens
 from qa.answer.question import analyze
 from qa.models.nlp import Annotator, Sent
 from tests.parsed import ent, parse
@@ -59,3 +59,22 @@ def test_a_figure_another_named_actor_is_the_subject_of_is_theirs(annotator: Ann
     sentenced = analyze(parse(annotator, scene))
     hers = parse(annotator, "Dana Reyes has been sentenced to 12 years in federal prison.")
     assert another_actor(hers, ent(hers, "12 years"), sentenced.names, sentenced.text) is None
+
+
+def test_a_place_where_something_happens_names_no_team(annotator: Annotator) -> None:
+    held = parse(
+        annotator,
+        "The final individual event takes place in Jeddah, Saudi Arabia, while the team championship "
+        "will be held in Miami.",
+    )
+    assert where_it_happens(held, ent(held, "Saudi Arabia")) and where_it_happens(held, ent(held, "Miami"))
+    beat = parse(annotator, "Spain beat Germany 2-1 in the final in Doha.")
+    assert not where_it_happens(beat, ent(beat, "Spain")) and where_it_happens(beat, ent(beat, "Doha"))
+    # Asked which team won, a team's own name still answers: only the place where it happened is out.
+    team = analyze(parse(annotator, "Which team won the season-ending team championship?"))
+    teams = frozenset({"ORG", "GPE"})  # the corpus names teams by both
+    won = parse(annotator, "Spain won the team championship in Doha on Sunday.")
+    assert [e.text for e in assess(team, won, 0.8, labels=teams).answers] == ["Spain"]
+    # Asked which city, the place is the answer.
+    city = analyze(parse(annotator, "In which city will the team championship be held?"))
+    assert "Miami" in [e.text for e in assess(city, held, 0.8, labels=frozenset({"GPE"})).answers]

@@ -141,3 +141,10 @@ def test_other_names_of_a_name_are_read_from_its_synset_its_country_and_its_demo
     # A city that is no capital keeps to its own names; an unknown name has none.
     assert "Ukraine" not in lexicon.stands_for("Kharkiv")
     assert lexicon.stands_for("Donald Trump") == () and lexicon.stands_for("") == ()
+
+
+def test_a_place_noun_has_an_attested_sense_that_is_a_location() -> None:
+    for noun in ("country", "city", "state", "county", "venue"):
+        assert lexicon.place_noun(noun), noun
+    for noun in ("team", "company", "bank", "university", "nation", "", "no-such-noun-xyz"):
+        assert not lexicon.place_noun(noun), noun

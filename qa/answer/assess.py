@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.attachment import another_actor, around, describes, title_holder
+from qa.answer.attachment import another_actor, around, describes, title_holder, where_it_happens
 from qa.answer.evidence import EmbeddingCache, between, goes_on
 from qa.answer.facts import entity_dates, fits_dimension, norm_words, other_unit, same_name
 from qa.answer.nonanswers import (
@@ -172,6 +172,13 @@ def assess(
             )
             if not typed or (labels is not None and ent.label not in labels):
                 continue
+            if (
+                labels
+                and "ORG" in labels
+                and not lexicon.place_noun(info.focus)
+                and where_it_happens(sent, ent)
+            ):
+                continue  # asked which team won, "takes place in Jeddah, Saudi Arabia" names a place
             if any(same_name(ent.text, name) for name in info.names) or ent.text.lower() in info.text.lower():
                 continue
             if in_dateline(sent, ent) or (denied(sent, ent) and not negated):

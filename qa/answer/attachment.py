@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from qa.answer.facts import same_name
 from qa.answer.nonanswers import REPORTING_VERBS
+from qa.answer.syntax import head_word
 from qa.models.nlp import Ent, Sent
 
 # What a reporting verb says of its object: an open clause ("reported killed") or an object
@@ -121,3 +122,26 @@ def restates(sent: Sent, ent: Ent) -> bool:
         sent.toks[j].dep in {"nsubj", "nsubjpass"} and sent.toks[j].lemma in {"he", "she", "they"}
         for j in sent.children(k)
     )
+
+
+# Prepositions that say where something is or happens.
+_LOCATIVE = frozenset({"in", "at", "near", "outside", "across", "throughout"})
+_PLACES = frozenset({"GPE", "LOC"})
+
+
+def where_it_happens(sent: Sent, ent: Ent) -> bool:
+    """Whether a place's name says where something is or happens: the object of a locative
+    preposition, or in apposition to one ("takes place in Jeddah, *Saudi Arabia*"). Asked "which
+    team won", such a place names no team."""
+    if ent.label not in _PLACES:
+        return False
+    toks = sent.toks
+    k = head_word(sent, ent)
+    for _ in range(3):
+        t = toks[k]
+        if t.dep == "pobj":
+            return toks[t.head].lemma in _LOCATIVE
+        if t.dep not in {"appos", "npadvmod", "conj"} or t.head == k:
+            return False
+        k = t.head
+    return False

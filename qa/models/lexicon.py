@@ -300,6 +300,13 @@ def abstract_noun(lemma: str) -> bool:
     return bool(classes) and classes[0] in ABSTRACT and not CONCRETE & set(classes)
 
 
+def place_noun(lemma: str) -> bool:
+    """Whether one of ``lemma``'s attested noun senses is a place ("country", "city", "state"; not
+    "team" or "company")."""
+    found = lexicon() if lemma else None
+    return found is not None and "noun.location" in found.classes(lemma)
+
+
 def person_noun(lemma: str) -> bool:
     """Whether ``lemma``'s most frequent noun sense is a kind of person ("victim", "employee")."""
     found = lexicon() if lemma else None
