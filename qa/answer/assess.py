@@ -379,8 +379,8 @@ def review(answer: Answer, question: Question, annotator: Annotator, embeddings:
     lead: dict[int, Citation] = {}  # "She was 90." is read with the cited sentence before it
     for k, (citation, sent) in enumerate(zip(answer.citations, singles, strict=True)):
         relevance = float(relevances[k])
-        prev = answer.citations[k - 1]
-        if k and goes_on(prev, citation):
+        prev = answer.citations[k - 1] if k else None
+        if prev is not None and goes_on(prev, citation):
             lead[citation.n], gap = prev, between(answer.passages, prev.doc_id, prev.end, citation.start)
             sent, relevance = joined(singles[k - 1], gap, sent), max(relevance, float(relevances[k - 1]))
         fit = assess(info, sent, relevance, word_similarity=embeddings.word_similarity, labels=labels)

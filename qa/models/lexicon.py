@@ -128,17 +128,22 @@ class Lexicon:
                 hi = start
         return None
 
-    def _attested(self, index: mmap.mmap, lemma: str) -> list[str]:
-        """The offsets of ``lemma``'s senses in ``index`` that WordNet's tagged corpus attests (its
-        frequency order, at most ``MAX_SENSES``), or of its first sense when none is."""
+    def _senses(self, index: mmap.mmap, lemma: str) -> tuple[list[str], int]:
+        """The offsets of all of ``lemma``'s senses in ``index`` (WordNet's frequency order), and how
+        many of the first ones its tagged corpus attests."""
         word = lemma.strip().lower().replace(" ", "_")
         entry = self._search(index, word.encode("utf-8") + b" ") if 0 < len(word) <= 80 else None
         fields = entry.decode("utf-8").split() if entry else []
         if len(fields) < 4:
-            return []
+            return [], 0
         senses = int(fields[2])
-        tagged = int(fields[len(fields) - senses - 1])
-        return fields[len(fields) - senses :][: min(max(tagged, 1), MAX_SENSES)]
+        return fields[len(fields) - senses :], int(fields[len(fields) - senses - 1])
+
+    def _attested(self, index: mmap.mmap, lemma: str) -> list[str]:
+        """The offsets of ``lemma``'s senses in ``index`` that WordNet's tagged corpus attests (its
+        frequency order, at most ``MAX_SENSES``), or of its first sense when none is."""
+        senses, tagged = self._senses(index, lemma)
+        return senses[: min(max(tagged, 1), MAX_SENSES)]
 
     def classes(self, lemma: str) -> list[str]:
         """The lexicographer classes of ``lemma``'s noun senses, most frequent first."""
@@ -182,21 +187,13 @@ class Lexicon:
         near_b, anti_b = self._around(b)
         return bool(anti_a & near_b or anti_b & near_a)
 
-    def _verb_senses(self, lemma: str, most: int) -> list[str]:
-        """The offsets of ``lemma``'s first ``most`` verb senses (WordNet's frequency order)."""
-        word = lemma.strip().lower().replace(" ", "_")
-        entry = self._search(self._verb_index, word.encode("utf-8") + b" ") if 0 < len(word) <= 80 else None
-        fields = entry.decode("utf-8").split() if entry else []
-        senses = int(fields[2]) if len(fields) >= 4 else 0
-        return fields[len(fields) - senses :][:most] if senses else []
-
     def kind_of(self, specific: str, general: str) -> bool:
         """Whether one of verb ``specific``'s common senses is a way of doing an attested sense of
         ``general`` (its direct hypernym): "devour" is a way to "eat", "auction" to "sell"."""
         wanted = set(self._attested(self._verb_index, general))
         return any(
             sym == "@" and target in wanted
-            for offset in self._verb_senses(specific, COMMON_SENSES)
+            for offset in self._senses(self._verb_index, specific)[0][:COMMON_SENSES]
             for sym, target in self._pointers(offset)
         )
 

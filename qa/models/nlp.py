@@ -301,13 +301,18 @@ class Annotator:
             docs = list(nlp.pipe([t[:MAX_PARSE_CHARS] for t in texts], batch_size=128))
         return [_from_doc(t[:MAX_PARSE_CHARS], d) for t, d in zip(texts, docs, strict=True)]
 
-    def remember(self, sent: Sent) -> None:
-        """Serve ``sent`` for its text from the LRU (a parse put together, never stored)."""
+    def _keep(self, items: Iterable[tuple[str, Sent]]) -> None:
+        """Put ``(key, Sent)`` pairs in the LRU, most recent last, within ``cache_size``."""
         with self._lock:
-            self._cache[text_key(sent.text)] = sent
-            self._cache.move_to_end(text_key(sent.text))
+            for key, sent in items:
+                self._cache[key] = sent
+                self._cache.move_to_end(key)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+
+    def remember(self, sent: Sent) -> None:
+        """Serve ``sent`` for its text from the LRU (a parse put together, never stored)."""
+        self._keep([(text_key(sent.text), sent)])
 
     def annotate(self, texts: Sequence[str], *, persist: bool = True) -> list[Sent]:
         """One :class:`Sent` per text: from the LRU, the store, or parsed now (and stored)."""
@@ -332,12 +337,7 @@ class Annotator:
             found.update(zip(order, parsed, strict=True))
             if persist and self.store is not None:
                 self.store.put_many((k, found[k].to_json()) for k in order)
-        with self._lock:
-            for key in keys:
-                self._cache[key] = found[key]
-                self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        self._keep((key, found[key]) for key in keys)
         return [found[k] for k in keys]
 
     def read_all(self, texts: Iterable[str]) -> list[tuple[str, Sent]]:
