@@ -218,6 +218,10 @@ class SentenceTransformerEmbedder:
         # encode call, and we encode in slices to report progress): batches pad to their own length.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        vino = self._batch_encoder(model)  # None: torch (fp32, or QA_EMBED_RUNTIME=torch)
+        if vino is not None:  # one call, so its streams never drain between slices; progress per batch
+            out[order] = vino.encode_batch([texts[j] for j in order], size, _torch_threads(), progress)
+            return out
         step = size * 8
         for i in range(0, len(order), step):
             part_ids = order[i : i + step]
