@@ -1,4 +1,4 @@
-"""qa ingest | search | ask | serve | eval | bench | migrate | documents | check | mcp | feeds | llm-server.
+"""qa ingest | annotate | search | ask | serve | eval | bench | migrate | documents | check | mcp | feeds | llm-server.
 
 Exit status: 0 success; 1 an error (the message says what and how to fix it);
 2 bad usage; 3 ingest finished but skipped some input (each skip is reported
@@ -181,14 +181,13 @@ def cmd_documents(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     pipeline = _pipeline(_settings(args))
-    problems = pipeline.check()
-    stats = pipeline.stats()
+    problems, stats = pipeline.check(), pipeline.stats()
     for problem in problems:
         print(f"problem: {problem}")
-    print(
-        f"{stats['documents']} documents, {stats['chunks']} chunks, generation {stats['generation']}: "
-        + ("consistent" if not problems else "INCONSISTENT")
-    )
+    n, state = stats["documents"], "consistent" if not problems else "INCONSISTENT"
+    print(f"{n} documents, {stats['chunks']} chunks, generation {stats['generation']}: {state}")
+    if pending := pipeline.backlog.count():  # not a problem: questions parse what they need meanwhile
+        print(f"{pending} articles not parsed yet (QA_ANNOTATE=deferred): `qa annotate` parses them")
     return EXIT_ERROR if problems else 0
 
 
@@ -377,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy the embedded index into Milvus (no re-embedding)",
         declare="qa.tools.migrate_cli",
     )
+    sub.add_parser(
+        "annotate", help="parse what a deferred ingest left (QA_ANNOTATE)", declare="qa.tools.annotate_cli"
+    )
     return parser
 
 
@@ -395,9 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_llm_server(argparse.Namespace(rest=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
     except ValidationError as exc:
@@ -411,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader of our output went away (`qa ... | head`)
         return 0
 
 

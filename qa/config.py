@@ -96,9 +96,9 @@ class Settings(BaseSettings):
         description="How a chunk's vector is made: `encoded` (title and chunk text embedded as one text) or `derived` (its sentences' and its title's vectors averaged, each weighted by the square root of its word count: no chunk pass, ingest about 1.2x faster, corroboration measured weaker; see *Speed and scale*). Applies to articles written after a change.",
     )
 
-    annotate: Literal["ingest", "lazy"] = Field(
+    annotate: Literal["ingest", "deferred", "lazy"] = Field(
         "ingest",
-        description="When sentences are parsed with spaCy for the verifier and the answerer: `ingest` (every sentence, at ingest) or `lazy` (the first time a sentence is a candidate answer; stored either way).",
+        description="When sentences are parsed with spaCy for the verifier and the answerer: `ingest` (every sentence, at ingest), `deferred` (after the ingest, by `qa annotate` or by `qa serve` while idle; until then as `lazy`) or `lazy` (the first time a sentence is a candidate answer; stored either way).",
     )
 
     # Retrieval

@@ -27,6 +27,7 @@ from qa.answer.verify import NOT_FOUND, Verified, Verifier
 from qa.config import Settings
 from qa.errors import BackendNotEnabled, BadQuestion, IndexNotBuilt
 from qa.ingest.annotate import BesideEmbedding, annotate_articles
+from qa.ingest.backlog import Backlog
 from qa.ingest.dedup import OriginIndex
 from qa.ingest.embed import IngestReport, IngestResult
 from qa.ingest.load import Problem, article_batches
@@ -68,11 +69,12 @@ class Pipeline:
             settings.question_encoder,
             settings.embed_runtime,
         )
-        # Lemmas the predicate checks compare are embedded at ingest and stored beside the index.
+        # Beside the index: the lemmas the predicate checks compare, embedded at ingest; sentence
+        # parses keyed by text; the ids of articles a `deferred` ingest left unparsed.
         self.words = WordVectors(settings.index_dir, self.embedder.name)
         self.embeddings = EmbeddingCache(self.embedder, words=self.words)
-        # Sentence annotations live beside the index, keyed by sentence text.
         self.annotator = Annotator(AnnotationStore(settings.index_dir))
+        self.backlog = Backlog(settings.index_dir)
         self.verifier = Verifier.from_settings(settings, self.embeddings, self.annotator)
         self.origins = OriginIndex(settings.index_dir)
         self._store: ChunkStore | None = None
@@ -198,8 +200,7 @@ class Pipeline:
         mode: Mode | None = None,
         as_of: str | None = None,
     ) -> list[Passage]:
-        # No length check here: a condensed question may rightly be longer than what the user typed,
-        # which ``_prepare`` has checked.
+        # No length check: a condensed question may rightly be longer than the typed one ``_prepare`` checked.
         filters = (filters or Filters()).at(as_of)
         if self.store.size() == 0:
             raise IndexNotBuilt(
@@ -246,8 +247,7 @@ class Pipeline:
         k = options.get("top_k") or self.settings.top_k
         wide = max(k, self.settings.corroborate_passages) if self.settings.corroborate else k
         # 2x what is read (to skip copies and spread over articles), retrieved beside the question's parse.
-        timeline = mode == "timeline" and self.settings.timeline_events > 0
-        query = standalone.retrieval_text
+        timeline, query = mode == "timeline" and self.settings.timeline_events > 0, standalone.retrieval_text
         ranking = (
             None if timeline else in_background(self._retrieve, query, 2 * wide, filters=filters, as_of=as_of)
         )
@@ -352,6 +352,7 @@ class Pipeline:
     def annotate(self, articles: Sequence[Article]) -> int:
         """Parse and store the sentences (and titles) of ``articles`` not annotated yet (and their words)."""
         if self.settings.annotate != "ingest":
+            self.backlog.add(a.id for a in articles if self.settings.annotate == "deferred")
             return 0
         return annotate_articles(articles, self.annotator, self.words, self.embedder)
 
@@ -391,8 +392,7 @@ class Pipeline:
                 flush(batch)
         finally:
             parsing.close()  # finishes the last batch held
-        # A batch ingest ends with its writes folded into the base file, so the next open loads it.
-        store.compact()
+        store.compact()  # a batch ingest ends with its writes folded into the base file, loaded next open
         return result
 
     def delete(self, doc_ids: Sequence[str]) -> list[str]:
@@ -412,8 +412,8 @@ class Pipeline:
         return self.store.get_document(doc_id)
 
     def stats(self) -> dict[str, Any]:
-        """Documents, chunks, model, dimension and generation of the index."""
-        return self.store.stats()
+        """Documents, chunks, model, dimension and generation of the index; articles not parsed yet."""
+        return {**self.store.stats(), "unparsed_articles": self.backlog.count()}
 
     def check(self) -> list[str]:
         """The index's consistency problems (none: an empty list)."""

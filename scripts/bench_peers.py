@@ -72,9 +72,16 @@ def main() -> int:
         action="store_true",
         help="also ingest with QA_CHUNK_VECTORS=derived each round (chunk vectors derived from sentence vectors)",
     )
+    parser.add_argument(
+        "--qa-deferred",
+        action="store_true",
+        help="also ingest with QA_ANNOTATE=deferred and QA_CHUNK_VECTORS=derived each round: searchable "
+        "when the ingest returns, parses left to `qa annotate` or the server's idle time (timed too)",
+    )
     args = parser.parse_args()
 
     from qa.config import Settings
+    from qa.ingest.backlog import annotate_pending
     from qa.ingest.chunk import chunk_article, embedding_text
     from qa.ingest.load import Problem, load_articles
     from qa.models.embedding import resolve_model_path
@@ -120,7 +127,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="qa-peers-"))
     jsonl = work / "corpus.jsonl"
     jsonl.write_text("".join(json.dumps(a.__dict__) + "\n" for a in articles))
-    variants = ["qa_derived"] if args.qa_derived else []
+    variants = (["qa_derived"] if args.qa_derived else []) + (["qa_deferred"] if args.qa_deferred else [])
+    variant_settings = {
+        "qa_derived": {"chunk_vectors": "derived"},
+        "qa_deferred": {"chunk_vectors": "derived", "annotate": "deferred"},
+    }
+    catch_up: list[float] = []  # qa_deferred: the parses done afterwards (`qa annotate`)
     times: dict[str, list[float]] = {name: [] for name in ("raw_encode", "qa", *variants, *peers)}
     loads: dict[str, list[float]] = {name: [] for name in times}
     query_ms: dict[str, list[float]] = {}
@@ -149,17 +161,19 @@ def main() -> int:
             file=sys.stderr,
         )
         for variant in variants:
-            other = Pipeline(
-                settings.model_copy(
-                    update={"index_dir": work / f"{variant}-{round_n}", "chunk_vectors": "derived"}
-                )
-            )
+            update = {"index_dir": work / f"{variant}-{round_n}", **variant_settings[variant]}
+            other = Pipeline(settings.model_copy(update=update))
             _warm(other)
             start = time.perf_counter()
             other.ingest([jsonl])
             times[variant].append(time.perf_counter() - start)
             loads[variant].append(os.getloadavg()[0])
             print(f"round {round_n + 1}: {variant} ingest {times[variant][-1]:.1f} s", file=sys.stderr)
+            if variant == "qa_deferred":
+                start = time.perf_counter()
+                parsed = annotate_pending(other)
+                catch_up.append(time.perf_counter() - start)
+                print(f"  then {parsed} sentences parsed in {catch_up[-1]:.1f} s", file=sys.stderr)
         if round_n == 0:
             # Queries as `qa serve` runs them: a fresh pipeline whose encoders load with one
             # thread (the peers' child does the same).
@@ -211,18 +225,21 @@ def main() -> int:
     results["qa"] = {**ingest_of("qa"), **summary(distinct), "repeated": summary(repeated)}
     for variant in variants:
         results[variant] = ingest_of(variant)
+    if catch_up:
+        results["qa_deferred"]["annotate_after_s"] = round(statistics.median(catch_up), 2)
     for peer in peers:
         if times[peer]:
             results[peer] = {**ingest_of(peer), **summary(query_ms[peer])}
 
     ratios: dict[str, float] = {"qa_ingest_vs_raw_encode": round(raw_s / ingest_s, 3)}
-    if variants:
-        derived_s = statistics.median(times["qa_derived"])
-        ratios["qa_derived_ingest_speedup_vs_qa"] = round(ingest_s / derived_s, 3)
+    for variant in variants:
+        variant_s = statistics.median(times[variant])
+        ratios[f"{variant}_ingest_speedup_vs_qa"] = round(ingest_s / variant_s, 3)
+        ratios[f"{variant}_ingest_speedup_vs_raw_encode"] = round(raw_s / variant_s, 3)
         for peer in ("llamaindex", "haystack"):
             if times.get(peer):
-                ratios[f"qa_derived_ingest_speedup_vs_{peer}"] = round(
-                    statistics.median(times[peer]) / derived_s, 3
+                ratios[f"{variant}_ingest_speedup_vs_{peer}"] = round(
+                    statistics.median(times[peer]) / variant_s, 3
                 )
     for peer in ("llamaindex", "haystack"):
         if "ingest_s" in results.get(peer, {}):

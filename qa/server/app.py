@@ -26,8 +26,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from qa.config import Settings, get_settings
+from qa.ingest.backlog import Catchup
 from qa.models.embedding import set_torch_threads
 from qa.pipeline import Pipeline
+from qa.server import catchup
 from qa.server.answering import Answering
 from qa.server.body_limit import BodyLimit
 from qa.server.context import ServerContext
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     """The ASGI app.  ``pipeline`` lets tests share one loaded model across apps."""
     settings = settings or get_settings()
     state: dict[str, Pipeline] = {}
+    background: dict[str, Catchup | None] = {}
 
     def pipe() -> Pipeline:
         return state["pipeline"]
@@ -61,8 +64,13 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         state["pipeline"] = pipeline or Pipeline(settings)
         # Load the model and index once, at start-up, off the event loop.
         await run_in_threadpool(state["pipeline"].warm_up)
-        async with integrations.lifespan():
-            yield
+        background["catchup"] = catchup.start(state["pipeline"])  # QA_ANNOTATE=deferred's parses
+        try:
+            async with integrations.lifespan():
+                yield
+        finally:
+            if (running := background.pop("catchup", None)) is not None:
+                await run_in_threadpool(running.close)
 
     app = FastAPI(
         title="qa",
@@ -103,6 +111,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             allow_headers=["content-type", "x-api-key", "authorization", "x-request-id"],
             expose_headers=["retry-after", "x-request-id"],
         )
+    app.add_middleware(catchup.Quiet, holder=background)  # no background parsing during a request
     # Outermost of ours: every response, 413s and CORS preflights included, gets an id and a metric.
     app.add_middleware(RequestContext, metrics=metrics)
     install_error_handlers(app)

@@ -166,6 +166,9 @@ def configure_logging(level: str = "info", json_lines: bool = True, secrets: Ite
 # -- metrics -----------------------------------------------------------------------------
 
 
+UNPARSED = "Articles a QA_ANNOTATE=deferred ingest left to parse (qa annotate, or the server while idle)."
+
+
 class _IndexCollector(Collector):
     """Index size read at scrape time, so it is right after writes by any process."""
 
@@ -176,6 +179,7 @@ class _IndexCollector(Collector):
         # Lets the registry learn the names without opening the index at registration.
         yield GaugeMetricFamily("qa_index_documents", "Documents in the index.")
         yield GaugeMetricFamily("qa_index_chunks", "Chunks in the index.")
+        yield GaugeMetricFamily("qa_index_unparsed_articles", UNPARSED)
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -186,6 +190,9 @@ class _IndexCollector(Collector):
             "qa_index_documents", "Documents in the index.", value=stats.get("documents", 0)
         )
         yield GaugeMetricFamily("qa_index_chunks", "Chunks in the index.", value=stats.get("chunks", 0))
+        yield GaugeMetricFamily(
+            "qa_index_unparsed_articles", UNPARSED, value=stats.get("unparsed_articles", 0)
+        )
 
 
 class Metrics:
