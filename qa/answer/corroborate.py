@@ -45,20 +45,19 @@ A dateline, credit or kicker ("WASHINGTON –", "VISUAL EXPLAINER:") is no part 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qa.answer.cores import cores as cores_of
+from qa.answer.cores import lemma_words, names
 from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, future, judge
 from qa.answer.evidence import Candidate, candidates, read_on
-from qa.answer.facts import named_in, same_name
 from qa.answer.nonanswers import after_asked_day, another_times_news, asked_time
-from qa.answer.question import QuestionInfo, analyze
+from qa.answer.question import analyze
 from qa.answer.reread import Articles, more_of_articles
 from qa.answer.sources_line import origin_groups, summarize
-from qa.answer.syntax import hedged, near_noun
+from qa.answer.syntax import hedged
 from qa.answer.values import Statement, agreeing, asked_measure, differing, statements, value_in
 from qa.answer.verify import MIN_CLAIM_STEMS, Verified, Verifier
 from qa.config import Settings
@@ -155,7 +154,7 @@ def corroborate(
             continue
         seen.add(normalized)
         others = [c for c in pool if c.doc_id != ev.doc_id]
-        cores = _cores(
+        cores = cores_of(
             short_answer.text if short_answer and short_answer.citation == citation.n else None,
             undated(ev.text),
             info,
@@ -266,6 +265,10 @@ def _judge_all(
     judged: dict[str, int] = {}
     claim_sent, cited_sent = verifier.annotator.annotate([undated(claim), undated(cited.text)], persist=False)
     planned = _prospective(claim_sent)  # "said he planned to charge $8": "will charge $8" states it
+    core_lemmas = [
+        (core, lemma_words(parsed))
+        for core, parsed in zip(cores, verifier.annotator.annotate(list(cores), persist=False), strict=True)
+    ]
     for i in order:
         cand = others[i]
         # The judging budget is spread over articles: a long article's many close sentences
@@ -286,7 +289,7 @@ def _judge_all(
         backward = _judge(verifier, evidence, cited_sent, [], score, (dates[1], dates[0]))
         differs = _differs(forward) or _differs(backward)
         close = score >= MIN_CORE_SCORE or (fact != "" and float(scores[1, i]) >= MIN_FACT_SCORE)
-        states_core = close and any(_names(core, evidence) for core in cores)
+        states_core = close and any(names(core, evidence, lemmas) for core, lemmas in core_lemmas)
         # All the cited sentence states but a date (its weekday, its day): an omitted detail is
         # no other fact, unless a date is what was asked, or the answer is not named.
         omits = not asks_date and _omits_date(forward) and (states_core or not cores)
@@ -306,34 +309,6 @@ def _judge_all(
     return list(supported.values()), list(contradicted.values())
 
 
-def _cores(short: str | None, cited: str, info: QuestionInfo | None, verifier: Verifier) -> list[str]:
-    """What the cited sentence answers: the short answer, else its names of the asked type.
-
-    A name counts when it is of the type the question asks for (a person for "who", a
-    place for "where", a count for "how many") and the question does not already hold it.
-    """
-    if short and short in cited:  # the outlet's credit in a dateline ("(CNN)") is no answer
-        return [short]
-    if info is not None and info.kind == "open" and info.focus:
-        # "What was the magnitude...": the value the sentence gives the asked noun ("magnitude 5.9").
-        sent = verifier.annotator.annotate([cited], persist=False)[0]
-        return [
-            e.text
-            for e in sent.ents
-            if near_noun(sent, e, info.focus, _exact)
-            and not any(same_name(e.text, name) for name in info.names)
-        ][:1]
-    if info is None or not info.types or info.kind in {"yesno", "open"}:
-        return []
-    sent = verifier.annotator.annotate([cited], persist=False)[0]
-    # The first such name only: a sentence naming a person or place beside the answer is common.
-    return [
-        e.text
-        for e in sent.ents
-        if e.label in info.types and not any(same_name(e.text, name) for name in info.names)
-    ][:1]
-
-
 def _prospective(sent: Sent) -> bool:
     """The sentence's main predicate (its root, and the clauses that report or complete it) is a
     plan, under "will", or hedged: it reports nothing as done."""
@@ -344,21 +319,6 @@ def _prospective(sent: Sent) -> bool:
             return True
         heads = [c for i in heads for c in sent.children(i) if toks[c].dep in {"ccomp", "xcomp"}]
     return False
-
-
-def _exact(a: str, b: str) -> float:
-    return 0.0  # near_noun's words compared by lemma only
-
-
-def _names(core: str, evidence: Sent) -> bool:
-    """``core`` is named in ``evidence``, accents aside ("Hernández" / "Hernandez")."""
-    return named_in(core, [evidence]) or f" {_fold(core)} " in f" {_fold(evidence.text)} "
-
-
-def _fold(text: str) -> str:
-    """Lower-case words without accents, one space apart."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return " ".join(re.findall(r"\w+", "".join(ch for ch in decomposed if not unicodedata.combining(ch))))
 
 
 def _differs(judgement: Judgement) -> bool:
