@@ -51,6 +51,7 @@ def test_deferred_ingest_is_answerable_then_parsed_by_the_backlog(
     texts = annotation_texts([seed])
     assert _stored(pipeline.index_dir, texts) == 0  # nothing parsed at ingest
     assert pipeline.backlog.count() == 1 and pipeline.backlog.peek(5) == [SEED_ID]
+    assert pipeline.stats()["unparsed_articles"] == 1  # what /metrics and `qa check` report
     # Answerable at once: the candidates are parsed on first use, and the answer is the one an
     # index parsed at ingest gives.
     answer, reference = pipeline.ask(QUESTION), seed_pipeline.ask(QUESTION)
@@ -63,7 +64,7 @@ def test_deferred_ingest_is_answerable_then_parsed_by_the_backlog(
     progress: list[tuple[int, int]] = []
     parsed = annotate_pending(pipeline, progress=lambda a, s: progress.append((a, s)))
     assert parsed > 0 and sum(a for a, _ in progress) == 2
-    assert pipeline.backlog.count() == 0
+    assert pipeline.backlog.count() == 0 and pipeline.stats()["unparsed_articles"] == 0
     assert _stored(pipeline.index_dir, texts) == len({t for t in texts if t.strip()})
     assert annotate_pending(pipeline) == 0  # nothing left: no work
 
@@ -154,10 +155,32 @@ def test_server_parses_the_backlog_in_the_background(
     with httpx.Client(base_url=srv.url, timeout=60) as client:
         reply = client.post("/ask", json={"question": QUESTION})
         assert reply.status_code == 200 and reply.json()["answered"]
-        assert "qa_index_unparsed_articles 1.0" in client.get("/metrics").text
+        assert "# TYPE qa_index_unparsed_articles gauge" in client.get("/metrics").text
         deadline = time.monotonic() + 120
         while Backlog(index_dir).count() and time.monotonic() < deadline:
             time.sleep(0.25)
         assert "qa_index_unparsed_articles 0.0" in client.get("/metrics").text
     assert Backlog(index_dir).count() == 0
     assert _stored(index_dir, texts) == len({t for t in texts if t.strip()})
+
+
+def test_parallel_annotate_parses_half_of_each_step_in_a_child(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    pipeline = make_pipeline(tmp_path / "index", embedder, annotate="deferred")
+    articles = [
+        Article(
+            f"par-{i}",
+            f"The council of town {i} met on Monday. It approved {i + 3} new bus routes. "
+            f"Residents of town {i} welcomed the plan.",
+            f"Town {i} approves bus routes",
+        )
+        for i in range(3)
+    ]
+    pipeline.add_articles(articles)
+    texts = annotation_texts(articles)
+    assert pipeline.backlog.count() == 3 and _stored(pipeline.index_dir, texts) == 0
+    parsed = annotate_pending(pipeline, step=2, parallel=True)
+    distinct = len({t for t in texts if t.strip()})
+    assert parsed == distinct  # each text parsed once, by the child or here
+    assert _stored(pipeline.index_dir, texts) == distinct and pipeline.backlog.count() == 0

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Protocol
 
 from qa.errors import NotFound
-from qa.ingest.annotate import annotate_articles
+from qa.ingest.annotate import annotate_articles, annotation_texts
 from qa.models.embedding import Embedder
 from qa.models.nlp import ANNOTATIONS_NAME, Annotator
+from qa.models.parse_worker import ParseWorker
 from qa.models.words import WordVectors
 from qa.sqlite_local import ThreadConnections
 from qa.types import Article
@@ -179,13 +180,30 @@ def annotate_pending(
     steps: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     step: int = STEP,
+    parallel: bool = False,
 ) -> int:
-    """Parse the pipeline's pending articles (:func:`drain` over its store); returns sentences parsed."""
+    """Parse the pipeline's pending articles (:func:`drain` over its store); returns sentences parsed.
+
+    ``parallel`` (``qa annotate``, which has the machine to itself): when more than one step is
+    pending, half of each step is parsed in a child process (:class:`ParseWorker`) while this
+    process parses the other half, so spaCy runs on two cores.
+    """
+    worker = ParseWorker() if parallel and pipeline.backlog.count() > step else None
 
     def parse(articles: Sequence[Article]) -> int:
-        return annotate_articles(articles, pipeline.annotator, pipeline.words, pipeline.embedder)
+        parsed = 0
+        if worker is not None and len(articles) > 1:
+            half = len(articles) // 2
+            there = pipeline.annotator.annotate_new_beside(annotation_texts(articles[:half]), worker)
+            parsed = pipeline.annotator.annotate_new(annotation_texts(articles[half:])) + there()
+        # What is parsed now is only what the child failed to; then the words, as at ingest.
+        return parsed + annotate_articles(articles, pipeline.annotator, pipeline.words, pipeline.embedder)
 
     def get(doc_id: str) -> Article:
         return pipeline.get_document(doc_id).article()
 
-    return drain(pipeline.backlog, get, parse, steps=steps, progress=progress, step=step)
+    try:
+        return drain(pipeline.backlog, get, parse, steps=steps, progress=progress, step=step)
+    finally:
+        if worker is not None:
+            worker.close()

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     pending = pipeline.backlog.count()
     bar = tqdm(total=pending, desc="annotate", unit=" articles", file=sys.stderr, disable=args.quiet or None)
     start = time.perf_counter()
-    parsed = annotate_pending(pipeline, progress=lambda articles, _: bar.update(articles))
+    parsed = annotate_pending(pipeline, progress=lambda articles, _: bar.update(articles), parallel=True)
     bar.close()
     print(f"{pending} articles, {parsed} sentences parsed in {time.perf_counter() - start:.1f} s")
     return 0
