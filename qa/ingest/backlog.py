@@ -150,7 +150,9 @@ class Catchup:
                 if self._stopped:
                     return
             try:
-                worked = self._pending() > 0 and (self._work() >= 0)
+                worked = self._pending() > 0
+                if worked:
+                    self._work()
             except Exception:  # retried after a pause; never fatal to the server
                 log.exception("background parsing of the backlog failed")
                 worked = False

@@ -43,13 +43,13 @@ MIN_COSINE = 0.9999
 """bf16 rounds: this is the floor for its vector against torch's fp32 one (measured 0.99998)."""
 BUCKETS = (16, 32, 64, 128, 256, 512)
 WARM = 3
+"""Lengths compiled at load (about 0.3 s each): 16, 32 and 64 tokens hold nearly every question."""
 BATCH_STREAMS = 4
 """Batches run as this many concurrent inference streams, each batch one request, the next
 tokenized meanwhile: on 2 cores, 4 streams of 32 texts embedded 2,554 news sentences 1.6x
 faster than one latency-tuned stream of 64 (4.9 against 8.0 s, median of 3 interleaved runs;
-`scripts/bench_peers.py`, eighth round in the README)."""
+the README's eighth speed round)."""
 MAX_STREAM_BATCH = 32
-"""Lengths compiled at load (about 0.3 s each): 16, 32 and 64 tokens hold nearly every question."""
 
 
 class OpenVinoEncoder:
@@ -161,19 +161,23 @@ class OpenVinoEncoder:
         if queue is None:
             queue = self._local.batch = ov.AsyncInferQueue(self._batch, BATCH_STREAMS)
         out: dict[int, np.ndarray] = {}
+        finished, counting = [0], threading.Lock()  # texts embedded; callbacks run on OpenVINO's threads
 
         def done(request: Any, n: int) -> None:  # a copy: the request's output buffer is reused
-            out[n] = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+            vectors = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+            with counting:
+                out[n] = vectors
+                finished[0] += len(vectors)
 
         queue.set_callback(done)
         size, told = min(batch_size, MAX_STREAM_BATCH), 0
 
         def tell() -> None:
             nonlocal told
-            finished = sum(len(v) for v in list(out.values()))
-            if progress is not None and finished > told:
-                progress(finished - told)
-                told = finished
+            now = finished[0]
+            if progress is not None and now > told:
+                progress(now - told)
+                told = now
 
         # The next batch is tokenized here while the streams run the ones before it.
         for n, i in enumerate(range(0, len(texts), size)):
