@@ -10,6 +10,7 @@ import pytest
 
 from qa.answer.assess import assess, focus_labels
 from qa.answer.nonanswers import (
+    abbreviates,
     attribution,
     counted,
     dated_elsewhere,
@@ -36,6 +37,32 @@ def test_an_entity_made_of_the_questions_words_is_not_its_answer(annotator: Anno
     # The wh-phrase says what kind of thing the answer is: its words may be in the answer's name.
     info = analyze(parse(annotator, "Wildfires forced evacuations near which national park?"))
     assert not in_question(Ent("FAC", "Yosemite National Park", 0, 2, 0, 21), info)
+
+
+def test_another_name_for_what_the_question_names_is_not_its_answer(annotator: Annotator) -> None:
+    # WordNet's demonym: "American" is the US the question names; "Ukrainian" names another country.
+    info = analyze(parse(annotator, "US first lady Jill Biden met with the first lady of which country?"))
+    sent = parse(
+        annotator,
+        "Ukrainian first lady Olena Zelenska met first lady Jill Biden and American officials on Tuesday.",
+    )
+    assert in_question(ent(sent, "American"), info)
+    assert not in_question(ent(sent, "Ukrainian"), info)
+    # An acronym the question uses: the agency written out is no answer to "which virus".
+    info = analyze(parse(annotator, "The CDC opened an emergency center to respond to which virus?"))
+    assert in_question(Ent("ORG", "the US Centers for Disease Control and Prevention", 0, 7, 0, 49), info)
+    assert not in_question(Ent("ORG", "the US Department of Health", 0, 5, 0, 27), info)
+
+
+def test_an_acronym_is_the_initials_of_a_names_capitalized_words() -> None:
+    assert abbreviates("FBI", "Federal Bureau of Investigation")
+    assert abbreviates("U.S.", "United States")
+    assert abbreviates("CDC", "the US Centers for Disease Control and Prevention")  # a word either side
+    assert abbreviates("NASA", "National Aeronautics and Space Administration")
+    assert not abbreviates("UN", "Ukrainian National Guard")  # two letters: all the initials
+    assert not abbreviates("NFL", "New York Giants")
+    assert not abbreviates("Fed", "Federal Reserve")  # not an acronym
+    assert not abbreviates("CDC", "Centers")
 
 
 def test_credits_and_the_outlet_told_are_attribution(annotator: Annotator) -> None:
