@@ -839,3 +839,21 @@ def test_a_stranded_preposition_takes_the_wh_phrase_and_a_first_name_may_be_shor
     carter = analyze(parse(annotator, "Which president did Ash Carter serve under?"))
     assert names_missing(carter, ["Ashton Carter served as defense secretary."]) == []
     assert names_missing(carter, ["Ashton Kutcher met Jimmy Carter."]) == ["Ash Carter"]
+
+
+def test_a_name_the_sentence_calls_by_the_asked_noun_answers_whatever_its_tagged_type(
+    annotator: Annotator,
+) -> None:
+    # spaCy tags the asteroid a PERSON, a type no asteroid is; the sentence itself calls it one.
+    info = analyze(parse(annotator, "Which asteroid did NASA's DART spacecraft crash into?"))
+    assert info.focus == "asteroid"
+    sent = parse(annotator, "NASA's spacecraft collided with the asteroid Dimorphos at 14,000 mph.")
+    assert [e.label for e in sent.ents if e.text == "Dimorphos"] == ["PERSON"]
+    places = frozenset({"GPE", "LOC", "FAC", "ORG", "PRODUCT", "NORP"})
+    found = assess(info, sent, 0.8, labels=places)
+    assert "Dimorphos" in [e.text for e in found.answers]
+    assert found.answers[0].text == "Dimorphos"  # what the sentence calls an asteroid comes first
+    # Not so a name of another type that is no asteroid in the sentence.
+    other = parse(annotator, "The spacecraft, built by engineer John Smith, collided with a small moon.")
+    assert [e.label for e in other.ents if e.text == "John Smith"] == ["PERSON"]
+    assert "John Smith" not in [e.text for e in assess(info, other, 0.8, labels=places).answers]

@@ -170,7 +170,8 @@ def assess(
             typed = ent.label in info.types or (
                 share and ent.label == "CARDINAL" and bool(FRACTION.search(ent.text))
             )
-            if not typed or (labels is not None and ent.label not in labels):
+            # The sentence's own word for it outranks the tagger's type ("the asteroid Dimorphos": PERSON).
+            if not typed or not (labels is None or ent.label in labels or apposed(sent, ent, info.focus)):
                 continue
             if (
                 labels
