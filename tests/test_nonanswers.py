@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.answer.aliases import abbreviates
 from qa.answer.assess import assess, focus_labels
 from qa.answer.nonanswers import (
-    abbreviates,
     attribution,
     counted,
     dated_elsewhere,

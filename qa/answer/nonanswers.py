@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+from qa.answer.aliases import another_name
 from qa.answer.facts import MONTHS, YEAR, entity_dates, norm_words, unit_of
 from qa.answer.question import WHEN, QuestionInfo, _noun_kind, years
 from qa.answer.syntax import clause_verb, head_word, hedged, hyphened
-from qa.models.lexicon import stands_for
 from qa.models.nlp import Ent, Sent
 from qa.text import undated
 
@@ -47,37 +47,15 @@ REPORTING_VERBS = frozenset({"tell", "say", "share", "speak", "confirm", "explai
 
 
 def in_question(ent: Ent, info: QuestionInfo) -> bool:
-    """True when more than half of the entity's words are words of the question, or the entity is
-    another name WordNet gives a name the question holds ("American" when it says "US"), or the
-    name the question abbreviates ("the US Centers for Disease Control and Prevention" for "CDC")."""
+    """True when more than half of the entity's words are words of the question, or it is another
+    name of one the question holds (:func:`qa.answer.aliases.another_name`: "American" for "US")."""
     words = norm_words(ent.text)
     if not words:
         return False
     # The wh-phrase's words are the answer's kind, not what is asked about: asked "near which
     # national park", "Yosemite National Park" is the answer.
     asked = set(norm_words(info.text)) - set(info.wh_words)
-    if sum(w in asked for w in words) * 2 > len(words):
-        return True
-    if any(abbreviates(name, ent.text) for name in info.names):
-        return True
-    named = {tuple(norm_words(name)) for name in info.names}
-    return any(tuple(norm_words(other)) in named for other in stands_for(ent.text)) if named else False
-
-
-def abbreviates(short: str, name: str) -> bool:
-    """``short`` is an acronym of ``name``: the initials of its capitalized words, or, for three
-    letters or more, of all but a leading or trailing one ("CDC": "US Centers for Disease Control
-    and Prevention"; "FBI": "Federal Bureau of Investigation")."""
-    letters = short.replace(".", "")
-    if not (2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()):
-        return False
-    caps = [w for w in name.split() if w[:1].isupper() and w.lower() != "the"]
-    if len(caps) < 2:
-        return False
-    initials = "".join(w[0] for w in caps).upper()
-    return letters == initials or (
-        len(letters) >= 3 and letters in {initials[1:], initials[:-1], initials[1:-1]}
-    )
+    return sum(w in asked for w in words) * 2 > len(words) or another_name(ent.text, info.names)
 
 
 def attribution(sent: Sent, ent: Ent, info: QuestionInfo) -> bool:
