@@ -39,4 +39,6 @@ def abbreviates(short: str, name: str) -> bool:
     if len(caps) < 2:
         return False
     initials = "".join(w[0] for w in caps).upper()
-    return letters == initials or (len(letters) >= 3 and letters in {initials[1:], initials[:-1], initials[1:-1]})
+    return letters == initials or (
+        len(letters) >= 3 and letters in {initials[1:], initials[:-1], initials[1:-1]}
+    )
