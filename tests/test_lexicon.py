@@ -148,3 +148,13 @@ def test_a_place_noun_has_an_attested_sense_that_is_a_location() -> None:
         assert lexicon.place_noun(noun), noun
     for noun in ("team", "company", "bank", "university", "nation", "", "no-such-noun-xyz"):
         assert not lexicon.place_noun(noun), noun
+
+
+def test_question_time_lookups_are_cached_and_return_fresh_lists() -> None:
+    found = lexicon.lexicon()
+    assert found is not None
+    first = found.classes("city")
+    first.append("mutated by a caller")
+    assert found.classes("city") == [c for c in first if c != "mutated by a caller"]
+    assert found.kind_of("devour", "eat") and found.kind_of("devour", "eat")
+    assert found.kind_of.cache_info().hits >= 1  # the second lookup read no file

@@ -100,6 +100,9 @@ class Lexicon:
         self._adj_index = self._map(path / "index.adj")
         self._adj_data = self._map(path / "data.adj")
         self.stands_for = lru_cache(maxsize=4096)(self._stands_for)
+        # Asked per sentence word at question time (binary searches of the files each): cached.
+        self._cached_classes = lru_cache(maxsize=8192)(self._classes_of)
+        self.kind_of = lru_cache(maxsize=16384)(self._kind_of)
         self.is_a = lru_cache(maxsize=8192)(self._is_a)
 
     @staticmethod
@@ -150,13 +153,16 @@ class Lexicon:
 
     def classes(self, lemma: str) -> list[str]:
         """The lexicographer classes of ``lemma``'s noun senses, most frequent first."""
+        return list(self._cached_classes(lemma))
+
+    def _classes_of(self, lemma: str) -> tuple[str, ...]:
         out: list[str] = []
         for offset in self._attested(self._index, lemma):
             line = self._search(self._data, offset.encode("ascii") + b" ")
             parts = line.split(maxsplit=2) if line else []
             if len(parts) >= 2 and parts[1].isdigit():
                 out.append(self._classes.get(int(parts[1]), ""))
-        return out
+        return tuple(out)
 
     def _pointers(self, offset: str) -> list[tuple[str, str]]:
         """A verb synset's (pointer symbol, target offset) pairs to other verb synsets."""
@@ -190,7 +196,7 @@ class Lexicon:
         near_b, anti_b = self._around(b)
         return bool(anti_a & near_b or anti_b & near_a)
 
-    def kind_of(self, specific: str, general: str) -> bool:
+    def _kind_of(self, specific: str, general: str) -> bool:
         """Whether one of verb ``specific``'s common senses is a way of doing an attested sense of
         ``general`` (its direct hypernym): "devour" is a way to "eat", "auction" to "sell"."""
         wanted = set(self._attested(self._verb_index, general))
