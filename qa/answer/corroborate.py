@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from qa.answer.cores import cores as cores_of
-from qa.answer.cores import lemma_words, names
+from qa.answer.cores import fold, lemma_words, names
 from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, future, judge
 from qa.answer.evidence import Candidate, candidates, read_on
 from qa.answer.nonanswers import after_asked_day, another_times_news, asked_time
@@ -265,10 +265,7 @@ def _judge_all(
     judged: dict[str, int] = {}
     claim_sent, cited_sent = verifier.annotator.annotate([undated(claim), undated(cited.text)], persist=False)
     planned = _prospective(claim_sent)  # "said he planned to charge $8": "will charge $8" states it
-    core_lemmas = [
-        (core, lemma_words(parsed))
-        for core, parsed in zip(cores, verifier.annotator.annotate(list(cores), persist=False), strict=True)
-    ]
+    core_lemmas = _core_lemmas(cores, cited_sent, verifier)
     for i in order:
         cand = others[i]
         # The judging budget is spread over articles: a long article's many close sentences
@@ -307,6 +304,21 @@ def _judge_all(
         ):
             contradicted.setdefault(cand.doc_id, _ref(cand, passages))
     return list(supported.values()), list(contradicted.values())
+
+
+def _core_lemmas(cores: Sequence[str], cited: Sent, verifier: Verifier) -> list[tuple[str, str]]:
+    """Each core with its lemmas: read from the cited sentence's parse where the core is its words
+    (no parse at question time), else from a parse of the core alone."""
+    out: dict[str, str] = {}
+    for core in cores:
+        at = cited.text.find(core)
+        toks = [t for t in cited.toks if at >= 0 and at <= t.start and t.end <= at + len(core)]
+        if toks and toks[0].start == at and toks[-1].end == at + len(core):
+            out[core] = fold(" ".join(t.lemma for t in toks if t.pos not in {"PUNCT", "SYM"}))
+    rest = [core for core in cores if core not in out]
+    for core, parsed in zip(rest, verifier.annotator.annotate(rest, persist=False), strict=True):
+        out[core] = lemma_words(parsed)
+    return [(core, out[core]) for core in cores]
 
 
 def _prospective(sent: Sent) -> bool:
