@@ -1,8 +1,9 @@
 """Small shared thread pools for work that overlaps within one request.
 
-``/ask`` retrieves while its own thread parses the question; a hybrid search
-encodes the question while BM25 scores (the encoder releases the GIL, so on two
-cores the shorter side is hidden).  Each kind of task has its own pool, and a
+A hybrid search encodes the question while BM25 scores (the encoder releases the
+GIL, so on two cores the shorter side is hidden).  ``/ask`` no longer retrieves
+beside the question's spaCy parse: both hold the GIL most of the time, and side
+by side each ran 1.5-2.5x slower than alone.  Each kind of task has its own pool, and a
 task only ever waits on a task of another pool (a retrieval on its question's
 encoding), never of its own, so a full pool never deadlocks.
 """

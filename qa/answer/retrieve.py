@@ -14,7 +14,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,24 +21,14 @@ from qa.pools import in_pool
 from qa.store import ChunkStore, Filters, Mode, SearchRequest
 from qa.types import Passage
 
-__all__ = ["Filters", "Mode", "Retriever", "in_background"]
+__all__ = ["Filters", "Mode", "Retriever"]
 
 log = logging.getLogger(__name__)
 
 QUESTION_CACHE = 1024  # question vectors kept (1.5 KB each)
-T = TypeVar("T")
 # From this many chunks a new question is encoded beside BM25 (measured at 1M: p50 15 -> 11 ms);
 # below it BM25 takes well under a millisecond (0.3 ms at 7k) and the thread hop costs about as much.
 OVERLAP_MIN_CHUNKS = 50_000
-
-
-def in_background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-    """Run ``fn`` in the shared retrieval pool (:mod:`qa.pools`).
-
-    ``/ask`` retrieves this way while its own thread parses the question: both are
-    needed, neither needs the other, and on two cores the shorter one is hidden.
-    """
-    return in_pool("retrieve", fn, *args, **kwargs)
 
 
 class Retriever:
