@@ -5,8 +5,8 @@ machine); this measures only the query path on an index that exists, so a
 change to the query path can be compared against a baseline in the same run:
 each code tree (``--tree``, default this checkout; ``--baseline-tree``, e.g.
 ``git archive main | tar -x -C /tmp/qa-main``) serves its own copy of the
-index in turn, and each question is asked twice (distinct questions, then the
-same ones again: the repeated pass shows the caches).
+index in turn, and each question is asked twice of the one server (distinct
+questions, new to it; then the same ones again: the repeated pass shows its caches).
 
 ``--corroboration`` measures this tree twice instead, with ``QA_CORROBORATE`` off
 and on (corroboration, time-aware answers), and prints the ratio of the ``/ask``
@@ -60,12 +60,8 @@ def main() -> int:
         os.environ["PYTHONPATH"] = tree
         if corroborate is not None:
             os.environ["QA_CORROBORATE"] = corroborate
-        first = measure_http(copy, questions, None, Path(tree))
-        again = measure_http(copy, questions, None, Path(tree))
-        results[label] = {
-            "distinct": {k: v for k, v in first.items() if not isinstance(v, list)},
-            "repeated": {k: v for k, v in again.items() if not isinstance(v, list)},
-        }
+        first, again = measure_http(copy, questions, None, Path(tree), passes=2)["passes"]
+        results[label] = {"distinct": first, "repeated": again}
         print(label, json.dumps(results[label]), file=sys.stderr)
         shutil.rmtree(copy.parent, ignore_errors=True)
     if args.corroboration:
