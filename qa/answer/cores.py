@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from qa.answer.facts import named_in, same_name
 from qa.answer.question import QuestionInfo
 from qa.answer.syntax import near_noun
 from qa.answer.verify import Verifier
-from qa.models.nlp import Ent, Sent
+from qa.models.nlp import Ent, Sent, Tok
 
 # Prepositions that set a scene or name an agent: what they govern completes no verb's value.
 SETTING = frozenset({"on", "at", "in", "during", "after", "before", "since", "until", "by", "from", "near"})
@@ -83,8 +84,13 @@ def names(core: str, evidence: Sent, lemmas: str = "") -> bool:
 def lemma_words(sent: Sent) -> str:
     """The sentence's lemmas, lower-case and folded, without punctuation or symbols."""
     if "lemma_words" not in sent.memo:
-        sent.memo["lemma_words"] = fold(" ".join(t.lemma for t in sent.toks if t.pos not in {"PUNCT", "SYM"}))
+        sent.memo["lemma_words"] = lemmas_of(sent.toks)
     return str(sent.memo["lemma_words"])
+
+
+def lemmas_of(toks: Sequence[Tok]) -> str:
+    """The tokens' lemmas, lower-case and folded, without punctuation or symbols."""
+    return fold(" ".join(t.lemma for t in toks if t.pos not in {"PUNCT", "SYM"}))
 
 
 def fold(text: str) -> str:

@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from qa.answer.cores import cores as cores_of
-from qa.answer.cores import fold, lemma_words, names
+from qa.answer.cores import lemma_words, lemmas_of, names
 from qa.answer.entail import CONTRADICTED, NOT_STATED, Judgement, future, judge
 from qa.answer.evidence import Candidate, candidates, read_on
 from qa.answer.nonanswers import after_asked_day, another_times_news, asked_time
@@ -312,9 +312,9 @@ def _core_lemmas(cores: Sequence[str], cited: Sent, verifier: Verifier) -> list[
     out: dict[str, str] = {}
     for core in cores:
         at = cited.text.find(core)
-        toks = [t for t in cited.toks if at >= 0 and at <= t.start and t.end <= at + len(core)]
+        toks = [t for t in cited.toks if at <= t.start and t.end <= at + len(core)] if at >= 0 else []
         if toks and toks[0].start == at and toks[-1].end == at + len(core):
-            out[core] = fold(" ".join(t.lemma for t in toks if t.pos not in {"PUNCT", "SYM"}))
+            out[core] = lemmas_of(toks)
     rest = [core for core in cores if core not in out]
     for core, parsed in zip(rest, verifier.annotator.annotate(rest, persist=False), strict=True):
         out[core] = lemma_words(parsed)

